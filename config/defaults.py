@@ -1,0 +1,32 @@
+"""Default settings. Each can be set as ``CONVERSIONS_<NAME>`` in the environment."""
+
+# Storage. Unset: SQLite (WAL) at instance/conversions.db.
+DATABASE_URL = ""
+DB_POOL_SIZE = 8
+# SQLite durability: NORMAL survives a process crash; FULL also survives power loss.
+SQLITE_SYNCHRONOUS = "NORMAL"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+# Secrets and admin access. Unset token: read and admin endpoints answer loopback only.
+ADMIN_TOKEN = ""
+# How long a worker may reuse a tenant's keys before looking them up again.
+KEY_CACHE_SECONDS = 2.0
+
+# Request bodies.
+GOAL_MAX_BODY = 64 * 1024
+WEBHOOK_MAX_BODY = 1024 * 1024
+MAX_CONTENT_LENGTH = 64 * 1024
+
+# Time rules.
+WEBHOOK_TOLERANCE_SECONDS = 300
+REPLAY_WINDOW_SECONDS = 7 * 24 * 3600
+EVENT_MAX_AGE_SECONDS = 7 * 24 * 3600
+EVENT_MAX_FUTURE_SECONDS = 300
+FIRST_TOUCH_MAX_AGE_DAYS = 180
+
+# Rate limits (flask-limiter syntax) and their shared store.
+RATELIMIT_STORAGE_URI = "memory://"
+
+# Logging: "json" for one JSON object a line, "text" for people at a terminal.
+LOG_FORMAT = "json"
+LOG_LEVEL = "INFO"

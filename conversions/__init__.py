@@ -1,0 +1,1 @@
+"""Conversion event ingestion: blueprints, models, schemas, rules and commands."""

@@ -1,0 +1,109 @@
+"""The canonical form of a goal event: the exact bytes its sender signed (SIGNING.md §1)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+
+class NotJson(ValueError):
+    """The body is not a JSON object."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """Parse a goal body, keeping numbers exact (decimals as ``Decimal``)."""
+    try:
+        data = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise NotJson("The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise NotJson("The body must be a JSON object.")
+    return data
+
+
+def _value_renderings(value: Any) -> list[Any]:
+    """``properties.value`` as each reference client renders it (two decimals, as text).
+
+    Python's ``format(float, ".2f")`` rounds a tie to even; JavaScript's ``toFixed`` away from
+    zero. Only a value with more than two decimals can differ, and the rules refuse those
+    later, but the signature is checked first and must not depend on which client signed.
+    """
+    if isinstance(value, (bool, int, float, Decimal)) or isinstance(value, str):
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            return [value]
+        python = f"{number:.2f}"
+        if number != number or number in (float("inf"), float("-inf")):
+            return [python]
+        node = str(Decimal(number).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        return [python] if node == python else [python, node]
+    return [value]
+
+
+def payload(body: dict[str, Any], tenant_id: str, value: Any = None) -> dict[str, Any]:
+    """The object that is serialised and signed, for one rendering of ``value``."""
+    properties = body.get("properties")
+    properties = dict(properties) if isinstance(properties, dict) else (properties or {})
+    if isinstance(properties, dict) and properties.get("value") is not None:
+        properties["value"] = value
+    signed = {
+        "event_name": body.get("event_name"),
+        "properties": properties,
+        "session_id": body.get("session_id") or "",
+        "tenant_id": tenant_id,
+    }
+    for name in ("first_touch_bucket", "first_touch_ts"):
+        if body.get(name):
+            signed[name] = body[name]
+    return signed
+
+
+def _dumps(obj: Any, ensure_ascii: bool) -> bytes:
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=ensure_ascii,
+                      default=_decimal_as_number)
+    return text.encode("utf-8", "surrogatepass") if not ensure_ascii else text.encode()
+
+
+def json_text(obj: Any) -> str:
+    """Compact JSON text for storage, with non-ASCII kept as is."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_decimal_as_number)
+
+
+def _decimal_as_number(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return float(obj)
+    raise TypeError(type(obj).__name__)
+
+
+def renderings(body: dict[str, Any], tenant_id: str) -> list[bytes]:
+    """Every byte string a documented client may have signed for ``body``.
+
+    The Python client escapes non-ASCII (``\\u00e9``), the Node client writes it as UTF-8;
+    both are the same payload, so a signature over either is accepted.
+    """
+    properties = body.get("properties")
+    raw_value = properties.get("value") if isinstance(properties, dict) else None
+    values = _value_renderings(raw_value) if raw_value is not None else [None]
+    out: list[bytes] = []
+    for value in values:
+        signed = payload(body, tenant_id, value)
+        try:
+            for ensure_ascii in (True, False):
+                rendering = _dumps(signed, ensure_ascii)
+                if rendering not in out:
+                    out.append(rendering)
+        except (TypeError, ValueError, RecursionError):
+            continue
+    return out
+
+
+def digest(body: dict[str, Any], tenant_id: str) -> str:
+    """A stable fingerprint of the signed payload, the same for every client's rendering."""
+    first = renderings(body, tenant_id)
+    return hashlib.sha256(first[0] if first else b"").hexdigest()

@@ -1,0 +1,79 @@
+"""The database: chosen from ``DATABASE_URL`` at start-up, one connection per request."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import click
+from flask import Flask
+from peewee import Database, DatabaseProxy
+from playhouse import db_url
+
+database = DatabaseProxy()
+
+_POOLED = {"sqlite": "sqlite+pool", "postgres": "postgresql+pool", "postgresql": "postgresql+pool"}
+
+
+def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
+            busy_timeout_ms: int = 5000) -> Database:
+    """Make the database for ``url``: pooled, and for SQLite in WAL mode with its pragmas."""
+    scheme = urlsplit(url).scheme
+    url = url.replace(scheme, _POOLED.get(scheme, scheme), 1)
+    options: dict = {"max_connections": pool_size, "stale_timeout": 300}
+    if scheme == "sqlite":
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        options["pragmas"] = {
+            "journal_mode": "wal",
+            "synchronous": synchronous,
+            "busy_timeout": busy_timeout_ms,
+            "foreign_keys": 1,
+        }
+        options["check_same_thread"] = False
+    elif not scheme.endswith("+pool") and scheme not in _POOLED:
+        options = {}
+    return db_url.connect(url, **options)
+
+
+@contextmanager
+def connection() -> Iterator[None]:
+    """A connection for work outside a request; closed after only if it was opened here."""
+    opened = database.connect(reuse_if_open=True)
+    try:
+        yield
+    finally:
+        if opened:
+            database.close()
+
+
+def init_app(app: Flask) -> None:
+    """Bind the models to the configured database and manage connections per request."""
+    database.initialize(
+        connect(
+            app.config["DATABASE_URL"],
+            pool_size=int(app.config["DB_POOL_SIZE"]),
+            synchronous=str(app.config["SQLITE_SYNCHRONOUS"]),
+            busy_timeout_ms=int(app.config["SQLITE_BUSY_TIMEOUT_MS"]),
+        )
+    )
+    from conversions import models
+
+    models.create_schema()
+
+    @app.before_request
+    def _open() -> None:
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        if not database.is_closed():
+            database.close()
+
+    @app.cli.command("init-db")
+    def init_db_command() -> None:
+        """Create the tables if they are missing (safe to run again)."""
+        models.create_schema()
+        click.echo("database ready")

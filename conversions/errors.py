@@ -1,0 +1,71 @@
+"""The API's errors: one exception class, one JSON shape, one handler."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from peewee import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+class ApiError(Exception):
+    """A refusal answered as ``{"error": code, "message": text, ...extra}``."""
+
+    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.error, "message": self.message, **self.extra}
+
+
+def invalid_event(fields: dict[str, Any]) -> ApiError:
+    return ApiError(400, "invalid_event", "The event breaks a rule.", fields=fields)
+
+
+def register(app: Flask) -> None:
+    """Answer every error, framework or ours, with the one JSON shape."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError) -> ResponseReturnValue:
+        return jsonify(err.body()), err.status, err.headers
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException) -> ResponseReturnValue:
+        status = err.code or 500
+        code = _HTTP_CODES.get(status, "http_error")
+        headers = dict(err.get_headers()) if status == 405 else {}
+        headers.pop("Content-Type", None)
+        return jsonify({"error": code, "message": err.description}), status, headers
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _store_unavailable(err: Exception) -> ResponseReturnValue:
+        log.warning("store unavailable", extra={"error_type": type(err).__name__})
+        body = {"error": "store_unavailable", "message": "Storage is unavailable; retry later."}
+        return jsonify(body), 503, {"Retry-After": "2"}
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> ResponseReturnValue:
+        log.exception("unhandled error")
+        body = {"error": "internal_error", "message": "Unexpected error."}
+        return jsonify(body), 500

@@ -1,0 +1,63 @@
+"""``POST /api/v1/track/pixel/goal``: canonical-JSON signed goal events (SIGNING.md §1)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+
+from conversions import canonical, clock, rules, store
+from conversions.errors import ApiError, invalid_event
+from conversions.schemas import flatten, goal_event
+from conversions.signing import GOAL_BODY, verified_tenant
+
+bp = Blueprint("goals", __name__)
+
+
+def check_pii(body: dict) -> None:
+    """Refuse an event with personal data in any string, naming where (never the value)."""
+    found = dict(rules.find_pii(body))
+    if found:
+        raise ApiError(400, "pii_rejected",
+                       "Personal data is not accepted; hash identifiers before sending.",
+                       fields=found)
+
+
+@bp.post("/api/v1/track/pixel/goal")
+def track_goal() -> ResponseReturnValue:
+    tenant_id = verified_tenant()
+    body = request.environ.get(GOAL_BODY)
+    if body is None:
+        try:
+            body = canonical.parse_body(request.environ["hmac.body"])
+        except canonical.NotJson as err:
+            raise ApiError(400, "invalid_json", str(err)) from None
+    check_pii(body)
+    try:
+        event = goal_event.load(body)
+    except ValidationError as err:
+        raise invalid_event(flatten(err.messages)) from None
+    config = current_app.config
+    now = clock.now()
+    properties = event.get("properties") or {}
+    value = properties.get("value")
+    row = {
+        "tenant": tenant_id,
+        "source_type": "goal",
+        "signed": True,
+        "event_name": event["event_name"],
+        "value_hundredths": None if value is None else rules.to_hundredths(value),
+        "currency": properties.get("currency"),
+        "session_id": event.get("session_id") or None,
+        "properties": canonical.json_text({"plan": properties["plan"]})
+        if properties.get("plan") is not None else None,
+        "first_touch_bucket": event.get("first_touch_bucket") or None,
+        "first_touch_ts": event.get("first_touch_ts") or None,
+        "first_touch_at_ms": rules.honored_first_touch_ms(
+            event.get("first_touch_ts"), now, int(config["FIRST_TOUCH_MAX_AGE_DAYS"]),
+            float(config["EVENT_MAX_FUTURE_SECONDS"])),
+        "occurred_at_ms": int(now * 1000),
+        "received_at_ms": int(now * 1000),
+        "dedup_key": "sig:" + canonical.digest(body, tenant_id),
+    }
+    event_id, duplicate = store.insert_event(row)
+    return jsonify(event_id=str(event_id), duplicate=duplicate), 200 if duplicate else 202

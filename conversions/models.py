@@ -1,0 +1,107 @@
+"""Peewee models. Times are Unix milliseconds (UTC); money is integer hundredths."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BlobField,
+    BooleanField,
+    CharField,
+    ForeignKeyField,
+    Model,
+    TextField,
+)
+
+from conversions.db import database
+
+SOURCE_TYPES = ("pixel", "webhook", "goal")
+SECRET_KINDS = ("pixel", "webhook")
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Tenant(BaseModel):
+    """A customer: found by ``domain`` (goals) or ``buyer_id`` (pixel, webhooks)."""
+
+    id = CharField(primary_key=True, max_length=36)
+    domain = CharField(unique=True, max_length=253)
+    buyer_id = CharField(unique=True, null=True, max_length=64)
+    created_at_ms = BigIntegerField()
+
+
+class SigningKey(BaseModel):
+    """One secret of a tenant. Live while ``expires_at_ms`` is null or in the future."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, backref="keys", on_delete="CASCADE")
+    kind = CharField(max_length=8)
+    secret = BlobField()
+    created_at_ms = BigIntegerField()
+    expires_at_ms = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("tenant", "kind"), False),)
+
+
+class Event(BaseModel):
+    """One accepted conversion event, as stored for figures and attribution."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, backref="events", on_delete="CASCADE")
+    source_type = CharField(max_length=8)
+    signed = BooleanField()
+    event_name = CharField(max_length=64)
+    value_hundredths = BigIntegerField(null=True)
+    currency = CharField(max_length=3, null=True)
+    session_id = CharField(max_length=128, null=True)
+    properties = TextField(null=True)
+    first_touch_bucket = CharField(max_length=64, null=True)
+    first_touch_ts = CharField(max_length=64, null=True)
+    first_touch_at_ms = BigIntegerField(null=True)
+    occurred_at_ms = BigIntegerField()
+    received_at_ms = BigIntegerField()
+    # Idempotency: a client event_id ("id:...") or a signed goal's digest ("sig:...").
+    dedup_key = CharField(max_length=200, null=True)
+
+    class Meta:
+        indexes = (
+            (("tenant", "source_type", "dedup_key"), True),
+            (("tenant", "source_type", "received_at_ms"), False),
+            (("received_at_ms",), False),
+        )
+
+    @property
+    def value(self) -> Decimal | None:
+        if self.value_hundredths is None:
+            return None
+        return Decimal(self.value_hundredths).scaleb(-2)
+
+
+class WebhookDelivery(BaseModel):
+    """A webhook-id seen for a tenant, kept for the replay window."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    message_id = CharField(max_length=255)
+    received_at_ms = BigIntegerField(index=True)
+    event_count = BigIntegerField()
+
+    class Meta:
+        indexes = ((("tenant", "message_id"), True),)
+
+
+MODELS = [Tenant, SigningKey, Event, WebhookDelivery]
+
+
+def create_schema() -> None:
+    """Create every missing table and index; safe to run again."""
+    from conversions.db import connection
+
+    with connection():
+        database.create_tables(MODELS, safe=True)

@@ -1,0 +1,78 @@
+"""How this service uses the HMAC middleware: its routes, key lookups and signed content."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
+
+from flask import Flask, request
+from middleware import Failure, HeaderHmacScheme, HmacMiddleware, Keyring, Route
+
+from conversions import canonical, clock
+from conversions.errors import ApiError
+from conversions.tenants import key_cache
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+log = logging.getLogger(__name__)
+
+GOAL_PATH = "/api/v1/track/pixel/goal"
+GOAL_HEADER = "X-LP-Goal-Signature"
+GOAL_BODY = "conversions.goal_body"
+
+
+def query_param(environ: WSGIEnvironment, name: str) -> str:
+    values = parse_qs(environ.get("QUERY_STRING", "")).get(name)
+    return values[0].strip() if values else ""
+
+
+def goal_keys(environ: WSGIEnvironment, fresh: bool) -> Keyring | Failure:
+    """The pixel-secret keys of the tenant named by ``?domain=``."""
+    domain = query_param(environ, "domain").lower()
+    if not domain:
+        return Failure(400, "missing_domain", "The domain query parameter is required.")
+    keyring = key_cache.get("domain", domain, "pixel", fresh)
+    if keyring is None:
+        return Failure(404, "unknown_domain", "No tenant is registered for this domain.")
+    return keyring
+
+
+def goal_content(environ: WSGIEnvironment, body: bytes, keyring: Keyring) -> list[bytes] | Failure:
+    """Every canonical rendering of the goal a reference client may have signed."""
+    try:
+        parsed = canonical.parse_body(body)
+    except canonical.NotJson as err:
+        return Failure(400, "invalid_json", str(err))
+    environ[GOAL_BODY] = parsed
+    return canonical.renderings(parsed, keyring.tenant_id)
+
+
+def log_rejection(environ: WSGIEnvironment, failure: Failure, keyring: Keyring | None) -> None:
+    """Record a refusal by the middleware (never the signature or the key)."""
+    log.info("signed request refused", extra={
+        "path": environ.get("PATH_INFO"), "status": failure.status, "error": failure.error,
+        "tenant_id": keyring.tenant_id if keyring else None,
+    })
+
+
+def routes(app: Flask) -> list[Route]:
+    config = app.config
+    return [
+        Route(GOAL_PATH, HeaderHmacScheme(GOAL_HEADER, content=goal_content, name="goal"),
+              goal_keys, max_body=int(config["GOAL_MAX_BODY"])),
+    ]
+
+
+def protect(app: Flask) -> HmacMiddleware:
+    """The app's WSGI callable wrapped in the middleware with this service's routes."""
+    key_cache.ttl = float(app.config["KEY_CACHE_SECONDS"])
+    return HmacMiddleware(app.wsgi_app, routes(app), clock=clock.now, on_reject=log_rejection)
+
+
+def verified_tenant() -> str:
+    """The tenant the middleware verified this request for; refuses an unverified one."""
+    if request.environ.get("hmac.verified") is not True:
+        log.error("signed route reached without verification", extra={"path": request.path})
+        raise ApiError(401, "missing_signature", "The request was not verified.")
+    return request.environ["hmac.tenant_id"]

@@ -1,0 +1,94 @@
+"""Shared fixtures: an app on a throwaway database, its clients, tenants, a live server."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from conversions import tenants
+from conversions.db import connection, database
+from conversions.models import MODELS, SigningKey, Tenant
+from tests import support
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = Path(os.environ.get("CONVERSIONS_SPEC_DIR", ROOT.parent / "shared" / "spec"))
+
+
+@pytest.fixture(scope="session")
+def spec_dir() -> Path:
+    if not SPEC.is_dir():
+        pytest.fail(f"the shared spec is not at {SPEC}; set CONVERSIONS_SPEC_DIR")
+    return SPEC
+
+
+@pytest.fixture(scope="session")
+def vectors(spec_dir: Path) -> list[dict]:
+    return json.loads((spec_dir / "goal-signing-vectors.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def reference_client(spec_dir: Path):
+    sys.path.insert(0, str(spec_dir / "clients"))
+    import loudpixel_client
+
+    return loudpixel_client
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return support.test_database_url(tmp_path)
+
+
+@pytest.fixture
+def app(database_url: str):
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "KEY_CACHE_SECONDS": 0,
+        "LOG_FORMAT": "text",
+    })
+    with connection():
+        for model in reversed(MODELS):
+            model.delete().execute()
+    yield app
+    database.close_all()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def tenant(app) -> dict:
+    """A tenant with its secrets, as ``tenant create`` prints it."""
+    with connection():
+        return tenants.create("shop.example.com", "buyer-1")
+
+
+def seed_tenant(tenant_id: str, domain: str, pixel_secret_hex: str, created_at_ms: int = 0) -> None:
+    """Register a tenant whose id and pixel secret are given (the signing vectors' own)."""
+    with connection():
+        Tenant.create(id=tenant_id, domain=domain, buyer_id=None, created_at_ms=created_at_ms)
+        SigningKey.create(tenant=tenant_id, kind="pixel", secret=bytes.fromhex(pixel_secret_hex),
+                          created_at_ms=created_at_ms)
+
+
+@pytest.fixture
+def vector_tenants(app, vectors) -> list[str]:
+    """Every vector's tenant registered under ``vector-N.example``; returns the domains."""
+    domains = []
+    for index, case in enumerate(vectors):
+        domain = f"vector-{index}.example"
+        seed_tenant(case["input"]["tenant_id"], domain, case["input"]["secret_hex"])
+        domains.append(domain)
+    return domains

@@ -1,0 +1,103 @@
+"""Signed goals against a real gunicorn, sent as outside clients would send them."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+from tests.support import Server, http
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, vectors):
+    """gunicorn (2 workers) on its own database, with every vector's tenant registered."""
+    from tests.conftest import seed_tenant
+    from tests.support import test_database_url
+
+    tmp = tmp_path_factory.mktemp("goal-server")
+    url = test_database_url(tmp)
+    from app import create_app
+    from conversions.db import connection
+    from conversions.models import MODELS
+
+    create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
+    with connection():
+        for model in reversed(MODELS):
+            model.delete().execute()
+    for index, case in enumerate(vectors):
+        seed_tenant(case["input"]["tenant_id"], f"vector-{index}.example",
+                    case["input"]["secret_hex"])
+    with Server({"DATABASE_URL": url}, log_path=tmp / "gunicorn.log") as running:
+        yield running
+
+
+def goal(server, domain, body: bytes, signature: str):
+    return http("POST", f"{server.url}/api/v1/track/pixel/goal?domain={domain}", body,
+                {"Content-Type": "application/json", "X-LP-Goal-Signature": signature})
+
+
+@pytest.mark.parametrize("side", ["python", "node"])
+def test_every_vector_body_is_accepted_by_the_server(server, vectors, side):
+    for index, case in enumerate(vectors):
+        status, _, body = goal(server, f"vector-{index}.example", case[side]["body"].encode(),
+                               case[side]["signature"])
+        assert status in (200, 202), (index, side, body)
+
+
+def test_changing_any_byte_of_a_signed_body_is_refused(server, vectors):
+    case = vectors[0]["python"]
+    original = case["body"].encode()
+    for position in range(len(original)):
+        flipped = bytearray(original)
+        flipped[position] ^= 0x01
+        status, _, body = goal(server, "vector-0.example", bytes(flipped), case["signature"])
+        # A byte outside the signed fields (JSON spacing) may leave the payload the same.
+        assert status in (400, 401, 200), (position, status, body)
+        if status == 200:
+            assert json.loads(bytes(flipped)) == json.loads(original)
+
+
+def test_python_reference_client_as_an_outside_client(server, vectors, reference_client):
+    case = vectors[3]["input"]  # the richest case, with first-touch fields
+    sig, body, _ = reference_client.build(
+        case["tenant_id"], case["secret_hex"], "purchase", f"py-{uuid.uuid4()}", value=42.5,
+        currency="USD", plan="pro", first_touch_bucket="ai_search",
+        first_touch_ts="2026-11-20T08:00:00Z")
+    status, _, answer = goal(server, "vector-3.example", json.dumps(body).encode(), sig)
+    assert status == 202, answer
+    again = goal(server, "vector-3.example", json.dumps(body).encode(), sig)
+    assert again[0] == 200
+    assert json.loads(again[2])["duplicate"] is True
+
+
+def test_node_reference_client_as_an_outside_client(server, vectors, spec_dir):
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is required to run the Node reference client")
+    cases = []
+    for index in (0, 3, 10, 11):
+        case = dict(vectors[index]["input"])
+        case["session_id"] = f"node-{uuid.uuid4()}-é"
+        cases.append(case)
+    run = subprocess.run([node, str(spec_dir / "clients" / "loudpixel_client.js")],
+                         input=json.dumps(cases), capture_output=True, text=True, check=True)
+    for index, signed in zip((0, 3, 10, 11), json.loads(run.stdout)):
+        status, _, answer = goal(server, f"vector-{index}.example", signed["body"].encode(),
+                                 signed["signature"])
+        assert status == 202, (index, answer)
+
+
+def test_malformed_requests_never_get_a_500(server):
+    for body, headers in [
+        (b"", {}),
+        (b"{", {"X-LP-Goal-Signature": "00"}),
+        (b"\x00" * 10, {"X-LP-Goal-Signature": "zz", "Content-Type": "text/plain"}),
+    ]:
+        status, _, _ = http("POST", f"{server.url}/api/v1/track/pixel/goal?domain=vector-0.example",
+                            body, headers)
+        assert 400 <= status < 500
