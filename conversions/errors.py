@@ -4,10 +4,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 from peewee import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from conversions import tally
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +44,30 @@ def invalid_event(fields: dict[str, Any]) -> ApiError:
     return ApiError(400, "invalid_event", "The event breaks a rule.", fields=fields)
 
 
+# Blueprints that ingest events, by the source type their rejections are counted under.
+INGESTION_SOURCES = {"goals": "goal"}
+
+
+def count_rejection(error: str) -> None:
+    """Tally a refusal by an ingestion endpoint, for health's error counts."""
+    source = INGESTION_SOURCES.get(request.blueprint or "")
+    if source is not None:
+        tally.rejected(request.environ.get("hmac.tenant_id"), source, error)
+
+
 def register(app: Flask) -> None:
     """Answer every error, framework or ours, with the one JSON shape."""
 
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError) -> ResponseReturnValue:
+        count_rejection(err.error)
         return jsonify(err.body()), err.status, err.headers
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> ResponseReturnValue:
         status = err.code or 500
         code = _HTTP_CODES.get(status, "http_error")
+        count_rejection(code)
         headers = dict(err.get_headers()) if status == 405 else {}
         headers.pop("Content-Type", None)
         return jsonify({"error": code, "message": err.description}), status, headers
@@ -61,6 +76,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(InterfaceError)
     def _store_unavailable(err: Exception) -> ResponseReturnValue:
         log.warning("store unavailable", extra={"error_type": type(err).__name__})
+        count_rejection("store_unavailable")
         body = {"error": "store_unavailable", "message": "Storage is unavailable; retry later."}
         return jsonify(body), 503, {"Retry-After": "2"}
 

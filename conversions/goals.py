@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from conversions import canonical, clock, rules, store
+from conversions import canonical, clock, rules, store, tally
 from conversions.errors import ApiError, invalid_event
 from conversions.schemas import flatten, goal_event
 from conversions.signing import GOAL_BODY, verified_tenant
@@ -60,4 +60,6 @@ def track_goal() -> ResponseReturnValue:
         "dedup_key": "sig:" + canonical.digest(body, tenant_id),
     }
     event_id, duplicate = store.insert_event(row)
+    if not duplicate:
+        tally.accepted(tenant_id, "goal")
     return jsonify(event_id=str(event_id), duplicate=duplicate), 200 if duplicate else 202

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 from flask import Flask, request
 from middleware import Failure, HeaderHmacScheme, HmacMiddleware, Keyring, Route
 
-from conversions import canonical, clock
+from conversions import canonical, clock, tally
 from conversions.errors import ApiError
 from conversions.tenants import key_cache
 
@@ -48,11 +48,16 @@ def goal_content(environ: WSGIEnvironment, body: bytes, keyring: Keyring) -> lis
     return canonical.renderings(parsed, keyring.tenant_id)
 
 
-def log_rejection(environ: WSGIEnvironment, failure: Failure, keyring: Keyring | None) -> None:
-    """Record a refusal by the middleware (never the signature or the key)."""
+SOURCES = {GOAL_PATH: "goal"}
+
+
+def record_rejection(environ: WSGIEnvironment, failure: Failure, keyring: Keyring | None) -> None:
+    """Count and log a refusal by the middleware (never the signature or the key)."""
+    tenant_id = keyring.tenant_id if keyring else None
+    tally.rejected(tenant_id, SOURCES.get(environ.get("PATH_INFO", ""), "unknown"), failure.error)
     log.info("signed request refused", extra={
         "path": environ.get("PATH_INFO"), "status": failure.status, "error": failure.error,
-        "tenant_id": keyring.tenant_id if keyring else None,
+        "tenant_id": tenant_id,
     })
 
 
@@ -67,7 +72,7 @@ def routes(app: Flask) -> list[Route]:
 def protect(app: Flask) -> HmacMiddleware:
     """The app's WSGI callable wrapped in the middleware with this service's routes."""
     key_cache.ttl = float(app.config["KEY_CACHE_SECONDS"])
-    return HmacMiddleware(app.wsgi_app, routes(app), clock=clock.now, on_reject=log_rejection)
+    return HmacMiddleware(app.wsgi_app, routes(app), clock=clock.now, on_reject=record_rejection)
 
 
 def verified_tenant() -> str:

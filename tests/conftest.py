@@ -13,6 +13,7 @@ from conversions import tenants
 from conversions.db import connection, database
 from conversions.models import MODELS, SigningKey, Tenant
 from tests import support
+from tests.browser import browser  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = Path(os.environ.get("CONVERSIONS_SPEC_DIR", ROOT.parent / "shared" / "spec"))
