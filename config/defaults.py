@@ -24,8 +24,13 @@ EVENT_MAX_AGE_SECONDS = 7 * 24 * 3600
 EVENT_MAX_FUTURE_SECONDS = 300
 FIRST_TOUCH_MAX_AGE_DAYS = 180
 
-# Rate limits (flask-limiter syntax) and their shared store.
+# Rate limits (flask-limiter syntax) and their shared store. Tenants may override
+# RATELIMIT_INGEST per source (conversions/settings.py).
 RATELIMIT_STORAGE_URI = "memory://"
+RATELIMIT_INGEST = "6000 per minute"
+
+# Monitoring: a source with no event within this window is stale (per tenant and source).
+FRESHNESS_WINDOW_SECONDS = 24 * 3600
 
 # Logging: "json" for one JSON object a line, "text" for people at a terminal.
 LOG_FORMAT = "json"

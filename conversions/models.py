@@ -96,7 +96,21 @@ class WebhookDelivery(BaseModel):
         indexes = ((("tenant", "message_id"), True),)
 
 
-MODELS = [Tenant, SigningKey, Event, WebhookDelivery]
+class TenantSetting(BaseModel):
+    """A per-tenant override of a default (``conversions/settings.py`` names them)."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    name = CharField(max_length=64)
+    value = CharField(max_length=200)
+    updated_at_ms = BigIntegerField()
+
+    class Meta:
+        indexes = ((("tenant", "name"), True),)
+
+
+# In dependency order: a table comes after those it refers to.
+MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting]
 
 
 def create_schema() -> None:
