@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from config import load as load_config
-from conversions import cli, clock, db, errors, goals, health, logs, signing
+from conversions import cli, clock, db, errors, goals, health, logs, openapi, signing
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     for blueprint in (health.bp, goals.bp):
         app.register_blueprint(blueprint)
+    openapi.init_app(app)
     cli.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
     return app
