@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from config import load as load_config
-from conversions import cli, clock, db, errors, goals, health, logs, openapi, signing
+from conversions import cli, clock, db, errors, goals, health, logs, openapi, security, signing
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -19,6 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     load_config(app, config)
     logs.init_app(app)
     clock.use(app.config.get("CLOCK"))
+    security.init_app(app)
     db.init_app(app)
     errors.register(app)
     for blueprint in (health.bp, goals.bp):

@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import current_app, request
 
@@ -21,19 +22,35 @@ def is_loopback(address: str | None) -> bool:
         return False
 
 
+def is_loopback_host(host: str) -> bool:
+    """Whether the Host header names this machine (a rebound DNS name does not)."""
+    name = urlsplit(f"//{host}").hostname or ""
+    return name == "localhost" or is_loopback(name)
+
+
 def token_matches(presented: str) -> bool:
     """Whether ``presented`` is the configured admin token (constant-time)."""
     token = current_app.config.get("ADMIN_TOKEN") or ""
     return bool(token) and hmac.compare_digest(presented.encode(), token.encode())
 
 
+def is_cross_site() -> bool:
+    """Whether a browser sent this request on behalf of another site (CSRF, DNS rebinding)."""
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+        return True
+    origin = request.headers.get("Origin")
+    return origin is not None and urlsplit(origin).netloc.lower() != request.host.lower()
+
+
 def check_admin() -> None:
     """Refuse the request unless it may read or administer the service."""
+    if is_cross_site():
+        raise ApiError(403, "cross_site", "Cross-site requests are not accepted here.")
     if current_app.config.get("ADMIN_TOKEN"):
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token_matches(presented.strip()):
             raise ApiError(401, "unauthorized", "A valid 'Authorization: Bearer' token is required.")
-    elif not is_loopback(request.remote_addr):
+    elif not is_loopback(request.remote_addr) or not is_loopback_host(request.host):
         raise ApiError(403, "forbidden",
                        "No admin token is configured: only loopback clients are answered.")
 

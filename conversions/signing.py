@@ -1,12 +1,15 @@
 """How this service uses the HMAC middleware: its routes, key lookups and signed content."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from flask import Flask, request
+from peewee import InterfaceError, OperationalError
 from middleware import Failure, HeaderHmacScheme, HmacMiddleware, Keyring, Route
+from middleware.hmac_auth import KeyLookup
 
 from conversions import canonical, clock, tally
 from conversions.errors import ApiError
@@ -69,10 +72,29 @@ def routes(app: Flask) -> list[Route]:
     ]
 
 
+STORE_UNAVAILABLE = Failure(503, "store_unavailable", "Storage is unavailable; retry later.",
+                            (("Retry-After", "2"),))
+
+
+def store_guarded(lookup: KeyLookup) -> KeyLookup:
+    """``lookup``, answering 503 with Retry-After (not a bare 500) while the database is down."""
+
+    def guarded(environ: WSGIEnvironment, fresh: bool) -> Keyring | Failure:
+        try:
+            return lookup(environ, fresh)
+        except (OperationalError, InterfaceError) as err:
+            log.warning("store unavailable", extra={"error_type": type(err).__name__})
+            return STORE_UNAVAILABLE
+
+    return guarded
+
+
 def protect(app: Flask) -> HmacMiddleware:
     """The app's WSGI callable wrapped in the middleware with this service's routes."""
     key_cache.ttl = float(app.config["KEY_CACHE_SECONDS"])
-    return HmacMiddleware(app.wsgi_app, routes(app), clock=clock.now, on_reject=record_rejection)
+    guarded = [dataclasses.replace(route, key_lookup=store_guarded(route.key_lookup))
+               for route in routes(app)]
+    return HmacMiddleware(app.wsgi_app, guarded, clock=clock.now, on_reject=record_rejection)
 
 
 def verified_tenant() -> str:
