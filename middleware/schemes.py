@@ -52,7 +52,7 @@ class Verified:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-Outcome = Union[Verified, Failure]
+Outcome = Verified | Failure
 SignedContent = Callable[["WSGIEnvironment", bytes, Keyring], Iterable[bytes] | Failure]
 
 
