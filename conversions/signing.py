@@ -8,12 +8,12 @@ from urllib.parse import parse_qs
 
 from flask import Flask, request
 from peewee import InterfaceError, OperationalError
-from middleware import Failure, HeaderHmacScheme, HmacMiddleware, Keyring, Route
-from middleware.hmac_auth import KeyLookup
 
 from conversions import canonical, clock, tally
 from conversions.errors import ApiError
 from conversions.tenants import key_cache
+from middleware import Failure, HeaderHmacScheme, HmacMiddleware, Keyring, Route
+from middleware.hmac_auth import KeyLookup
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
