@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 export BIND
 
-.PHONY: run test test-sqlite test-postgres lint clean
+.PHONY: run test test-sqlite test-postgres lint clean soak
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# 60 s of signed loopback traffic while a worker is killed and the store is locked
+# (DATABASE_URL=postgresql://... stops and starts that cluster instead).
+soak: $(VENV)/.installed
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""Load and fault tooling (``make soak``); loopback only, bounded in time."""
