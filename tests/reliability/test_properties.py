@@ -154,6 +154,13 @@ def test_the_canonical_form_and_validators_never_raise_on_any_object(body, tenan
     assert all(isinstance(v, list) for v in problems.values())
 
 
+@settings(max_examples=300)
+@given(value=st.floats(allow_nan=False) | st.decimals(allow_nan=False) | st.integers()
+       | st.sampled_from([-1.7976931348623155e308, 1e21, 9.999999999999999e20, -0.005]))
+def test_any_number_as_value_has_a_canonical_form(value):
+    assert canonical.renderings({"event_name": "x", "properties": {"value": value}}, "t")
+
+
 @settings(max_examples=100)
 @given(body=goal_shaped)
 def test_any_signed_object_gets_an_answer_never_a_500(client, tenant, body):
