@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -59,14 +60,13 @@ def test_single_event_signed_by_the_standardwebhooks_package_is_stored(client, t
 
 
 def test_event_signed_by_hand_with_hmac_is_stored(client, tenant):
-    body = body_of(event(event_ts="2026-01-01T00:00:00Z", event_id=None))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(client.application.config, "EVENT_MAX_AGE_SECONDS", 10 * 365 * 86400)
-        response = client.post(URL, data=body,
-                               headers=hand_headers([tenant["webhook_secret"]], body))
+    moment = datetime.fromtimestamp(int(clock.now()) - 86400, timezone.utc)
+    body = body_of(event(event_ts=moment.isoformat().replace("+00:00", "Z"), event_id=None))
+    response = client.post(URL, data=body, headers=hand_headers([tenant["webhook_secret"]], body))
     assert response.status_code == 202, response.json
     (stored_event,) = stored()
     assert stored_event.dedup_key is None
+    assert stored_event.occurred_at_ms == int(moment.timestamp()) * 1000
 
 
 def test_tenant_may_be_named_by_tenant_id(client, tenant):
