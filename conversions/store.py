@@ -53,6 +53,8 @@ def insert_batch(rows: list[dict[str, Any]],
             elif key not in first:
                 first[key] = index
                 keyed.append(row)
+        # One key order for every writer, so two overlapping batches cannot deadlock.
+        keyed.sort(key=lambda row: row["dedup_key"])
         ids: dict[str, int] = {}
         for chunk in chunked(keyed, _CHUNK):
             query = Event.insert_many(chunk).on_conflict_ignore()
@@ -71,7 +73,7 @@ def insert_batch(rows: list[dict[str, Any]],
         for chunk in chunked([rows[i] for i in unkeyed], _CHUNK):
             plain.extend(r.id for r in Event.insert_many(chunk).returning(Event.id))
         # Ids are assigned in VALUES order, whatever order RETURNING lists them in.
-        by_index = dict(zip(unkeyed, sorted(plain)))
+        by_index = dict(zip(unkeyed, sorted(plain), strict=True))
     answer = []
     for index, row in enumerate(rows):
         key = row.get("dedup_key")

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from standardwebhooks import Webhook
@@ -23,7 +23,7 @@ def package_headers(secret: str, body: bytes, msg_id: str | None = None,
     """Headers signed by ``standardwebhooks.Webhook`` (a client no one here wrote)."""
     msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
     timestamp = int(clock.now()) if timestamp is None else timestamp
-    moment = datetime.fromtimestamp(timestamp, timezone.utc)
+    moment = datetime.fromtimestamp(timestamp, UTC)
     signature = Webhook(secret).sign(msg_id, moment, body.decode())
     return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
             "webhook-signature": signature, "Content-Type": "application/json"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -60,7 +60,7 @@ def test_single_event_signed_by_the_standardwebhooks_package_is_stored(client, t
 
 
 def test_event_signed_by_hand_with_hmac_is_stored(client, tenant):
-    moment = datetime.fromtimestamp(int(clock.now()) - 86400, timezone.utc)
+    moment = datetime.fromtimestamp(int(clock.now()) - 86400, UTC)
     body = body_of(event(event_ts=moment.isoformat().replace("+00:00", "Z"), event_id=None))
     response = client.post(URL, data=body, headers=hand_headers([tenant["webhook_secret"]], body))
     assert response.status_code == 202, response.json
@@ -259,3 +259,9 @@ def test_rotation_keeps_both_keys_during_grace_then_only_the_new(client, tenant,
     assert (with_old.status_code, with_old.json["error"]) == (401, "invalid_signature")
     with_new = client.post(URL, data=body, headers=package_headers(new, body))
     assert with_new.status_code == 202
+
+
+def test_overlong_webhook_id_is_refused(client, tenant):
+    response = send(client, tenant, event(), msg_id="m" * 256)
+    assert (response.status_code, response.json["error"]) == (400, "invalid_webhook_id")
+    assert stored() == []
