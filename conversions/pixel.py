@@ -43,6 +43,7 @@ def gif(status: int, outcome: str, headers: dict[str, str] | None = None) -> Res
 
 def refuse(status: int, error: str, message: str, **extra: Any) -> Response:
     """A refusal as the GIF with ``X-Conversions-Error``, or as JSON when JSON was asked."""
+    buyer_tenant()  # tallied for the buyer's tenant when there is one
     errors.count_rejection(error)
     if wants_json():
         response = jsonify({"error": error, "message": message, **extra})
