@@ -6,6 +6,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from flask import Flask, request
+
+from conversions import canonical, clock, limits, tally
+from conversions.errors import ApiError
+from conversions.tenants import key_cache
 from middleware import (
     Failure,
     HeaderHmacScheme,
@@ -14,10 +18,6 @@ from middleware import (
     Route,
     StandardWebhookScheme,
 )
-
-from conversions import canonical, clock, limits, tally
-from conversions.errors import ApiError
-from conversions.tenants import key_cache
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
