@@ -19,10 +19,10 @@ from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
-from middleware import Failure, Keyring
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from conversions import errors, settings
+from middleware import Failure, Keyring
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
