@@ -77,7 +77,8 @@ def buyer_tenant() -> str | None:
             buyer = params().get("buyer_id")
         except ValueError:
             buyer = None
-        keyring = key_cache.get("buyer_id", buyer, "pixel") if isinstance(buyer, str) else None
+        usable = isinstance(buyer, str) and 0 < len(buyer) <= 64 and buyer.isprintable()
+        keyring = key_cache.get("buyer_id", buyer, "pixel") if usable else None
         g.tenant_id = keyring.tenant_id if keyring else None
     return g.tenant_id
 

@@ -105,10 +105,11 @@ def _event_name(value: str) -> None:
 
 def _json_text(value: Any) -> None:
     try:
-        canonical.json_text(value).encode()
+        text = canonical.json_text(value)
+        text.encode()
     except (UnicodeEncodeError, TypeError, ValueError):
         raise ValidationError("must be valid Unicode JSON") from None
-    if len(canonical.json_text(value)) > MAX_PROPERTIES:
+    if len(text) > MAX_PROPERTIES:
         raise ValidationError(f"must be at most {MAX_PROPERTIES} characters as JSON")
 
 

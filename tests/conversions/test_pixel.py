@@ -173,3 +173,11 @@ def test_post_for_send_beacon_is_stored(client, tenant, content_type):
 def test_post_of_bad_json_is_refused(client, tenant, body):
     response = client.post(PIXEL, data=body, content_type="application/json")
     assert (response.status_code, response.headers["X-Conversions-Error"]) == (400, "invalid_json")
+
+
+@pytest.mark.parametrize("buyer", ["\ud800", "x" * 65, 42])
+def test_unusable_buyer_id_in_json_is_refused_not_looked_up(client, tenant, buyer):
+    body = json.dumps({"buyer_id": buyer, "event_name": "view"})
+    response = client.post(PIXEL, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.headers["X-Conversions-Error"] in ("invalid_event", "unknown_buyer")

@@ -265,3 +265,15 @@ def test_overlong_webhook_id_is_refused(client, tenant):
     response = send(client, tenant, event(), msg_id="m" * 256)
     assert (response.status_code, response.json["error"]) == (400, "invalid_webhook_id")
     assert stored() == []
+
+
+@pytest.mark.parametrize(("properties", "problem"), [
+    ({"pad": "x" * 17000}, "must be at most"),
+    ({"bad": "\ud800"}, "must be valid Unicode JSON"),
+    ("not an object", "Not a valid mapping type"),
+])
+def test_properties_must_be_a_small_unicode_object(client, tenant, properties, problem):
+    body = json.dumps(event(properties=properties)).encode()
+    response = send(client, tenant, body)
+    assert response.status_code == 400
+    assert problem in response.json["fields"]["properties"][0]
