@@ -12,6 +12,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_limiter import RequestLimit
 from marshmallow import ValidationError
+from werkzeug.exceptions import MethodNotAllowed
 
 from conversions import clock, errors, limits, rules, store, tally
 from conversions.schemas import flatten, pixel_event
@@ -93,6 +94,8 @@ def over_limit(limit: RequestLimit) -> Response | None:
 @bp.route(PATH, methods=["GET", "POST"])
 @limits.ingest("pixel", tenant=buyer_tenant, on_breach=over_limit)
 def track_pixel() -> ResponseReturnValue:
+    if request.method == "HEAD":  # link checkers and prefetchers must not store events
+        raise MethodNotAllowed(valid_methods=["GET", "POST"])
     try:
         data = params()
     except ValueError:

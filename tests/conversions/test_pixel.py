@@ -181,3 +181,12 @@ def test_unusable_buyer_id_in_json_is_refused_not_looked_up(client, tenant, buye
     response = client.post(PIXEL, data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.headers["X-Conversions-Error"] in ("invalid_event", "unknown_buyer")
+
+
+def test_head_request_stores_nothing(client, tenant):
+    response = client.head("/api/conversions/pixel?buyer_id=buyer-1&source_type=pixel"
+                           "&event_name=signup")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+    with connection():
+        assert Event.select().count() == 0
