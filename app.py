@@ -7,7 +7,21 @@ from typing import Any
 from flask import Flask
 
 from config import load as load_config
-from conversions import cli, clock, db, errors, goals, health, logs, openapi, security, signing
+from conversions import (
+    cli,
+    clock,
+    db,
+    errors,
+    goals,
+    health,
+    limits,
+    logs,
+    openapi,
+    pixel,
+    security,
+    signing,
+    webhooks,
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -22,9 +36,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     db.init_app(app)
     errors.register(app)
-    for blueprint in (health.bp, goals.bp):
+    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp):
         app.register_blueprint(blueprint)
     openapi.init_app(app)
     cli.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
+    limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     return app

@@ -1,6 +1,7 @@
 """Steady signed traffic: one request per tick, each a new event, retried as a client would."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import http.client
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 Request = tuple[str, str, bytes | None, dict[str, str]]  # method, path+query, body, headers
 
@@ -47,7 +49,29 @@ def goal(tenant: dict[str, Any], marker: str) -> Request:
             {"Content-Type": "application/json", "X-LP-Goal-Signature": signature})
 
 
-SOURCES: dict[str, Callable[[dict[str, Any], str], Request]] = {"goal": goal}
+def pixel(tenant: dict[str, Any], marker: str) -> Request:
+    """A browser pixel hit whose ``event_id`` is the marker."""
+    query = urlencode({"buyer_id": tenant["buyer_id"], "event_name": "soak", "event_id": marker,
+                       "event_value": "1.50", "currency": "USD"})
+    return ("GET", f"/api/conversions/pixel?{query}", None, {})
+
+
+def webhook(tenant: dict[str, Any], marker: str) -> Request:
+    """A Standard Webhooks delivery of one event whose ``event_id`` is the marker."""
+    body = json.dumps({"event_name": "soak", "event_id": marker, "event_value": 1.5,
+                       "currency": "USD", "event_ts": int(time.time())}).encode()
+    message_id, timestamp = f"msg_{marker}", str(int(time.time()))
+    key = base64.b64decode(tenant["webhook_secret"].removeprefix("whsec_"))
+    mac = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return ("POST", f"/api/conversions/webhook?tenant_id={tenant['tenant_id']}", body,
+            {"Content-Type": "application/json", "webhook-id": message_id,
+             "webhook-timestamp": timestamp,
+             "webhook-signature": "v1," + base64.b64encode(mac).decode()})
+
+
+SOURCES: dict[str, Callable[[dict[str, Any], str], Request]] = {
+    "goal": goal, "pixel": pixel, "webhook": webhook,
+}
 
 
 def send(port: int, sent: Sent, request: Request, retries: int = 6) -> Sent:

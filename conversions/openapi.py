@@ -48,6 +48,7 @@ def build(version: str = "0.1.0") -> dict[str, Any]:
     )
     plugin.map_to_openapi_type(schemas.Money, "number", None)
     plugin.map_to_openapi_type(schemas.Currency, "string", None)
+    plugin.map_to_openapi_type(schemas.EventTime, "string", None)
     for name, scheme in SECURITY_SCHEMES.items():
         spec.components.security_scheme(name, scheme)
     spec.components.schema("Error", schema=Error)

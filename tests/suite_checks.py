@@ -107,7 +107,8 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
     if schemathesis_support.cases:
         total = sum(schemathesis_support.cases.values())
         ARTIFACTS.joinpath("schemathesis.json").write_text(json.dumps(
-            {"cases": total, "by_operation": dict(schemathesis_support.cases)}, indent=2))
+            {"cases": total, "by_operation": dict(schemathesis_support.cases),
+             "statuses": schemathesis_support.statuses}, indent=2))
         write(f"schemathesis: {total} cases over {len(schemathesis_support.cases)} "
               "operations and generation modes")
     write(f"secrets in logs: {len(issued)} forms of the run's secrets searched for in "
