@@ -90,7 +90,9 @@ def main() -> int:
     postgres = url.startswith("postgres")
     tenant = prepare(url)
     env = {"DATABASE_URL": url, "CONVERSIONS_SQLITE_BUSY_TIMEOUT_MS": "200",
-           "CONVERSIONS_RATELIMIT_INGEST": "100000 per minute", "CONVERSIONS_LOG_FORMAT": "json"}
+           "CONVERSIONS_RATELIMIT_INGEST": "100000 per minute",
+           "CONVERSIONS_RATELIMIT_PER_ADDRESS": "100000 per minute",
+           "CONVERSIONS_LOG_FORMAT": "json"}
     RESULTS.mkdir(exist_ok=True)
     log_path = work / "gunicorn.log"
     events: list[dict] = []

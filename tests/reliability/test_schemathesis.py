@@ -17,6 +17,7 @@ from schemathesis import GenerationMode, checks
 
 from conversions import canonical, openapi
 from tests import schemathesis_support, support
+from tests.reliability.conftest import UNLIMITED
 from tests.support import Server
 
 pytestmark = pytest.mark.slow
@@ -44,7 +45,7 @@ def live(tmp_path_factory):
             model.delete().execute()
         tenant = tenants.create("fuzz.example.com", "fuzz-buyer")
     env = {"DATABASE_URL": url, "CONVERSIONS_ADMIN_TOKEN": TOKEN,
-           "CONVERSIONS_RATELIMIT_INGEST": "100000 per minute"}
+           **{f"CONVERSIONS_{name}": value for name, value in UNLIMITED.items()}}
     with Server(env, log_path=tmp / "gunicorn.log") as server:
         yield server, tenant
 
