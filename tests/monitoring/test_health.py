@@ -126,7 +126,8 @@ def test_a_source_goes_stale_alerts_once_and_recovers(moved, add_event, run_job,
     stale_since = int((T0 + DAY) * 1000)
     assert states() == {"pixel": (int(T0 * 1000), stale_since)}
     warnings = [r for r in caplog.records if r.getMessage() == "source stale"]
-    assert len(warnings) == 1 and warnings[0].source_type == "pixel"
+    assert len(warnings) == 1
+    assert warnings[0].source_type == "pixel"
     for thread in threading.enumerate():
         if thread.name == "conversions-alert":
             thread.join(10)

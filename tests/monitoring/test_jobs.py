@@ -2,6 +2,7 @@
 prune forgets what only the replay window needs, flush saves the tallies."""
 from __future__ import annotations
 
+import json
 import threading
 
 from conversions import aggregation, leases, runs, tally
@@ -28,7 +29,8 @@ def test_aggregation_rerun_gives_the_same_rows(moved, add_event, run_job, tenant
     add_event("webhook", T0 + 40, value_hundredths=700, currency="EUR")
     moved.advance(HOUR)
     first = run_job("aggregate")
-    assert first.error is None and first.rows == 3
+    assert first.error is None
+    assert first.rows == 3
     rows = aggregate_rows()
     t, h = tenant["tenant_id"], int(T0 * 1000)
     assert rows == [
@@ -83,7 +85,8 @@ def test_a_failing_job_is_recorded_with_its_error(moved, app):
 
     with app.app_context():
         run = runs.once("demo", work, interval_s=60, lease_s=600)
-    assert run.error == "RuntimeError: boom" and run.finished_at_ms is not None
+    assert run.error == "RuntimeError: boom"
+    assert run.finished_at_ms is not None
 
 
 def test_a_job_is_skipped_while_another_connection_holds_its_lock(moved, app):
@@ -121,7 +124,8 @@ def test_prune_forgets_goal_digests_and_webhook_ids_past_the_replay_window(
     assert run_job("prune").rows == 2
     with connection():
         keys = {e.id: e.dedup_key for e in Event.select()}
-        assert keys[old] is None and keys[recent] == "sig:" + "b" * 64
+        assert keys[old] is None
+        assert keys[recent] == "sig:" + "b" * 64
         assert keys[kept] is not None
         assert [w.message_id for w in WebhookDelivery.select()] == ["msg_new"]
 
@@ -151,3 +155,16 @@ def test_flush_puts_the_tallies_back_when_they_cannot_be_saved(moved, run_job, t
         raise AssertionError("flush should have failed")
     assert tally.drain() == {(tenant["tenant_id"], "goal", None): 1,
                              (tenant["tenant_id"], "goal", "accepted"): 1}
+
+
+def test_jobs_run_on_the_command_line(runner, moved, add_event):
+    add_event("goal", T0 - 60, value_hundredths=100, currency="USD")
+    result = runner.invoke(args=["jobs", "run", "aggregate"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"job": "aggregate", "started_at": "2026-11-24T10:00:00Z",
+                                         "finished_at": "2026-11-24T10:00:00Z", "rows": 1,
+                                         "error": None}
+    assert json.loads(runner.invoke(args=["jobs", "run", "flush"]).output) == {"job": "flush",
+                                                                               "rows": 0}
+    unknown = runner.invoke(args=["jobs", "run", "everything"])
+    assert unknown.exit_code == 2
