@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 
 import pytest
 
@@ -194,7 +195,7 @@ def test_each_job_ran_once_per_interval_without_overlap(monitored):
         assert all(r.error is None and r.finished_at_ms is not None for r in mine), job
         slots = [r.started_at_ms // 1000 for r in mine]
         assert len(set(slots)) == len(slots), f"{job} ran twice in one interval"
-        for before, after in zip(mine, mine[1:]):
+        for before, after in pairwise(mine):
             assert after.started_at_ms >= before.finished_at_ms, f"{job} runs overlapped"
     workers = {r.holder.rsplit(":", 1)[1] for r in runs}
     assert str(os.getpid()) not in workers  # the server's workers ran them, not this test
