@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -200,29 +198,3 @@ def test_each_job_ran_once_per_interval_without_overlap(monitored):
     workers = {r.holder.rsplit(":", 1)[1] for r in runs}
     assert str(os.getpid()) not in workers  # the server's workers ran them, not this test
 
-
-def test_the_scheduler_runs_as_its_own_process(tmp_path):
-    from app import create_app
-    from conversions.db import connection
-    from conversions.models import MODELS, JobRun
-
-    url = support.test_database_url(tmp_path)
-    create_app({"DATABASE_URL": url})
-    with connection():
-        for model in reversed(MODELS):
-            model.delete().execute()
-    env = {**os.environ, "DATABASE_URL": url, "CONVERSIONS_AGGREGATE_INTERVAL_SECONDS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "scheduler"],
-                               cwd=support.ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
-    try:
-        def aggregate_runs() -> int:
-            with connection():
-                return JobRun.select().where(JobRun.job == "aggregate").count()
-
-        assert eventually(lambda: aggregate_runs() >= 2, timeout=30)
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=20)[0].decode()
-    assert process.returncode == 0, output
-    assert "scheduler running" in output
