@@ -2,9 +2,10 @@
 is the service keeping up. The plain functions return the response bodies, for other views."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from peewee import InterfaceError, OperationalError
 
@@ -13,6 +14,7 @@ from conversions.auth import admin_required
 from conversions.models import SOURCE_TYPES, Tenant
 from conversions.periods import iso
 
+log = logging.getLogger(__name__)
 bp = Blueprint("monitoring", __name__)
 
 
@@ -89,15 +91,23 @@ def health(tenant_id: str | None, window_seconds: int) -> dict[str, Any]:
     }
 
 
+@bp.errorhandler(OperationalError)
+@bp.errorhandler(InterfaceError)
+def _store_unavailable(err: Exception) -> ResponseReturnValue:
+    """Readiness answers in its own shape when the store is down (even before the view)."""
+    log.warning("store unavailable", extra={"error_type": type(err).__name__})
+    if request.endpoint == "monitoring.readiness_view":
+        body = unavailable()
+    else:
+        body = {"error": "store_unavailable", "message": "Storage is unavailable; retry later."}
+    return jsonify(body), 503, {"Retry-After": "2"}
+
+
 @bp.get("/api/conversions/readiness")
 @admin_required
 def readiness_view() -> ResponseReturnValue:
-    tenant_id: str = params.tenant_id(registered=False)  # type: ignore[assignment]
-    try:
-        params.require_tenant(tenant_id)
-        return jsonify(readiness(tenant_id))
-    except (OperationalError, InterfaceError):
-        return jsonify(unavailable()), 503, {"Retry-After": "2"}
+    tenant_id: str = params.tenant_id()  # type: ignore[assignment]
+    return jsonify(readiness(tenant_id))
 
 
 @bp.get("/api/conversions/health")

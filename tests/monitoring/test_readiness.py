@@ -79,3 +79,16 @@ def test_reads_need_the_admin_token_when_one_is_set(client, tenant):
         assert client.get(url).status_code == 401, path
         ok = client.get(url, headers={"Authorization": "Bearer t0ken"})
         assert ok.status_code == 200, path
+
+
+def test_an_unreachable_store_makes_readiness_unavailable(client, tenant):
+    from conversions.db import connect, database
+
+    database.initialize(connect("postgresql://nobody@127.0.0.1:1/conversions"))
+    response = client.get(URL + tenant["tenant_id"])
+    assert (response.status_code, response.headers["Retry-After"]) == (503, "2")
+    assert response.json["state"] == "unavailable"
+    assert response.json["ready"] is False
+    assert response.json["reasons"] == ["storage is unavailable"]
+    health = client.get("/api/conversions/health")
+    assert (health.status_code, health.json["error"]) == (503, "store_unavailable")
