@@ -19,8 +19,8 @@ def invalid(name: str, message: str) -> ApiError:
     return ApiError(400, "invalid_parameter", f"{name}: {message}", parameter=name)
 
 
-def tenant_id(required: bool = True, registered: bool = True) -> str | None:
-    """``tenant_id``: a tenant's UUID; ``registered``: 404 ``unknown_tenant`` when unknown."""
+def tenant_id(required: bool = True) -> str | None:
+    """``tenant_id``: a registered tenant's UUID (404 ``unknown_tenant`` when unknown)."""
     text = request.args.get("tenant_id", "").strip()
     if not text:
         if required:
@@ -30,14 +30,9 @@ def tenant_id(required: bool = True, registered: bool = True) -> str | None:
         text = str(uuid.UUID(text))
     except ValueError:
         raise invalid("tenant_id", "must be a tenant's UUID") from None
-    if registered:
-        require_tenant(text)
-    return text
-
-
-def require_tenant(tenant_id: str) -> None:
-    if not Tenant.select().where(Tenant.id == tenant_id).exists():
+    if not Tenant.select().where(Tenant.id == text).exists():
         raise ApiError(404, "unknown_tenant", "No tenant has this id.", parameter="tenant_id")
+    return text
 
 
 def choice(name: str, options: tuple[str, ...], default: str | None) -> str | None:
