@@ -14,12 +14,16 @@ from conversions import (
     errors,
     goals,
     health,
+    jobs,
     limits,
     logs,
+    monitoring,
     openapi,
     pixel,
+    scheduler,
     security,
     signing,
+    stats,
     webhooks,
 )
 
@@ -32,14 +36,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
     logs.init_app(app)
-    clock.use(app.config.get("CLOCK"))
+    clock.use(app.config.get("CLOCK") or (
+        clock.offset_file(app.config["CLOCK_FILE"]) if app.config.get("CLOCK_FILE") else None))
     security.init_app(app)
     db.init_app(app)
     errors.register(app)
-    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp):
+    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp):
         app.register_blueprint(blueprint)
     openapi.init_app(app)
     cli.init_app(app)
+    jobs.init_app(app)
+    scheduler.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
     limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     return app

@@ -79,5 +79,6 @@ def core_paths() -> dict[str, dict[str, Any]]:
 def paths() -> dict[str, dict[str, Any]]:
     """Every documented path, by its OpenAPI template (``/x/{id}``)."""
     from conversions.api_ingestion import ingestion_paths
+    from conversions.api_monitoring import monitoring_paths
 
-    return {**core_paths(), **ingestion_paths()}
+    return {**core_paths(), **ingestion_paths(), **monitoring_paths()}
