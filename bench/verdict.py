@@ -45,6 +45,9 @@ def verdict(sent: list[load.Sent], stored: Counter, outage: dict) -> dict:
 
 def check(figures: dict, events: list[dict]) -> list[str]:
     problems = []
+    if figures["acknowledged"] < figures["sent"]:
+        problems.append(f"{figures['sent'] - figures['acknowledged']} events were never "
+                        "acknowledged, retries included: the service did not recover")
     if figures["lost"]:
         problems.append(f"{figures['lost']} acknowledged events are not stored")
     if figures["duplicates"]:
