@@ -5,12 +5,19 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow.experimental.context import Context
 
 from conversions import rules
 
 
+def limits(max_value: Any) -> Context:
+    """Rule limits from configuration for loads inside ``with limits(...):`` (else defaults)."""
+    return Context({"max_value": Decimal(str(max_value))})
+
+
 class Money(fields.Field):
-    """A JSON number (never a boolean or a string), finite, 0 to 10000, two decimals at most."""
+    """A JSON number (never a boolean or a string), finite, 0 to the maximum (10000 unless
+    configured: ``limits``), two decimals at most."""
 
     def __init__(self, *, numbers_only: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -22,7 +29,7 @@ class Money(fields.Field):
         ):
             raise ValidationError("must be a number")
         try:
-            return rules.money(value)
+            return rules.money(value, Context.get({}).get("max_value", rules.MAX_VALUE))
         except ValueError as err:
             raise ValidationError(str(err)) from None
 

@@ -1,0 +1,43 @@
+"""What a refused ingestion request leaves behind: a count, a dead letter or a test verdict.
+
+Called by the error handlers for the ingestion blueprints. An unverified request (no valid
+signature, unknown tenant) is only counted. A verified test request keeps its verdict with the
+test events and is not counted. A verified real one is counted and, for the codes the taxonomy
+marks, kept as a dead letter.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from conversions import failures, tally, taxonomy, test_events
+from conversions.signing import GOAL_BODY
+
+
+def request_payload() -> Any:
+    """The refused event as sent: the parsed body, or the query of a body-less request."""
+    parsed = request.environ.get(GOAL_BODY)
+    if parsed is not None:
+        return parsed
+    body = request.environ.get("hmac.body")
+    if body is None:
+        return request.args.to_dict()
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return {"body": body.decode("utf-8", "replace")}
+
+
+def handle(source: str, error: str, status: int, detail: Any = None) -> None:
+    """Count, keep or record the refusal of the current request with ``error``."""
+    verified = request.environ.get("hmac.verified") is True
+    tenant_id = request.environ.get("hmac.tenant_id") if verified else None
+    if tenant_id and test_events.is_test():
+        test_events.store_rejection(tenant_id, source, test_events.code() or "", request_payload(),
+                                    error, detail)
+        return
+    tally.rejected(tenant_id, source, error)
+    if tenant_id and taxonomy.dead_lettered(error):
+        failures.keep(tenant_id, source, error, status, request_payload(), detail)
