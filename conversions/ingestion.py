@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from conversions import clock, failures, params, replay, taxonomy
+from conversions import clock, failures, replay, taxonomy
+from conversions import query_params as params
 from conversions.auth import admin_required
 from conversions.errors import ApiError
 from conversions.models import IngestionFailure

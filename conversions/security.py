@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from conversions import clock, params, settings
+from conversions import clock, query_params, settings
 from conversions.auth import admin_required
 from conversions.errors import ApiError
 from conversions.models import SECRET_KINDS, SOURCE_TYPES, SigningKey, Tenant
@@ -59,7 +59,7 @@ def signature_failures(tenant_id: str, now_ms: int) -> dict[str, Any]:
 @bp.get("/api/conversions/security/status")
 @admin_required
 def status() -> ResponseReturnValue:
-    tenant_id = params.text("tenant_id", 36)
+    tenant_id = query_params.text("tenant_id", 36)
     query = Tenant.select().order_by(Tenant.created_at_ms, Tenant.id)
     if tenant_id:
         query = query.where(Tenant.id == tenant_id)
