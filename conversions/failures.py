@@ -32,7 +32,7 @@ def stored_form(payload: Any, limit: int) -> tuple[str, bool]:
 
 
 def keep(tenant_id: str, source: str, reason: str, status: int, payload: Any,
-         detail: Any = None) -> int | None:
+         detail: Any = None, delivery_id: str | None = None) -> int | None:
     """Keep a dead letter; returns its id. Never raises: when the store itself is down the
     sender's answer stands and the refusal is only counted (and logged here)."""
     config = current_app.config
@@ -41,6 +41,7 @@ def keep(tenant_id: str, source: str, reason: str, status: int, payload: Any,
     row = {
         "tenant": tenant_id, "source_type": source, "reason": reason, "status": status,
         "received_at_ms": now, "payload": text, "replayable": intact,
+        "delivery_id": delivery_id[:255] if delivery_id else None,
         "detail": canonical.json_text(rules.mask_pii(detail)) if detail else None,
     }
     oldest = now - int(config["FAILURES_MAX_AGE_DAYS"]) * 86_400_000

@@ -126,6 +126,8 @@ class IngestionFailure(BaseModel):
     payload = TextField()
     detail = TextField(null=True)
     replayable = BooleanField()
+    # The delivery's own id when it has one (a webhook-id), so a replay dedups against it.
+    delivery_id = CharField(max_length=255, null=True)
     replayed_at_ms = BigIntegerField(null=True)
     event_id = BigIntegerField(null=True)
 

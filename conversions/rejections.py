@@ -40,4 +40,5 @@ def handle(source: str, error: str, status: int, detail: Any = None) -> None:
         return
     tally.rejected(tenant_id, source, error)
     if tenant_id and taxonomy.dead_lettered(error):
-        failures.keep(tenant_id, source, error, status, request_payload(), detail)
+        failures.keep(tenant_id, source, error, status, request_payload(), detail,
+                      request.environ.get("hmac.message_id"))

@@ -46,16 +46,20 @@ def replay(failure: IngestionFailure) -> dict[str, Any]:
         return {**outcome, "outcome": "still_rejected", "error": err.error,
                 "fields": err.extra.get("fields")}
     with database.atomic():
+        # Claim the dead letter first: a concurrent replay waits here, then finds it claimed.
+        claimed = (IngestionFailure.update(replayed_at_ms=clock.now_ms())
+                   .where(IngestionFailure.id == failure.id,
+                          IngestionFailure.replayed_at_ms.is_null())
+                   .execute())
+        if not claimed:
+            failure = IngestionFailure.get_by_id(failure.id)
+            return {**outcome, "outcome": "already_replayed", "event_id": str(failure.event_id)}
         results = [store.insert_event(row) for row in rows]
-        marked = (IngestionFailure.update(replayed_at_ms=clock.now_ms(), event_id=results[0][0])
-                  .where(IngestionFailure.id == failure.id,
-                         IngestionFailure.replayed_at_ms.is_null())
-                  .execute())
+        (IngestionFailure.update(event_id=results[0][0])
+         .where(IngestionFailure.id == failure.id).execute())
     new = sum(1 for _, duplicate in results if not duplicate)
     if new:
         tally.accepted(failure.tenant_id, failure.source_type, new)
-    if not marked:
-        return {**outcome, "outcome": "already_replayed", "event_id": str(results[0][0])}
     return {**outcome, "outcome": "stored" if new else "duplicate",
             "event_id": str(results[0][0])}
 

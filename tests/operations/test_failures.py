@@ -200,3 +200,15 @@ def test_admin_endpoints_need_the_token_when_one_is_configured(app, client):
     app.config["ADMIN_TOKEN"] = "t0ken"
     assert client.get(FAILURES).status_code == 401
     assert client.get(FAILURES, headers={"Authorization": "Bearer t0ken"}).status_code == 200
+
+
+def test_replay_of_an_event_its_sender_has_sent_again_is_a_duplicate(app, client, send):
+    send(value=15000)
+    (failure,) = dead_letters()
+    app.config["MAX_EVENT_VALUE"] = 20000
+    resent = send(value=15000)
+    assert resent.status_code == 202
+    replayed = client.post(f"{FAILURES}/{failure.id}/replay").json
+    assert replayed == {"id": str(failure.id), "outcome": "duplicate",
+                        "event_id": resent.json["event_id"]}
+    assert len(events()) == 1
