@@ -8,8 +8,10 @@ from conversions import taxonomy
 from conversions.errors import _HTTP_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
-# ApiError(400, "code", ...), Failure(401, "code", ...), {"error": "code", ...}
-EMITTED = re.compile(r'(?:ApiError|Failure)\(\s*\d{3},\s*"([a-z_]+)"|"error":\s*"([a-z_]+)"')
+# ApiError(400, "code", ...), Failure(401, "code", ...), refuse(400, "code", ...),
+# {"error": "code", ...}
+EMITTED = re.compile(
+    r'(?:ApiError|Failure|refuse)\(\s*[1-5]\d\d,\s*"([a-z_]+)"|"error":\s*"([a-z_]+)"')
 
 
 def emitted_codes() -> set[str]:
