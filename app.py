@@ -15,11 +15,14 @@ from conversions import (
     goals,
     health,
     ingestion,
+    limits,
     logs,
+    pixel,
     replay,
     security,
     signing,
     test_events,
+    webhooks,
 )
 
 
@@ -34,9 +37,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     clock.use(app.config.get("CLOCK"))
     db.init_app(app)
     errors.register(app)
-    for blueprint in (health.bp, goals.bp, ingestion.bp, test_events.bp, security.bp):
+    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, ingestion.bp, test_events.bp,
+                      security.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     replay.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
+    limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     return app

@@ -43,12 +43,16 @@ def invalid_event(fields: dict[str, Any]) -> ApiError:
 
 
 # Blueprints that ingest events, by the source type their rejections are counted under.
-INGESTION_SOURCES = {"goals": "goal"}
+INGESTION_SOURCES = {"goals": "goal", "pixel": "pixel", "webhooks": "webhook"}
 
 
 def count_rejection(error: str, status: int = 400, detail: Any = None) -> None:
     """Tally a refusal by an ingestion endpoint (for health's error counts), keeping a verified
-    event as a dead letter or a test verdict (``conversions/rejections.py``)."""
+    event as a dead letter or a test verdict (``conversions/rejections.py``).
+
+    The tenant is the one the middleware verified, else one the request named (``g.tenant_id``,
+    set by the unsigned pixel), else unknown.
+    """
     source = INGESTION_SOURCES.get(request.blueprint or "")
     if source is not None:
         from conversions import rejections  # it imports the models, which import this module

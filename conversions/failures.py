@@ -21,14 +21,25 @@ from conversions.models import IngestionFailure
 log = logging.getLogger(__name__)
 
 
+def storable_text(text: str) -> str:
+    """``text`` with lone surrogates (valid JSON escapes, not storable text) as "?"."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def detail_text(detail: Any) -> str | None:
+    """Where and why an event was refused, as stored: PII masked, storable."""
+    return storable_text(canonical.json_text(rules.mask_pii(detail))) if detail else None
+
+
 def stored_form(payload: Any, limit: int) -> tuple[str, bool]:
     """``payload`` as JSON with PII masked, cut to ``limit`` characters; and whether it is
     still exactly what was sent (so it can be replayed)."""
     masked = rules.mask_pii(payload)
     text = canonical.json_text(masked)
-    if len(text) > limit:
-        return canonical.json_text({"truncated": text[:limit]}), False
-    return text, masked == payload
+    storable = storable_text(text)
+    if len(storable) > limit:
+        return canonical.json_text({"truncated": storable[:limit]}), False
+    return storable, storable == text and masked == payload
 
 
 def keep(tenant_id: str, source: str, reason: str, status: int, payload: Any,
@@ -42,14 +53,14 @@ def keep(tenant_id: str, source: str, reason: str, status: int, payload: Any,
         "tenant": tenant_id, "source_type": source, "reason": reason, "status": status,
         "received_at_ms": now, "payload": text, "replayable": intact,
         "delivery_id": delivery_id[:255] if delivery_id else None,
-        "detail": canonical.json_text(rules.mask_pii(detail)) if detail else None,
+        "detail": detail_text(detail),
     }
     oldest = now - int(config["FAILURES_MAX_AGE_DAYS"]) * 86_400_000
     try:
         with connection():
             return retention.insert_capped(IngestionFailure, row,
                                            int(config["FAILURES_MAX_ROWS"]), oldest)
-    except PeeweeException as err:
+    except (PeeweeException, ValueError) as err:  # the store is down, or refuses the text
         log.warning("dead letter not stored", extra={
             "tenant_id": tenant_id, "source": source, "reason": reason,
             "error_type": type(err).__name__})

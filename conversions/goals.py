@@ -7,9 +7,9 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from conversions import canonical, clock, rules, store, tally, test_events
+from conversions import canonical, clock, limits, rules, store, tally, test_events
 from conversions.errors import ApiError, invalid_event
-from conversions.schemas import flatten, goal_event, limits
+from conversions.schemas import flatten, goal_event
 from conversions.signing import GOAL_BODY, verified_tenant
 
 bp = Blueprint("goals", __name__)
@@ -33,8 +33,7 @@ def goal_row(tenant_id: str, body: dict, received_at: float) -> dict[str, Any]:
             "is not signed in a goal; send ?test_event_code= or X-Conversions-Test instead"]})
     config = current_app.config
     try:
-        with limits(config["MAX_EVENT_VALUE"]):
-            event = goal_event.load(body)
+        event = goal_event.load(body)
     except ValidationError as err:
         raise invalid_event(flatten(err.messages)) from None
     properties = event.get("properties") or {}
@@ -61,6 +60,7 @@ def goal_row(tenant_id: str, body: dict, received_at: float) -> dict[str, Any]:
 
 
 @bp.post("/api/v1/track/pixel/goal")
+@limits.ingest("goal")
 def track_goal() -> ResponseReturnValue:
     tenant_id = verified_tenant()
     test_code = test_events.valid_code()

@@ -12,19 +12,40 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from conversions import clock, failures, goals, store, tally
+from conversions import clock, failures, goals, store, tally, webhooks
 from conversions.db import connection, database
 from conversions.errors import ApiError
 from conversions.models import IngestionFailure
 
 # source -> (tenant id, payload, received at in Unix seconds) -> rows to store
 Revalidator = Callable[[str, Any, float], list[dict[str, Any]]]
+
+
+def webhook_rows(tenant_id: str, payload: Any, received_at: float) -> list[dict[str, Any]]:
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    events, prefix = webhooks.events_of(webhooks.without_test_code(payload))
+    return [webhooks.row(tenant_id, event, int(received_at * 1000))
+            for event in webhooks.validate(events, prefix)]
+
+
 REVALIDATORS: dict[str, Revalidator] = {
     "goal": lambda tenant_id, payload, at: [goals.goal_row(tenant_id, payload, at)],
+    "webhook": webhook_rows,
 }
+
+
+def delivery(failure: IngestionFailure, event_count: int) -> dict[str, Any] | None:
+    """The webhook delivery a replay records, so it and the sender's own retry store once."""
+    if not failure.delivery_id:
+        return None
+    window_ms = int(current_app.config["REPLAY_WINDOW_SECONDS"]) * 1000
+    return {"tenant": failure.tenant_id, "message_id": failure.delivery_id,
+            "received_at_ms": failure.received_at_ms, "event_count": event_count,
+            "window_start_ms": clock.now_ms() - window_ms}
 
 
 def replay(failure: IngestionFailure) -> dict[str, Any]:
@@ -54,7 +75,9 @@ def replay(failure: IngestionFailure) -> dict[str, Any]:
         if not claimed:
             failure = IngestionFailure.get_by_id(failure.id)
             return {**outcome, "outcome": "already_replayed", "event_id": str(failure.event_id)}
-        results = [store.insert_event(row) for row in rows]
+        results = store.insert_batch(rows, delivery(failure, len(rows)))
+        if results is None:  # the sender has since delivered the same webhook-id
+            return {**outcome, "outcome": "duplicate", "event_id": None}
         (IngestionFailure.update(event_id=results[0][0])
          .where(IngestionFailure.id == failure.id).execute())
     new = sum(1 for _, duplicate in results if not duplicate)

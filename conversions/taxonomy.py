@@ -30,6 +30,8 @@ ERRORS: dict[str, ErrorCode] = {
                                 "Check the tenant id or buyer id."),
     "unknown_buyer": ErrorCode(400, "No tenant is registered for the buyer id.",
                                "Use the buyer id the tenant was created with."),
+    "invalid_webhook_id": ErrorCode(400, "webhook-id is over 255 characters or not printable.",
+                                    "Send a short, printable, unique id per delivery."),
     "missing_signature": ErrorCode(401, "The signature header(s) are missing.", _SIGN),
     "invalid_signature": ErrorCode(401, "No live key of the tenant produced the signature.",
                                    _SIGN + " After a rotation, switch before the grace ends."),

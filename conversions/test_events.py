@@ -1,9 +1,11 @@
 """Test events: flagged requests, verified and validated like real ones, kept apart.
 
 A request is a test when it carries ``?test_event_code=`` or an ``X-Conversions-Test``
-header (a webhook may also put ``test_event_code`` in its signed body). Its verdict is kept in
-its own table, never in ``Event`` and never in the tallies, so it cannot change stats,
-health, readiness or attribution. Only verified requests are kept; junk is only counted.
+header; a webhook (whose body is signed) or a pixel may also put ``test_event_code`` in its
+body, a goal may not (its canonical form does not sign it). Its verdict is kept in its own
+table, never in ``Event`` and never in the tallies, so it cannot change stats, health,
+readiness or attribution. Only requests of a known tenant are kept (verified, or for the
+unsigned pixel a registered buyer id); junk is only counted.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from peewee import PeeweeException
 
-from conversions import canonical, clock, failures, query_params, retention, rules
+from conversions import clock, failures, query_params, retention
 from conversions.auth import admin_required
 from conversions.db import connection
 from conversions.errors import ApiError
@@ -30,24 +32,23 @@ HEADER = "X-Conversions-Test"
 _CODE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 
 
-def code() -> str | None:
-    """The request's test code as sent (query first, then header), or None."""
-    text = (request.args.get(PARAM) or request.headers.get(HEADER) or "").strip()
-    return text or None
+def code(body: Any = None) -> str | None:
+    """The request's test code as sent (query, header, then ``body``'s field), or None."""
+    in_body = body.get(PARAM) if isinstance(body, dict) else None
+    text = request.args.get(PARAM) or request.headers.get(HEADER) or in_body or ""
+    return str(text).strip() or None
 
 
-def valid_code() -> str | None:
+def valid_code(body: Any = None) -> str | None:
     """The request's test code, refusing a malformed one."""
-    text = code()
+    text = code(body)
     if text is not None and not _CODE.fullmatch(text):
         raise ApiError(400, "invalid_parameter", "test_event_code is malformed.",
                        fields={PARAM: ["must be 1 to 64 letters, digits or _ . : -"]})
     return text
 
 
-def is_test() -> bool:
-    """Whether the request is flagged as a well-formed test."""
-    text = code()
+def well_formed(text: str | None) -> bool:
     return text is not None and _CODE.fullmatch(text) is not None
 
 
@@ -59,7 +60,7 @@ def store(tenant_id: str, source: str, test_code: str, payload: Any,
         "tenant": tenant_id, "source_type": source, "test_code": test_code,
         "received_at_ms": clock.now_ms(), "verdict": "rejected" if error else "accepted",
         "error": error, "payload": text,
-        "detail": canonical.json_text(rules.mask_pii(detail)) if detail else None,
+        "detail": failures.detail_text(detail),
     }
     with connection():
         return retention.insert_capped(IngestionTestEvent, row,
@@ -71,7 +72,7 @@ def store_rejection(tenant_id: str, source: str, test_code: str, payload: Any, e
     """Keep a rejected test's verdict; never raises (the sender's answer stands)."""
     try:
         store(tenant_id, source, test_code, payload, error, detail)
-    except PeeweeException as err:
+    except (PeeweeException, ValueError) as err:
         log.warning("test event not stored", extra={"error_type": type(err).__name__})
 
 
