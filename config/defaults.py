@@ -72,9 +72,10 @@ HEALTH_WINDOW_SECONDS = 24 * 3600
 CLOCK_FILE = ""
 
 # Dead letters (refused authenticated events): kept at most this many per tenant and source,
-# and this many days; payloads over the size are truncated (and so not replayable).
+# and this many days (no longer than the replay window, so a replay still dedups against the
+# sender's own retry); payloads over the size are truncated (and so not replayable).
 FAILURES_MAX_ROWS = 1000
-FAILURES_MAX_AGE_DAYS = 14
+FAILURES_MAX_AGE_DAYS = 7
 FAILURES_MAX_PAYLOAD = 64 * 1024
 # Test events (flagged requests, stored apart): the latest kept per tenant and source.
 TEST_EVENTS_MAX_ROWS = 100

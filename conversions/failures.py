@@ -55,7 +55,7 @@ def keep(tenant_id: str, source: str, reason: str, status: int, payload: Any,
         "delivery_id": delivery_id[:255] if delivery_id else None,
         "detail": detail_text(detail),
     }
-    oldest = now - int(config["FAILURES_MAX_AGE_DAYS"]) * 86_400_000
+    oldest = now - retention_ms()
     try:
         with connection():
             return retention.insert_capped(IngestionFailure, row,
@@ -65,6 +65,16 @@ def keep(tenant_id: str, source: str, reason: str, status: int, payload: Any,
             "tenant_id": tenant_id, "source": source, "reason": reason,
             "error_type": type(err).__name__})
         return None
+
+
+def retention_ms() -> int:
+    return int(current_app.config["FAILURES_MAX_AGE_DAYS"]) * 86_400_000
+
+
+def prune_expired(now_ms: int) -> int:
+    """Drop dead letters past their retention (also done on each write); how many."""
+    return int(IngestionFailure.delete()
+               .where(IngestionFailure.received_at_ms < now_ms - retention_ms()).execute())
 
 
 def public(failure: IngestionFailure) -> dict[str, Any]:
@@ -93,7 +103,7 @@ def page(tenant_id: str | None, reason: str | None, from_ms: int | None, to_ms: 
          cursor: int | None, limit: int) -> tuple[list[IngestionFailure], int | None]:
     """Newest first; ``cursor`` is the last id of the previous page. Returns the rows and the
     next cursor (None at the end). Rows older than the retention are never shown."""
-    oldest = clock.now_ms() - int(current_app.config["FAILURES_MAX_AGE_DAYS"]) * 86_400_000
+    oldest = clock.now_ms() - retention_ms()
     query = IngestionFailure.select().where(IngestionFailure.received_at_ms >= oldest)
     if tenant_id:
         query = query.where(IngestionFailure.tenant == tenant_id)

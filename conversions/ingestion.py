@@ -4,8 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from conversions import clock, failures, replay, taxonomy
-from conversions import query_params as params
+from conversions import clock, failures, figures, params, replay, taxonomy
 from conversions.auth import admin_required
 from conversions.errors import ApiError
 from conversions.models import IngestionFailure
@@ -25,7 +24,7 @@ def _failure(failure_id: int) -> IngestionFailure:
 def list_failures() -> ResponseReturnValue:
     """Dead letters, newest first: ``?tenant_id=&reason=&from=&to=&cursor=&limit=``."""
     rows, cursor = failures.page(
-        params.text("tenant_id", 36), params.text("reason", 64), params.instant_ms("from"),
+        params.tenant_id(required=False), params.text("reason", 64), params.instant_ms("from"),
         params.instant_ms("to"), params.integer("cursor", None, 1, 2**62),
         params.integer("limit", 50, 1, 500) or 50)
     return jsonify(failures=[failures.public(row) for row in rows],
@@ -51,10 +50,14 @@ def discard_failure(failure_id: int) -> ResponseReturnValue:
 @admin_required
 def error_taxonomy() -> ResponseReturnValue:
     """Every error code with its status, meaning, the sender's remedy and recent counts."""
-    window = params.integer("window", 86400, 60, 30 * 86400) or 86400
-    counted = failures.counts(clock.now_ms() - window * 1000)
-    return jsonify(window_seconds=window, counted_from="dead_letters", errors=[
+    window = params.seconds("window_seconds", 86400, 60, 31 * 86400)
+    now = clock.now_ms()
+    refused = figures.outcome_counts(params.tenant_id(required=False), now - window * 1000,
+                                     now + 1)
+    kept = failures.counts(now - window * 1000)
+    return jsonify(window_seconds=window, errors=[
         {"error": code, "status": entry.status, "description": entry.description,
          "action": entry.action, "dead_letter": entry.dead_letter,
-         "count": counted.get(code, 0) if entry.dead_letter else None}
+         "count": refused.get(code, 0),
+         "dead_letters": kept.get(code, 0) if entry.dead_letter else None}
         for code, entry in sorted(taxonomy.ERRORS.items())])

@@ -6,9 +6,8 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from conversions import clock, query_params, settings
+from conversions import clock, figures, params, settings
 from conversions.auth import admin_required
-from conversions.errors import ApiError
 from conversions.models import SECRET_KINDS, SOURCE_TYPES, SigningKey, Tenant
 
 bp = Blueprint("security", __name__)
@@ -46,25 +45,31 @@ def tenant_status(tenant: Tenant, now_ms: int) -> dict[str, Any]:
     }
 
 
-def signature_failures(tenant_id: str, now_ms: int) -> dict[str, Any]:
-    """Refused signatures over the last hour and day.
+# Refusals that say a sender's signing is wrong (or someone is guessing).
+SIGNATURE_ERRORS = ("missing_signature", "invalid_signature", "invalid_timestamp",
+                    "stale_timestamp")
 
-    Refusals are tallied in each process and saved by the monitoring job; until those saved
-    counts exist in this build, the figures are unknown (None), never guessed.
+
+def signature_failures(tenant_id: str, now_ms: int) -> dict[str, Any]:
+    """Refused signatures in the hours overlapping the last hour and the last day, by code.
+
+    They are the outcome counts the flush job saves (every ``FLUSH_INTERVAL_SECONDS``), so
+    the latest few seconds may not be in yet.
     """
-    return {"last_hour": None, "last_day": None,
-            "note": "counted once the monitoring counts are stored"}
+    out: dict[str, Any] = {}
+    for name, seconds in (("last_hour", 3600), ("last_day", 86400)):
+        counts = figures.outcome_counts(tenant_id, now_ms - seconds * 1000, now_ms + 1)
+        by_code = {code: counts.get(code, 0) for code in SIGNATURE_ERRORS}
+        out[name] = {"total": sum(by_code.values()), **by_code}
+    return out
 
 
 @bp.get("/api/conversions/security/status")
 @admin_required
 def status() -> ResponseReturnValue:
-    tenant_id = query_params.text("tenant_id", 36)
+    tenant_id = params.tenant_id(required=False)
     query = Tenant.select().order_by(Tenant.created_at_ms, Tenant.id)
     if tenant_id:
         query = query.where(Tenant.id == tenant_id)
     now_ms = clock.now_ms()
-    tenants = [tenant_status(tenant, now_ms) for tenant in query]
-    if tenant_id and not tenants:
-        raise ApiError(404, "unknown_tenant", "No such tenant.")
-    return jsonify(tenants=tenants)
+    return jsonify(tenants=[tenant_status(tenant, now_ms) for tenant in query])

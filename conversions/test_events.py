@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from peewee import PeeweeException
 
-from conversions import clock, failures, query_params, retention
+from conversions import clock, failures, params, retention
 from conversions.auth import admin_required
 from conversions.db import connection
 from conversions.errors import ApiError
@@ -87,12 +87,12 @@ def accepted(tenant_id: str, source: str, test_code: str, payload: Any) -> Respo
 @admin_required
 def latest() -> ResponseReturnValue:
     """The latest test events, newest first, with their verdicts."""
-    limit = query_params.integer("limit", 50, 1, 500)
+    limit = params.integer("limit", 50, 1, 500)
     query = IngestionTestEvent.select().order_by(IngestionTestEvent.id.desc()).limit(limit)
-    tenant_id = query_params.text("tenant_id", 36)
+    tenant_id = params.tenant_id(required=False)
     if tenant_id:
         query = query.where(IngestionTestEvent.tenant == tenant_id)
-    test_code = query_params.text(PARAM, 64)
+    test_code = params.text(PARAM, 64)
     if test_code:
         query = query.where(IngestionTestEvent.test_code == test_code)
     return jsonify(test_events=[{

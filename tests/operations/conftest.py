@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conversions import tally
+from conversions import jobs, tally
 from conversions.db import connection
 from conversions.models import Event, IngestionFailure, IngestionTestEvent
 
@@ -50,3 +50,15 @@ def dead_letters() -> list[IngestionFailure]:
 
 def kept_test_events() -> list[IngestionTestEvent]:
     return rows(IngestionTestEvent)
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run the monitoring jobs now, as the scheduler would (flush, aggregate, staleness)."""
+
+    def run(*names: str) -> None:
+        with app.app_context():
+            for name in names or ("flush", "aggregate", "staleness"):
+                jobs.run(name, force=True)
+
+    return run

@@ -111,7 +111,7 @@ def test_retention_bound_holds_under_a_flood_of_bad_signed_events(app, client, s
 def test_dead_letters_older_than_the_retention_are_dropped(app, client, send):
     start = clock.now()
     send(value=20000, plan="old")
-    clock.use(lambda: start + 15 * 86400)  # past FAILURES_MAX_AGE_DAYS (14)
+    clock.use(lambda: start + 8 * 86400)  # past FAILURES_MAX_AGE_DAYS (7)
     try:
         assert client.get(FAILURES).json["failures"] == []
         send(value=20000, plan="new")
@@ -132,7 +132,8 @@ def test_listing_filters_and_pages(client, tenant, send):
     assert rest["next_cursor"] is None
     future = client.get(FAILURES, query_string={"from": str(int(clock.now()) + 60)}).json
     assert future["failures"] == []
-    assert client.get(FAILURES, query_string={"tenant_id": "nobody"}).json["failures"] == []
+    other = client.get(FAILURES, query_string={"tenant_id": "00000000-0000-4000-8000-000000000000"})
+    assert (other.status_code, other.json["error"]) == (404, "unknown_tenant")
     bad = client.get(FAILURES, query_string={"limit": "many"})
     assert (bad.status_code, bad.json["error"]) == (400, "invalid_parameter")
 
@@ -212,3 +213,14 @@ def test_replay_of_an_event_its_sender_has_sent_again_is_a_duplicate(app, client
     assert replayed == {"id": str(failure.id), "outcome": "duplicate",
                         "event_id": resent.json["event_id"]}
     assert len(events()) == 1
+
+
+def test_the_prune_job_drops_dead_letters_past_their_retention(app, send, run_jobs):
+    start = clock.now()
+    send(value=20000)
+    clock.use(lambda: start + 8 * 86400)
+    try:
+        run_jobs("prune")
+    finally:
+        clock.use(None)
+    assert dead_letters() == []

@@ -31,7 +31,7 @@ def test_status_shows_secrets_set_and_live_keys_never_a_secret(app, client, tena
     assert webhook["grace_until_ms"] == [rotated["previous_valid_until_ms"]]
     assert status["rate_limits"]["goal"] == "60 per minute"
     assert status["rate_limits"]["webhook"] == app.config["RATELIMIT_INGEST"]
-    assert set(status["signature_failures"]) >= {"last_hour", "last_day"}
+    assert status["signature_failures"]["last_day"]["total"] == 0
     text = response.get_data(as_text=True)
     for secret in (tenant["pixel_secret"], tenant["webhook_secret"], rotated["webhook_secret"]):
         for form in secret_forms(secret):
@@ -51,5 +51,19 @@ def test_grace_keys_expire_from_the_status(client, tenant):
 
 
 def test_unknown_tenant_is_not_found(client, tenant):
-    response = client.get(STATUS, query_string={"tenant_id": "nobody"})
+    unknown = "00000000-0000-4000-8000-000000000000"
+    response = client.get(STATUS, query_string={"tenant_id": unknown})
     assert (response.status_code, response.json["error"]) == (404, "unknown_tenant")
+
+
+def test_signature_failures_over_the_last_hour_and_day(client, tenant, send, run_jobs):
+    send(signature="00" * 32)
+    send(signature="11" * 32)
+    send(url="/api/v1/track/pixel/goal?domain=shop.example.com", signature=" ")
+    send(value=20000)  # refused by a rule, not a signature failure
+    run_jobs("flush")
+    (status,) = client.get(STATUS).json["tenants"]
+    for window in ("last_hour", "last_day"):
+        assert status["signature_failures"][window] == {
+            "total": 3, "invalid_signature": 2, "missing_signature": 1,
+            "invalid_timestamp": 0, "stale_timestamp": 0}

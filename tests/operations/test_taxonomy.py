@@ -28,12 +28,14 @@ def test_every_code_the_code_base_can_emit_is_in_the_taxonomy():
     assert found - set(taxonomy.ERRORS) == set()
 
 
-def test_taxonomy_endpoint_explains_each_code_and_counts_dead_letters(client, send):
+def test_taxonomy_endpoint_explains_each_code_and_counts_refusals(client, send, run_jobs):
     send(session_id="x@example.com")
     send(value=20000)
     send(value=20001)
+    send(signature="00" * 32)
+    run_jobs("flush")
     answer = client.get("/api/conversions/ingestion/error-taxonomy",
-                        query_string={"window": 3600}).json
+                        query_string={"window_seconds": 3600}).json
     by_code = {entry["error"]: entry for entry in answer["errors"]}
     assert set(by_code) == set(taxonomy.ERRORS)
     assert answer["window_seconds"] == 3600
@@ -41,6 +43,8 @@ def test_taxonomy_endpoint_explains_each_code_and_counts_dead_letters(client, se
         assert 400 <= entry["status"] <= 599
         assert entry["description"]
         assert entry["action"]
-    assert by_code["invalid_event"]["count"] == 2
-    assert by_code["pii_rejected"]["count"] == 1
+    assert (by_code["invalid_event"]["count"], by_code["invalid_event"]["dead_letters"]) == (2, 2)
+    assert (by_code["pii_rejected"]["count"], by_code["pii_rejected"]["dead_letters"]) == (1, 1)
+    assert (by_code["invalid_signature"]["count"],
+            by_code["invalid_signature"]["dead_letters"]) == (1, None)
     assert by_code["store_unavailable"]["count"] == 0
