@@ -42,7 +42,11 @@ def handle(source: str, error: str, status: int, detail: Any = None) -> None:
     payload = request_payload() if tenant_id else None
     test_code = test_events.code(payload if source != "goal" else None) if tenant_id else None
     if tenant_id and test_events.well_formed(test_code):
-        test_events.store_rejection(tenant_id, source, test_code or "", payload, error, detail)
+        # A refusal for load says nothing of the event, and storing it would let a flood of
+        # throttled tests write to the store: the sender's 429 is all there is.
+        if error != "rate_limited":
+            test_events.store_rejection(tenant_id, source, test_code or "", payload, error,
+                                        detail)
         return
     tally.rejected(tenant_id, source, error)
     if verified and tenant_id and taxonomy.dead_lettered(error):

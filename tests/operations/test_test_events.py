@@ -117,3 +117,13 @@ def test_test_events_never_change_stats_health_readiness_or_attribution(client, 
     finally:
         clock.use(None)
     assert len(kept_test_events()) == 4
+
+
+def test_throttled_test_events_are_neither_kept_nor_counted(app, client, tenant):
+    app.config["RATELIMIT_PER_ADDRESS"] = "2 per minute"
+    query = {"buyer_id": "buyer-1", "event_name": "view", "test_event_code": "FLOOD"}
+    answers = [client.get("/api/conversions/pixel", query_string=query).status_code
+               for _ in range(5)]
+    assert answers == [200, 200, 429, 429, 429]
+    assert len(kept_test_events()) == 2
+    assert tally.drain() == {}
