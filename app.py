@@ -14,16 +14,20 @@ from conversions import (
     errors,
     goals,
     health,
+    ingestion,
     jobs,
     limits,
     logs,
     monitoring,
     openapi,
     pixel,
+    protections,
+    replay,
     scheduler,
     security,
     signing,
     stats,
+    test_events,
     webhooks,
 )
 
@@ -38,15 +42,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logs.init_app(app)
     clock.use(app.config.get("CLOCK") or (
         clock.offset_file(app.config["CLOCK_FILE"]) if app.config.get("CLOCK_FILE") else None))
-    security.init_app(app)
+    protections.init_app(app)
     db.init_app(app)
     errors.register(app)
-    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp):
+    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp,
+                      ingestion.bp, test_events.bp, security.bp):
         app.register_blueprint(blueprint)
     openapi.init_app(app)
     cli.init_app(app)
     jobs.init_app(app)
     scheduler.init_app(app)
+    replay.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
     limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     return app

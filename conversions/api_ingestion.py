@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from conversions import api_schemas, schemas
-from conversions.api_paths import errors, json_response
+from conversions.api_paths import TEST_FLAGS, accepted_or_test, errors, json_response
 
 _GIF = {"image/gif": {"schema": {"type": "string", "format": "binary"}}}
 _NO_STORE = {"Cache-Control": {"description": "Never cached.", "schema": {"type": "string"}}}
@@ -28,7 +28,8 @@ def _pixel_operation(**extra: Any) -> dict[str, Any]:
         "responses": {
             "200": _pixel_answer("Stored or a duplicate (GIF), or a duplicate (JSON).",
                                  status_json=api_schemas.EventAccepted),
-            "202": json_response("Stored (JSON answer).", api_schemas.EventAccepted),
+            "202": json_response("Stored, or kept as a test event (JSON answer).",
+                                 accepted_or_test(api_schemas.EventAccepted)),
             "400": _pixel_answer("A parameter breaks a rule; X-Conversions-Error names it.",
                                  status_json="Error"),
             "429": {**_pixel_answer("Over the rate limit.", status_json="Error"),
@@ -41,8 +42,8 @@ def _pixel_operation(**extra: Any) -> dict[str, Any]:
 
 
 def ingestion_paths() -> dict[str, dict[str, Any]]:
-    pixel_params = [{"in": "query", "schema": schemas.PixelEvent}]
-    pixel_post = _pixel_operation(requestBody={"content": {
+    pixel_params = [{"in": "query", "schema": schemas.PixelEvent}, *TEST_FLAGS]
+    pixel_post = _pixel_operation(parameters=TEST_FLAGS, requestBody={"content": {
         "application/json": {"schema": schemas.PixelEvent},
         "application/x-www-form-urlencoded": {"schema": schemas.PixelEvent},
     }})
@@ -64,11 +65,13 @@ def ingestion_paths() -> dict[str, dict[str, Any]]:
                  "schema": {"type": "string"}},
                 {"in": "header", "name": "webhook-timestamp", "required": True,
                  "schema": {"type": "string"}, "description": "Unix seconds."},
+                *TEST_FLAGS,
             ],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "oneOf": [schemas.WebhookEvent, api_schemas.WebhookBatch]}}}},
             "responses": {
-                "202": json_response("Stored.", api_schemas.WebhookAccepted),
+                "202": json_response("Stored (or kept apart as a test delivery).",
+                                     accepted_or_test(api_schemas.WebhookAccepted)),
                 "200": json_response("A duplicate delivery or only duplicate events.",
                                      api_schemas.WebhookAccepted),
                 **errors(400, 401, 404, 411, 413, 429, 503),

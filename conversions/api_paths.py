@@ -14,6 +14,7 @@ _ERRORS = {
     401: "Missing or invalid credentials or signature.",
     403: "Not allowed from here (no admin token configured and not loopback, or cross-site).",
     404: "Unknown tenant or resource.",
+    409: "The resource cannot do this (see `error`).",
     411: "A Content-Length header is required.",
     413: "The body is over the endpoint's limit (`payload_too_large`).",
     415: "The body has an unsupported media type.",
@@ -36,6 +37,21 @@ def errors(*statuses: int) -> dict[str, Any]:
         extra = {"headers": _RETRY_AFTER} if status in (429, 503) else {}
         out[str(status)] = json_response(_ERRORS[status], "Error", **extra)
     return out
+
+
+# A request flagged as a test is verified and validated, then kept apart (test_events.py).
+TEST_FLAGS = [
+    {"in": "query", "name": "test_event_code", "schema": {"type": "string"},
+     "description": "Flags a test event: 1 to 64 letters, digits or _ . : -"},
+    {"in": "header", "name": "X-Conversions-Test", "schema": {"type": "string"},
+     "description": "Flags a test event, as test_event_code does."},
+]
+
+
+def accepted_or_test(schema: Any) -> dict[str, Any]:
+    from conversions.api_operations import TestAccepted
+
+    return {"oneOf": [schema, TestAccepted]}
 
 
 def admin(operation: dict[str, Any]) -> dict[str, Any]:
@@ -63,11 +79,13 @@ def core_paths() -> dict[str, dict[str, Any]]:
             "security": [{"goalSignature": []}],
             "parameters": [{"in": "query", "name": "domain", "required": True,
                             "schema": {"type": "string"},
-                            "description": "The tenant's registered domain."}],
+                            "description": "The tenant's registered domain."},
+                           *TEST_FLAGS],
             "requestBody": {"required": True,
                             "content": {"application/json": {"schema": schemas.GoalEvent}}},
             "responses": {
-                "202": json_response("Stored.", api_schemas.GoalAccepted),
+                "202": json_response("Stored (or kept apart as a test event).",
+                                     accepted_or_test(api_schemas.GoalAccepted)),
                 "200": json_response("A duplicate (stored once already).",
                                      api_schemas.GoalAccepted),
                 **errors(400, 401, 404, 411, 413, 429, 503),
@@ -80,5 +98,6 @@ def paths() -> dict[str, dict[str, Any]]:
     """Every documented path, by its OpenAPI template (``/x/{id}``)."""
     from conversions.api_ingestion import ingestion_paths
     from conversions.api_monitoring import monitoring_paths
+    from conversions.api_operations import operations_paths
 
-    return {**core_paths(), **ingestion_paths(), **monitoring_paths()}
+    return {**core_paths(), **ingestion_paths(), **monitoring_paths(), **operations_paths()}

@@ -35,7 +35,7 @@ def token_matches(presented: str) -> bool:
 
 
 def is_cross_site() -> bool:
-    """Whether a browser sent this request on behalf of another site (CSRF, DNS rebinding)."""
+    """Whether a browser sent this request on behalf of another site (reads included)."""
     if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
         return True
     origin = request.headers.get("Origin")
@@ -45,7 +45,7 @@ def is_cross_site() -> bool:
 def check_admin() -> None:
     """Refuse the request unless it may read or administer the service."""
     if is_cross_site():
-        raise ApiError(403, "cross_site", "Cross-site requests are not accepted here.")
+        raise ApiError(403, "forbidden", "Cross-site requests are not accepted here.")
     if current_app.config.get("ADMIN_TOKEN"):
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token_matches(presented.strip()):
@@ -56,12 +56,25 @@ def check_admin() -> None:
                        "No admin token is configured: only loopback clients are answered.")
 
 
+def check_same_site() -> None:
+    """Refuse a state-changing request a browser says came from another site."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if (site and site not in ("same-origin", "none")) or (
+        origin and urlsplit(origin).netloc.lower() != request.host.lower()
+    ):
+        raise ApiError(403, "forbidden", "Cross-site requests may not change anything.")
+
+
 def admin_required(view: F) -> F:
     """Decorate a view that needs admin access."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         check_admin()
+        check_same_site()
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -1,44 +1,75 @@
-"""Protections every response gets: a body limit on every endpoint and security headers.
-
-Signed routes have their own per-route limits in the middleware (a 1 MiB webhook is not
-refused by the 64 KiB default here); everything else is held to ``MAX_CONTENT_LENGTH``
-before the view runs, whether or not the view reads the body.
-"""
+"""``GET /api/conversions/security/status``: each tenant's secrets and limits, never a secret."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from typing import Any
 
-from conversions.errors import ApiError
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
-# HTML pages may load only this origin's resources and may not be framed (clickjacking).
-HTML_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-                               "form-action 'self'; object-src 'none'",
-    "X-Frame-Options": "DENY",
-}
-ALL_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
+from conversions import clock, figures, params, settings
+from conversions.auth import admin_required
+from conversions.models import SECRET_KINDS, SOURCE_TYPES, SigningKey, Tenant
 
+bp = Blueprint("security", __name__)
 
-def check_body_size() -> None:
-    """Refuse a declared body over the limit with 413 JSON (signed routes checked already)."""
-    if request.environ.get("hmac.verified") is True:
-        return
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit is not None and (request.content_length or 0) > int(limit):
-        raise ApiError(413, "payload_too_large", f"The body is larger than {limit} bytes.")
+# Which secret verifies which sources.
+SECRET_SOURCES = {"pixel": ("goal",), "webhook": ("webhook",)}
 
 
-def add_headers(response: Response) -> Response:
-    """Security headers a view did not set itself (a page may set a stricter policy)."""
-    headers = {**ALL_HEADERS, **(HTML_HEADERS if response.mimetype == "text/html" else {})}
-    for name, value in headers.items():
-        response.headers.setdefault(name, value)
-    return response
+def secret_status(tenant_id: str, kind: str, now_ms: int) -> dict[str, Any]:
+    """Whether a ``kind`` secret is set, its age, and the keys live in rotation grace."""
+    keys = list(SigningKey.select(SigningKey.id, SigningKey.created_at_ms,
+                                  SigningKey.expires_at_ms)
+                .where(SigningKey.tenant == tenant_id, SigningKey.kind == kind,
+                       SigningKey.expires_at_ms.is_null() | (SigningKey.expires_at_ms > now_ms))
+                .order_by(SigningKey.id.desc()))
+    current = keys[0] if keys else None
+    return {
+        "set": current is not None,
+        "age_seconds": None if current is None else (now_ms - current.created_at_ms) // 1000,
+        "created_at_ms": None if current is None else current.created_at_ms,
+        "live_keys": len(keys),
+        "grace_until_ms": sorted(k.expires_at_ms for k in keys if k.expires_at_ms is not None),
+        "verifies": list(SECRET_SOURCES[kind]),
+    }
 
 
-def init_app(app: Flask) -> None:
-    app.before_request(check_body_size)
-    app.after_request(add_headers)
+def tenant_status(tenant: Tenant, now_ms: int) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant.id,
+        "domain": tenant.domain,
+        "secrets": {kind: secret_status(tenant.id, kind, now_ms) for kind in SECRET_KINDS},
+        "rate_limits": {source: settings.get(tenant.id, "rate_limit", source)
+                        for source in SOURCE_TYPES},
+        "signature_failures": signature_failures(tenant.id, now_ms),
+    }
+
+
+# Refusals that say a sender's signing is wrong (or someone is guessing).
+SIGNATURE_ERRORS = ("missing_signature", "invalid_signature", "invalid_timestamp",
+                    "stale_timestamp")
+
+
+def signature_failures(tenant_id: str, now_ms: int) -> dict[str, Any]:
+    """Refused signatures in the hours overlapping the last hour and the last day, by code.
+
+    They are the outcome counts the flush job saves (every ``FLUSH_INTERVAL_SECONDS``), so
+    the latest few seconds may not be in yet.
+    """
+    out: dict[str, Any] = {}
+    for name, seconds in (("last_hour", 3600), ("last_day", 86400)):
+        counts = figures.outcome_counts(tenant_id, now_ms - seconds * 1000, now_ms + 1)
+        by_code = {code: counts.get(code, 0) for code in SIGNATURE_ERRORS}
+        out[name] = {"total": sum(by_code.values()), **by_code}
+    return out
+
+
+@bp.get("/api/conversions/security/status")
+@admin_required
+def status() -> ResponseReturnValue:
+    tenant_id = params.tenant_id(required=False)
+    query = Tenant.select().order_by(Tenant.created_at_ms, Tenant.id)
+    if tenant_id:
+        query = query.where(Tenant.id == tenant_id)
+    now_ms = clock.now_ms()
+    return jsonify(tenants=[tenant_status(tenant, now_ms) for tenant in query])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from conversions import security
+from conversions import protections
 from conversions.auth import admin_required
 from conversions.errors import register
 from tests.security.conftest import TOKEN, concrete, operations
@@ -60,7 +60,7 @@ def test_admin_endpoints_refuse_cross_site_requests_even_with_the_token(admin_cl
                                                                         method, cross_site):
     response = call(admin_client, path, method, Authorization=f"Bearer {TOKEN}", **cross_site)
     assert response.status_code == 403
-    assert response.get_json()["error"] == "cross_site"
+    assert response.get_json()["error"] == "forbidden"
 
 
 @pytest.mark.parametrize(("path", "method"), operations("get", admin=True))
@@ -99,7 +99,7 @@ def tiny_app(token: str = "") -> Flask:
     app = Flask(__name__)
     app.config.update(ADMIN_TOKEN=token, MAX_CONTENT_LENGTH=1024)
     register(app)
-    security.init_app(app)
+    protections.init_app(app)
 
     @app.route("/page", methods=["GET", "POST"])
     @admin_required
