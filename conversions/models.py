@@ -113,9 +113,10 @@ class TenantSetting(BaseModel):
 MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting]
 
 
-def create_schema() -> None:
-    """Create every missing table and index; safe to run again."""
+def create_schema() -> list[int]:
+    """Create the tables or migrate them to the newest version; returns versions applied."""
+    from conversions import migrations
     from conversions.db import connection
 
     with connection():
-        database.create_tables(MODELS, safe=True)
+        return migrations.upgrade(database.obj, MODELS)
