@@ -11,7 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -45,13 +45,13 @@ def missing(message: str) -> NoReturn:
 
 def empty_database() -> None:
     """Remove every row, keeping the schema; ids start again at 1 on either database."""
-    from peewee import AutoField
+    from peewee import AutoField, PostgresqlDatabase
 
     from conversions.db import database
     from conversions.models import MODELS
 
     statements = [f'DELETE FROM "{model._meta.table_name}"' for model in reversed(MODELS)]
-    if postgres_pass():
+    if isinstance(database.obj, PostgresqlDatabase):
         # One round trip. On a test's few rows DELETE is ~10x faster than TRUNCATE (which
         # makes new files for every table); resetting the sequences numbers rows as SQLite does.
         statements += [
@@ -121,9 +121,12 @@ class Server:
         self.workers = workers
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
+        self._log: IO[bytes] | None = None
 
     def start(self, timeout: float = 20) -> Server:
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        if self.log_path:
+            self._log = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop)
+        log = self._log or subprocess.DEVNULL
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py",
              "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "wsgi:app"],
@@ -149,6 +152,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._log:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> Server:
         return self.start()
