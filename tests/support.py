@@ -124,6 +124,10 @@ class Server:
         self._log: IO[bytes] | None = None
 
     def start(self, timeout: float = 20) -> Server:
+        return self.launch().wait(timeout)
+
+    def launch(self) -> Server:
+        """Start gunicorn without waiting for it, to start several servers at once."""
         if self.log_path:
             self._log = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop)
         log = self._log or subprocess.DEVNULL
@@ -132,17 +136,29 @@ class Server:
              "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "wsgi:app"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
+        return self
+
+    def wait(self, timeout: float = 20) -> Server:
+        """Return once ``/healthz`` answers; stop the server and raise if it never does."""
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+                self.stop()
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}"
+                                   f"{self._log_tail()}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1):
                     return self
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError("gunicorn did not answer /healthz in time")
+        raise RuntimeError(f"gunicorn did not answer /healthz in time{self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return ":\n" + "\n".join(self.log_path.read_text(errors="replace").splitlines()[-20:])
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
