@@ -7,7 +7,19 @@ from typing import Any
 from flask import Flask
 
 from config import load as load_config
-from conversions import cli, clock, db, errors, goals, health, logs, signing
+from conversions import (
+    cli,
+    clock,
+    db,
+    errors,
+    goals,
+    health,
+    limits,
+    logs,
+    pixel,
+    signing,
+    webhooks,
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -21,8 +33,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     clock.use(app.config.get("CLOCK"))
     db.init_app(app)
     errors.register(app)
-    for blueprint in (health.bp, goals.bp):
+    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
+    limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     return app
