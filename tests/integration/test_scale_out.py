@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from itertools import cycle
 from urllib.parse import urlencode
 
@@ -114,8 +115,7 @@ def test_requests_spread_over_both_instances_and_each_is_stored(deployment):
 
 def test_the_rate_limit_is_exact_in_total_across_instances(deployment):
     servers = deployment["servers"]
-    calls = [lambda server=server, index=index: pixel(server, "buyer-limited",
-                                                      event_id=f"limited-{index}")
+    calls = [partial(pixel, server, "buyer-limited", event_id=f"limited-{index}")
              for index, server in zip(range(3 * LIMIT), cycle(servers), strict=False)]
     answers = at_once(calls)
     assert sorted(answers).count((200, "accepted")) == LIMIT, answers
@@ -127,8 +127,8 @@ def test_the_same_event_id_sent_to_both_at_once_is_stored_once(deployment):
     a, b = deployment["servers"]
     for index in range(5):
         key = f"twice-{uuid.uuid4().hex}"
-        answers = at_once([lambda: pixel(a, "buyer-shop", event_id=key),
-                           lambda: pixel(b, "buyer-shop", event_id=key)])
+        answers = at_once([partial(pixel, server, "buyer-shop", event_id=key)
+                           for server in (a, b)])
         assert sorted(answers) == [(200, "accepted"), (200, "duplicate")], (index, answers)
         assert stored(deployment["shop"], dedup_key=f"id:{key}") == 1
 
@@ -141,8 +141,7 @@ def test_a_signed_goal_replayed_to_both_at_once_is_stored_once(deployment, refer
         signature, body, _ = reference_client.build(shop["tenant_id"], shop["pixel_secret"],
                                                     "purchase", session, value=9.5,
                                                     currency="EUR")
-        answers = at_once([lambda: goal(a, shop, signature, body),
-                           lambda: goal(b, shop, signature, body)])
+        answers = at_once([partial(goal, server, shop, signature, body) for server in (a, b)])
         statuses = sorted(status for status, _ in answers)
         assert statuses == [200, 202], (index, answers)
         assert len({answer["event_id"] for _, answer in answers}) == 1
@@ -156,7 +155,7 @@ def test_a_webhook_id_replayed_to_both_at_once_is_stored_once(deployment):
         name = f"hook-{uuid.uuid4().hex[:12]}"
         body = body_of({"events": [event(n, event_id=None, event_name=name) for n in range(3)]})
         headers = package_headers(shop["webhook_secret"], body)
-        answers = at_once([lambda: webhook(a, shop, headers, body),
-                           lambda: webhook(b, shop, headers, body)])
+        answers = at_once([partial(webhook, server, shop, headers, body)
+                           for server in (a, b)])
         assert sorted(status for status, _ in answers) == [200, 202], (index, answers)
         assert stored(shop, event_name=name) == 3
