@@ -24,3 +24,10 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     warning = rate_limit_storage_warning(server.cfg.workers)
     if warning:
         server.log.warning(warning)
+
+
+def worker_exit(server, worker):
+    """Stop the worker's job scheduler and save its last tallies (conversions/scheduler.py)."""
+    from conversions import scheduler
+
+    scheduler.stop()
