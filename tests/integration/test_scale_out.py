@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from functools import partial
-from itertools import cycle
+from itertools import cycle, pairwise
 from urllib.parse import urlencode
 
 import pytest
@@ -22,6 +25,7 @@ from tests.webhook_senders import body_of, event, package_headers
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 LIMIT = 12
+JOBS = ("aggregate", "staleness", "prune")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +46,9 @@ def deployment(tmp_path_factory, redis_url):
     env = {"DATABASE_URL": url, "RATELIMIT_STORAGE_URI": redis_url,
            # Counts of this run only, whatever else the shared Redis holds.
            "CONVERSIONS_RATELIMIT_KEY_PREFIX": f"scale-out-{uuid.uuid4().hex}",
-           "CONVERSIONS_LOG_FORMAT": "text"}
+           "CONVERSIONS_LOG_FORMAT": "text", "CONVERSIONS_AGGREGATE_SETTLE_SECONDS": "1"}
+    for job in JOBS + ("flush",):  # every worker of both instances schedules every job
+        env[f"CONVERSIONS_{job.upper()}_INTERVAL_SECONDS"] = "1"
     servers = [Server(env, workers=2, log_path=tmp / f"instance-{name}.log") for name in "ab"]
     try:
         for server in servers:
@@ -169,3 +175,81 @@ def test_a_webhook_id_replayed_to_both_at_once_is_stored_once(deployment):
                            for server in (a, b)])
         assert sorted(status for status, _ in answers) == [200, 202], (index, answers)
         assert stored(shop, event_name=name) == 3
+
+
+def test_each_job_ran_once_per_interval_across_both_instances(deployment):
+    from conversions.db import connection
+    from conversions.models import JobRun
+
+    def finished() -> list[JobRun]:
+        with connection():
+            return list(JobRun.select().where(JobRun.finished_at_ms.is_null(False))
+                        .order_by(JobRun.started_at_ms, JobRun.id))
+
+    assert eventually(lambda: all(sum(r.job == job for r in finished()) >= 3 for job in JOBS),
+                      timeout=30)
+    runs = finished()
+    pids = {pid for server in deployment["servers"]
+            for pid in re.findall(r"Booting worker with pid: (\d+)", server.log_path.read_text())}
+    assert len(pids) == 4
+    assert {run.holder.rsplit(":", 1)[1] for run in runs} <= pids
+    for job in JOBS:
+        mine = [run for run in runs if run.job == job]
+        slots = [run.started_at_ms // 1000 for run in mine]
+        assert len(set(slots)) == len(slots), f"{job} ran twice in one interval"
+        assert all(run.error is None for run in mine), job
+        for before, after in pairwise(mine):
+            assert after.started_at_ms >= before.finished_at_ms, f"{job} runs overlapped"
+
+
+def totals(answer: dict) -> tuple[dict, dict]:
+    events: Counter[str] = Counter()
+    values: Counter[str] = Counter()
+    for row in answer["series"]:
+        events[row["source_type"]] += row["events"]
+        for currency, amount in row["value"].items():
+            values[currency] += Decimal(amount)
+    return dict(events), dict(values)
+
+
+def test_stats_from_either_instance_equal_what_was_ingested(deployment, reference_client):
+    servers = deployment["servers"]
+    tenant = deployment["stats"]
+    for index, server in zip(range(10), cycle(servers), strict=False):
+        assert pixel(server, tenant["buyer_id"], event_id=f"stats-{index}",
+                     event_value="2.50") == (200, "accepted")
+    for index, server in zip(range(4), cycle(servers), strict=False):
+        body = body_of({"events": [event(n, event_id=f"batch-{index}-{n}", event_value="10.00",
+                                         currency="eur") for n in range(5)]})
+        status, answer = webhook(server, tenant, package_headers(tenant["webhook_secret"], body),
+                                 body)
+        assert status == 202, answer
+    for index, server in zip(range(6), cycle(servers), strict=False):
+        signature, body, _ = reference_client.build(tenant["tenant_id"], tenant["pixel_secret"],
+                                                    "purchase", f"stats-{index}", value=1.1,
+                                                    currency="USD")
+        assert goal(server, tenant, signature, body)[0] == 202
+    # Every duplicate sent to the other instance changes nothing.
+    assert pixel(servers[1], tenant["buyer_id"], event_id="stats-0") == (200, "duplicate")
+    expected = ({"pixel": 10, "webhook": 20, "goal": 6},
+                {"USD": Decimal("31.60"), "EUR": Decimal("200.00")})
+
+    def stats(server: Server) -> tuple[dict, dict]:
+        status, _, answer = http("GET", f"{server.url}/api/conversions/stats?"
+                                 f"tenant_id={tenant['tenant_id']}")
+        assert status == 200, answer
+        return totals(json.loads(answer))
+
+    assert [stats(server) for server in servers] == [expected, expected]
+
+    def aggregated() -> bool:
+        from conversions import aggregation
+        from conversions.db import connection
+        from conversions.models import Event
+
+        with connection():
+            last = Event.select(Event.received_at_ms).order_by(Event.id.desc()).scalar()
+            return aggregation.cursor_ms() > last
+
+    assert eventually(aggregated, timeout=30)  # now from the aggregates, not the raw tail
+    assert [stats(server) for server in servers] == [expected, expected]
