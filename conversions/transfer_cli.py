@@ -6,7 +6,7 @@ from typing import IO
 
 import click
 
-from conversions import transfer
+from conversions import importing, transfer
 from conversions.db import connection
 from conversions.models import Tenant
 
@@ -40,7 +40,7 @@ WARNING: {WARNING}""")
 def import_command(source: IO[str]) -> None:
     try:
         with connection():
-            counts = transfer.import_(source)
+            counts = importing.import_(source)
     except transfer.TransferError as err:
         raise click.ClickException(str(err)) from None
     click.echo(json.dumps(counts, indent=2))

@@ -153,3 +153,36 @@ def test_a_row_whose_id_holds_other_data_here_stops_the_import(app, runner, tmp_
     result = runner.invoke(args=["import", "--in", str(path)])
     assert result.exit_code != 0
     assert "event 3 exists here with other values" in result.output
+
+
+def test_events_imported_after_aggregation_ran_count_in_the_aggregates(app, tmp_path):
+    from conversions import aggregation, clock
+    from conversions.models import HourlyAggregate
+
+    seed()
+    run(app, "export", "--out", str(tmp_path / "all.jsonl"))
+    target = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}", "LOG_FORMAT": "text"})
+    with connection():
+        aggregation.aggregate(clock.now_ms())  # the new deployment's job ran before the import
+    run(target, "import", "--in", str(tmp_path / "all.jsonl"))
+    with connection():
+        assert aggregation.cursor_ms() > Event.select(fn.MAX(Event.received_at_ms)).scalar()
+        aggregated = HourlyAggregate.select(fn.SUM(HourlyAggregate.events),
+                                            fn.SUM(HourlyAggregate.value_hundredths)).tuples()
+        raw = Event.select(fn.COUNT(Event.id), fn.SUM(Event.value_hundredths)).tuples()
+        assert list(aggregated) == list(raw) == [(30, sum(i * 101 for i in range(30)
+                                                          if i % 7))]
+
+
+def test_importing_again_after_changes_here_keeps_them(app, tmp_path):
+    first, _ = seed()
+    path = tmp_path / "all.jsonl"
+    run(app, "export", "--out", str(path))
+    with connection():
+        tenants.rotate(first["tenant_id"], "webhook", grace_seconds=0)
+    settings.put(first["tenant_id"], "rate_limit.pixel", "70 per minute")
+    again = json.loads(run(app, "import", "--in", str(path)).stdout)
+    assert {t: c["stored"] for t, c in again.items()} == dict.fromkeys(MOVED, 0)
+    assert settings.overrides(first["tenant_id"])["rate_limit.pixel"] == "70 per minute"
+    with connection():
+        assert len(tenants.live_keys(first["tenant_id"], "webhook")) == 1
