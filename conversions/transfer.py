@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
-from peewee import BlobField, Model
+from peewee import BlobField, Model, PostgresqlDatabase
 
 from conversions import clock, migrations
 from conversions.db import database
@@ -65,7 +65,9 @@ def export(out: IO[str], tenant_id: str | None = None) -> dict[str, int]:
               "schema_version": migrations.current_version(database.obj), "tenant": tenant_id}
     out.write(json.dumps(header) + "\n")
     counts = {}
-    with database.atomic():  # one read transaction: on SQLite (WAL), one consistent snapshot
+    # One read transaction, so the file is one consistent snapshot even while events arrive.
+    snapshot = ("REPEATABLE READ",) if isinstance(database.obj, PostgresqlDatabase) else ()
+    with database.atomic(*snapshot):
         for model in TABLES:
             counts[model._meta.table_name] = 0
             for row in _rows(model, tenant_id):
