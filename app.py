@@ -7,7 +7,18 @@ from typing import Any
 from flask import Flask
 
 from config import load as load_config
-from conversions import cli, clock, db, errors, goals, health, logs, signing
+from conversions import (
+    attribution_api,
+    cli,
+    clock,
+    db,
+    errors,
+    goals,
+    health,
+    logs,
+    signing,
+    snippet,
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -21,7 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     clock.use(app.config.get("CLOCK"))
     db.init_app(app)
     errors.register(app)
-    for blueprint in (health.bp, goals.bp):
+    for blueprint in (health.bp, goals.bp, snippet.bp, attribution_api.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]

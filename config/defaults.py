@@ -35,3 +35,9 @@ FRESHNESS_WINDOW_SECONDS = 24 * 3600
 # Logging: "json" for one JSON object a line, "text" for people at a terminal.
 LOG_FORMAT = "json"
 LOG_LEVEL = "INFO"
+
+# /lp.js: how long browsers and CDNs may cache the snippet before revalidating its ETag.
+LP_JS_MAX_AGE_SECONDS = 86400
+
+# GET /api/conversions/attribution without ?from=: this many days before ?to= (default now).
+ATTRIBUTION_DEFAULT_DAYS = 30
