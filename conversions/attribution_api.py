@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -44,7 +44,7 @@ def instant_param(name: str, default_ms: int) -> int:
 
 
 def iso(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, timezone.utc)
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
     return moment.isoformat(timespec="milliseconds" if ms % 1000 else "seconds").replace(
         "+00:00", "Z")
 
