@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from flask import Flask, request
-from middleware import Failure, HeaderHmacScheme, HmacMiddleware, Keyring, Route
 
 from conversions import canonical, clock, tally
 from conversions.errors import ApiError
 from conversions.tenants import key_cache
+from middleware import Failure, HeaderHmacScheme, HmacMiddleware, Keyring, Route
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
