@@ -39,7 +39,8 @@ DAY_MS = 86_400_000
 def report(tenant_id: str, start_ms: int, end_ms: int) -> dict[str, Any]:
     """Figures for the tenant's signed goals that occurred in ``[start_ms, end_ms)``."""
     signed_goals = (
-        (Event.tenant == tenant_id) & (Event.source_type == "goal") & (Event.signed == True)  # noqa: E712
+        (Event.tenant == tenant_id) & (Event.source_type == "goal")
+        & (Event.signed == True)  # noqa: E712  (a SQL comparison, not a Python one)
         & (Event.occurred_at_ms >= start_ms) & (Event.occurred_at_ms < end_ms)
     )
     rows = (Event.select(Event.first_touch_bucket, Event.currency, fn.COUNT(Event.id),
