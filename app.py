@@ -15,9 +15,12 @@ from conversions import (
     errors,
     goals,
     health,
+    limits,
     logs,
+    pixel,
     signing,
     snippet,
+    webhooks,
 )
 
 
@@ -32,8 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     clock.use(app.config.get("CLOCK"))
     db.init_app(app)
     errors.register(app)
-    for blueprint in (health.bp, goals.bp, snippet.bp, attribution_api.bp):
+    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, snippet.bp, attribution_api.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
+    limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     return app
