@@ -26,6 +26,7 @@ from typing import Any
 from peewee import fn
 
 from conversions.models import Event
+from conversions.periods import DAY_MS
 
 BUCKETS = ("ai_search", "unattributed")
 # Revenue of goals that named no currency is reported under this key.
@@ -33,7 +34,6 @@ NO_CURRENCY = "unspecified"
 LAG_BINS_DAYS: tuple[tuple[int, int | None], ...] = (
     (0, 1), (1, 7), (7, 14), (14, 30), (30, 60), (60, 90), (90, 180), (180, None),
 )
-DAY_MS = 86_400_000
 
 
 def report(tenant_id: str, start_ms: int, end_ms: int) -> dict[str, Any]:

@@ -40,8 +40,9 @@ def api(tmp_path_factory):
         for model in reversed(MODELS):
             model.delete().execute()
         tenant = tenants.create("lp.example.com", BUYER)
-    with Server({"DATABASE_URL": url, "CONVERSIONS_LOG_FORMAT": "text"},
-                log_path=tmp / "gunicorn.log") as running:
+    env = {"DATABASE_URL": url, "CONVERSIONS_LOG_FORMAT": "text",
+           "CONVERSIONS_SCHEDULER_ENABLED": "0"}  # the jobs play no part here
+    with Server(env, log_path=tmp / "gunicorn.log") as running:
         running.tenant_id = tenant["tenant_id"]
         yield running
 
