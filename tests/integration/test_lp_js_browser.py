@@ -43,6 +43,8 @@ def api(tmp_path_factory):
     env = {"DATABASE_URL": url, "CONVERSIONS_LOG_FORMAT": "text",
            "CONVERSIONS_SCHEDULER_ENABLED": "0"}  # the jobs play no part here
     with Server(env, log_path=tmp / "gunicorn.log") as running:
+        # Another process grabbing the free port first would answer /healthz but not this.
+        assert http("GET", f"{running.url}/lp.js")[0] == 200, "not our server on this port"
         running.tenant_id = tenant["tenant_id"]
         yield running
 
