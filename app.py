@@ -15,15 +15,19 @@ from conversions import (
     errors,
     goals,
     health,
+    ingestion,
     jobs,
     limits,
     logs,
     monitoring,
     pixel,
+    replay,
     scheduler,
+    security,
     signing,
     snippet,
     stats,
+    test_events,
     webhooks,
 )
 
@@ -41,11 +45,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     errors.register(app)
     for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp,
-                      snippet.bp, attribution_api.bp):
+                      ingestion.bp, test_events.bp, security.bp, snippet.bp,
+                      attribution_api.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     jobs.init_app(app)
     scheduler.init_app(app)
+    replay.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
     limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     return app
