@@ -18,8 +18,15 @@ run: $(VENV)/.installed
 	$(BIN)/flask --app app init-db
 	$(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
 
-test: $(VENV)/.installed
+# The whole suite twice: on SQLite, then on a throwaway PostgreSQL database (skipped with a
+# message when PostgreSQL is unreachable, failed under CI=true).
+test: test-sqlite test-postgres
+
+test-sqlite: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.installed
+	$(BIN)/python -m tests.postgres_pass $(PYTEST_ARGS)
 
 # 60 s of signed loopback traffic while a worker is killed and the store is locked
 # (DATABASE_URL=postgresql://... stops and starts that cluster instead).

@@ -8,6 +8,7 @@ from flask import Flask
 
 from config import load as load_config
 from conversions import (
+    attribution_api,
     cli,
     clock,
     db,
@@ -26,6 +27,7 @@ from conversions import (
     scheduler,
     security,
     signing,
+    snippet,
     stats,
     test_events,
     webhooks,
@@ -46,7 +48,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     errors.register(app)
     for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp,
-                      ingestion.bp, test_events.bp, security.bp):
+                      ingestion.bp, test_events.bp, security.bp, snippet.bp,
+                      attribution_api.bp):
         app.register_blueprint(blueprint)
     openapi.init_app(app)
     cli.init_app(app)

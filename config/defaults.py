@@ -79,3 +79,9 @@ FAILURES_MAX_AGE_DAYS = 7
 FAILURES_MAX_PAYLOAD = 64 * 1024
 # Test events (flagged requests, stored apart): the latest kept per tenant and source.
 TEST_EVENTS_MAX_ROWS = 100
+
+# /lp.js: how long browsers and CDNs may cache the snippet before revalidating its ETag.
+LP_JS_MAX_AGE_SECONDS = 86400
+
+# GET /api/conversions/attribution without ?from=: this many days before ?to= (default now).
+ATTRIBUTION_DEFAULT_DAYS = 30

@@ -96,8 +96,10 @@ def core_paths() -> dict[str, dict[str, Any]]:
 
 def paths() -> dict[str, dict[str, Any]]:
     """Every documented path, by its OpenAPI template (``/x/{id}``)."""
+    from conversions.api_attribution import attribution_paths
     from conversions.api_ingestion import ingestion_paths
     from conversions.api_monitoring import monitoring_paths
     from conversions.api_operations import operations_paths
 
-    return {**core_paths(), **ingestion_paths(), **monitoring_paths(), **operations_paths()}
+    return {**core_paths(), **ingestion_paths(), **monitoring_paths(), **operations_paths(),
+            **attribution_paths()}

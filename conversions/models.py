@@ -245,9 +245,10 @@ MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting, HourlyAggre
           JobRun, JobLease, OutcomeCount, SourceState, IngestionFailure, IngestionTestEvent]
 
 
-def create_schema() -> None:
-    """Create every missing table and index; safe to run again."""
+def create_schema() -> list[int]:
+    """Create the tables or migrate them to the newest version; returns versions applied."""
+    from conversions import migrations
     from conversions.db import connection
 
     with connection():
-        database.create_tables(MODELS, safe=True)
+        return migrations.upgrade(database.obj, MODELS)

@@ -12,7 +12,7 @@ import pytest
 from app import create_app
 from conversions import tenants
 from conversions.db import connection, database
-from conversions.models import MODELS, SigningKey, Tenant
+from conversions.models import SigningKey, Tenant
 from tests import support
 from tests.browser import browser  # noqa: F401  (a fixture)
 
@@ -21,6 +21,16 @@ pytest_plugins = ["tests.suite_checks"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = Path(os.environ.get("CONVERSIONS_SPEC_DIR", ROOT.parent / "shared" / "spec"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgres: runs only in the PostgreSQL pass (TEST_DATABASE_URL=postgresql://...)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres") and not support.postgres_pass():
+        pytest.skip("PostgreSQL pass only: make test runs it (tests/postgres_pass.py)")
 
 
 @pytest.fixture(scope="session")
@@ -58,10 +68,25 @@ def app(database_url: str):
     })
     app.after_request(_remember_response)
     with connection():
-        for model in reversed(MODELS):
-            model.delete().execute()
+        support.empty_database()
     yield app
     database.close_all()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL database: the pass's own, else a throwaway one for this session."""
+    if support.postgres_pass():
+        yield os.environ["TEST_DATABASE_URL"]
+        return
+    with support.throwaway_database(support.require_postgres()) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis for shared rate limits; fails under ``CI=true`` and skips elsewhere if missing."""
+    return support.require_redis()
 
 
 # What the current test's tenants and app said, for the secret-leak check.

@@ -140,13 +140,14 @@ def test_parsing_any_bytes_either_succeeds_or_says_not_json(raw):
 
 @settings(max_examples=250)
 @given(body=goal_shaped, tenant_id=st.uuids().map(str))
-def test_the_canonical_form_and_validators_never_raise_on_any_object(body, tenant_id):
+def test_the_canonical_form_and_validators_never_raise_on_any_object(app, body, tenant_id):
     renderings = canonical.renderings(body, tenant_id)
     assert len(canonical.digest(body, tenant_id)) == 64
     assert all(isinstance(r, bytes) for r in renderings)
     dict(rules.find_pii(body))
     try:
-        goal_event.load(body)
+        with app.app_context():  # some rules read the configuration
+            goal_event.load(body)
     except ValidationError as err:
         problems = flatten(err.messages)
     else:
