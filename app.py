@@ -7,7 +7,18 @@ from typing import Any
 from flask import Flask
 
 from config import load as load_config
-from conversions import cli, clock, db, errors, goals, health, logs, signing
+from conversions import (
+    cli,
+    clock,
+    db,
+    errors,
+    goals,
+    headers,
+    health,
+    logs,
+    secret_key,
+    signing,
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -21,6 +32,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     clock.use(app.config.get("CLOCK"))
     db.init_app(app)
     errors.register(app)
+    secret_key.init_app(app)
+    headers.init_app(app)
     for blueprint in (health.bp, goals.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)

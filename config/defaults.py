@@ -35,3 +35,20 @@ FRESHNESS_WINDOW_SECONDS = 24 * 3600
 # Logging: "json" for one JSON object a line, "text" for people at a terminal.
 LOG_FORMAT = "json"
 LOG_LEVEL = "INFO"
+
+# The /settings/system page (people sign in with ADMIN_TOKEN). Unset SECRET_KEY: one is made
+# once in SECRET_KEY_FILE (default instance/secret_key, mode 0600) and shared by all workers.
+SECRET_KEY = ""
+SECRET_KEY_FILE = ""
+# The session cookie is Secure (HTTPS only); set CONVERSIONS_SESSION_COOKIE_SECURE=false only
+# to sign in over plain http on loopback (development, tests).
+SESSION_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+SESSION_COOKIE_NAME = "conversions_session"
+PERMANENT_SESSION_LIFETIME = 8 * 3600
+# The page's summaries: stats over SETTINGS_PAGE_DAYS, attribution over ATTRIBUTION_DAYS.
+SETTINGS_PAGE_DAYS = 7
+ATTRIBUTION_DAYS = 30
+# A sign-in lasts PERMANENT_SESSION_LIFETIME from the login, not from the last request.
+SESSION_REFRESH_EACH_REQUEST = False
