@@ -15,9 +15,12 @@ from conversions import (
     goals,
     headers,
     health,
+    limits,
     logs,
+    pixel,
     secret_key,
     signing,
+    webhooks,
 )
 
 
@@ -34,8 +37,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     secret_key.init_app(app)
     headers.init_app(app)
-    for blueprint in (health.bp, goals.bp):
+    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
+    limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     return app

@@ -28,6 +28,15 @@ FIRST_TOUCH_MAX_AGE_DAYS = 180
 # RATELIMIT_INGEST per source (conversions/settings.py).
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_INGEST = "6000 per minute"
+# Per client address, on each ingestion endpoint (pixel, webhook, goal).
+RATELIMIT_PER_ADDRESS = "1200 per minute"
+# Failed signatures per tenant and client address; checked before any HMAC is computed.
+SIGNATURE_FAILURE_LIMIT = "20 per minute"
+# Reverse proxies in front of the service whose X-Forwarded-For is trusted (0: trust none).
+PROXY_FIX_HOPS = 0
+
+# Webhooks: events a batch may hold (all or nothing).
+WEBHOOK_MAX_EVENTS = 1000
 
 # Monitoring: a source with no event within this window is stale (per tenant and source).
 FRESHNESS_WINDOW_SECONDS = 24 * 3600

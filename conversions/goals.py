@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from conversions import canonical, clock, rules, store, tally
+from conversions import canonical, clock, limits, rules, store, tally
 from conversions.errors import ApiError, invalid_event
 from conversions.schemas import flatten, goal_event
 from conversions.signing import GOAL_BODY, verified_tenant
@@ -23,6 +23,7 @@ def check_pii(body: dict) -> None:
 
 
 @bp.post("/api/v1/track/pixel/goal")
+@limits.ingest("goal")
 def track_goal() -> ResponseReturnValue:
     tenant_id = verified_tenant()
     body = request.environ.get(GOAL_BODY)
