@@ -56,6 +56,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Strict"
 SESSION_COOKIE_NAME = "conversions_session"
 PERMANENT_SESSION_LIFETIME = 8 * 3600
+# Sign-in attempts per client address (flask-limiter syntax), so the token cannot be guessed.
+SETTINGS_LOGIN_RATE_LIMIT = "10 per minute"
 # The page's summaries: stats over SETTINGS_PAGE_DAYS, attribution over ATTRIBUTION_DAYS.
 SETTINGS_PAGE_DAYS = 7
 ATTRIBUTION_DAYS = 30

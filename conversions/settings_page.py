@@ -4,12 +4,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
 from conversions import page_access, page_filters, settings, system_status, tenants
 from conversions.auth import token_matches
-from conversions.db import database
+from conversions.limits import limiter
 from conversions.models import Tenant
 from conversions.page_forms import (
     SCOPES,
@@ -18,6 +28,7 @@ from conversions.page_forms import (
     LogoutForm,
     RotateForm,
     field_name,
+    save_settings,
     setting_name,
 )
 
@@ -54,7 +65,15 @@ def no_store(response: Response) -> Response:
     return response
 
 
+def too_many_sign_ins(_limit: object) -> Response:
+    page = render_template("settings/refused.html", title="Too many attempts",
+                           message="Too many sign-in attempts; wait a minute and try again.")
+    return Response(page, 429, {"Retry-After": "60"})
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: str(current_app.config["SETTINGS_LOGIN_RATE_LIMIT"]), methods=["POST"],
+               on_breach=too_many_sign_ins)
 def login() -> ResponseReturnValue:
     if not page_access.token_required():
         return redirect(url_for(".system"))
@@ -116,22 +135,8 @@ def save_limits() -> ResponseReturnValue:
     tenant_id = form.tenant_id.data
     if Tenant.get_or_none(Tenant.id == tenant_id) is None:
         return render_system(tenant_id)
-    current = settings.overrides(tenant_id)
-    with database.atomic() as transaction:
-        for base in settings.SETTINGS:
-            for scope in SCOPES:
-                field = form[field_name(base, scope)]
-                text, name = (field.data or "").strip(), setting_name(base, scope)
-                try:
-                    if not text and name in current:
-                        settings.clear(tenant_id, name)
-                    elif text and text != current.get(name):
-                        settings.put(tenant_id, name, text)
-                except ValueError as err:
-                    field.errors = [*field.errors, str(err)]
-        if form.errors:
-            transaction.rollback()
-            return render_system(tenant_id, 400, limits=form)
+    if not save_settings(form, tenant_id):
+        return render_system(tenant_id, 400, limits=form)
     log.info("tenant settings changed", extra={"tenant_id": tenant_id})
     flash("Settings saved; the service uses them from now on.")
     return redirect(url_for(".system", tenant_id=tenant_id, _anchor="security"))
