@@ -15,11 +15,15 @@ from conversions import (
     goals,
     headers,
     health,
+    jobs,
     limits,
     logs,
+    monitoring,
     pixel,
+    scheduler,
     secret_key,
     signing,
+    stats,
     webhooks,
 )
 
@@ -32,14 +36,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
     logs.init_app(app)
-    clock.use(app.config.get("CLOCK"))
+    clock.use(app.config.get("CLOCK") or (
+        clock.offset_file(app.config["CLOCK_FILE"]) if app.config.get("CLOCK_FILE") else None))
     db.init_app(app)
     errors.register(app)
     secret_key.init_app(app)
     headers.init_app(app)
-    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp):
+    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
+    jobs.init_app(app)
+    scheduler.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
     limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     return app

@@ -45,6 +45,30 @@ FRESHNESS_WINDOW_SECONDS = 24 * 3600
 LOG_FORMAT = "json"
 LOG_LEVEL = "INFO"
 
+# Scheduled jobs (conversions/jobs.py). Every serving process (wsgi.py, so each gunicorn
+# worker) runs a scheduler when enabled; create_app alone (tests, the CLI) never starts one.
+# A database lock makes each job run once per interval across processes and hosts; the
+# tally flush runs in every process.
+SCHEDULER_ENABLED = True
+AGGREGATE_INTERVAL_SECONDS = 60
+STALENESS_INTERVAL_SECONDS = 60
+PRUNE_INTERVAL_SECONDS = 3600
+FLUSH_INTERVAL_SECONDS = 10
+# A job holding its lock longer than this is presumed dead and its lease taken over.
+JOB_LEASE_SECONDS = 600
+# Events received this recently may still be committing: aggregation leaves them to the tail.
+AGGREGATE_SETTLE_SECONDS = 10
+# Job runs are kept this long for health.
+JOB_RUN_RETENTION_SECONDS = 7 * 24 * 3600
+# Staleness alerts: POSTed as JSON when set, retried with a growing delay.
+ALERT_WEBHOOK_URL = ""
+ALERT_ATTEMPTS = 4
+ALERT_RETRY_SECONDS = 2.0
+# Health's error counts cover this many seconds by default.
+HEALTH_WINDOW_SECONDS = 24 * 3600
+# Test and operations aid: a file holding a clock offset in seconds, read by every process.
+CLOCK_FILE = ""
+
 # The /settings/system page (people sign in with ADMIN_TOKEN). Unset SECRET_KEY: one is made
 # once in SECRET_KEY_FILE (default instance/secret_key, mode 0600) and shared by all workers.
 SECRET_KEY = ""
