@@ -22,6 +22,7 @@ from conversions import (
     pixel,
     scheduler,
     secret_key,
+    settings_page,
     signing,
     stats,
     webhooks,
@@ -42,7 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     secret_key.init_app(app)
     headers.init_app(app)
-    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp):
+    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp,
+                      settings_page.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     jobs.init_app(app)

@@ -95,7 +95,8 @@ def hourly_chart(counts: dict[str, list[int]], start_ms: int) -> dict[str, Any]:
     return {
         "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "top": TOP,
         "bottom": HEIGHT - BOTTOM, "lines": lines, "days": days, "max": top,
-        "ticks": [{"y": y(value), "label": value} for value in (0, top // 2, top)],
+        "ticks": [{"y": y(value), "label": value}
+                  for value in ((0, top // 2, top) if top % 2 == 0 else (0, top))],
         "end_x": x(hours - 1),
     }
 
