@@ -115,3 +115,10 @@ def test_guessing_the_token_is_rate_limited(admin_app, tenant):
     assert refused.status_code == 429
     assert refused.mimetype == "text/html"
     assert "Too many sign-in attempts" in refused.text
+
+
+def test_sign_in_over_plain_http_with_a_secure_cookie_says_why_it_cannot_stick(app):
+    app.config["ADMIN_TOKEN"] = TOKEN
+    assert "plain-http" in app.test_client().get("/settings/login").text
+    https = app.test_client().get("/settings/login", base_url="https://localhost")
+    assert "plain-http" not in https.text

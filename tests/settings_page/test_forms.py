@@ -111,3 +111,20 @@ def test_a_bad_grace_period_is_explained(signed_in, tenant):
     assert answer.status_code == 400
     assert "Number must be between 0 and 2592000" in answer.text
     assert "new-secret" not in answer.text
+
+
+def test_a_rate_limit_saved_on_the_page_limits_the_running_service(
+        signed_in, tenant, reference_client):
+    tenant_id = tenant["tenant_id"]
+    saved = post(signed_in, "/settings/system/limits", {
+        "csrf_token": csrf(page(signed_in, tenant_id)), "tenant_id": tenant_id,
+        "rate_limit__goal": "1 per minute"})
+    assert saved.status_code == 302
+    statuses = []
+    for n in range(2):
+        sig, body, _ = reference_client.build(tenant_id, tenant["pixel_secret"], "purchase",
+                                              f"sess-{n}", value=5, currency="USD")
+        statuses.append(signed_in.post(
+            "/api/v1/track/pixel/goal?domain=shop.example.com", data=json.dumps(body),
+            headers={"Content-Type": "application/json", "X-LP-Goal-Signature": sig}).status_code)
+    assert statuses == [202, 429]
