@@ -117,7 +117,8 @@ def render_system(tenant_id: str | None, status: int = 200, **forms: Any) -> Res
             for base in settings.SETTINGS for scope in SCOPES})
     forms.setdefault("rotate", RotateForm(formdata=None, tenant_id=chosen.id if chosen else ""))
     return render_template("settings/system.html", tenants=every, tenant=chosen, view=view,
-                           logout=LogoutForm(), scopes=SCOPES, field_name=field_name,
+                           logout=LogoutForm() if page_access.token_required() else None,
+                           scopes=SCOPES, field_name=field_name,
                            setting_names=list(settings.SETTINGS), missing=tenant_id
                            if status == 404 else None, **forms), status
 
