@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conversions.models import SOURCE_TYPES
+from conversions.periods import HOUR_MS
 
-HOUR_MS = 3600 * 1000
 WIDTH, HEIGHT = 760, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 120, 16, 40
 # source -> (dash pattern, colour); the pattern alone tells the lines apart.

@@ -10,8 +10,7 @@ from flask import current_app
 from conversions import chart, clock, monitoring, settings, stats, tenants
 from conversions.models import SECRET_KINDS, SOURCE_TYPES, Tenant
 from conversions.page_forms import SCOPES, setting_name
-
-DAY_MS = 86400 * 1000
+from conversions.periods import HOUR_MS, floor
 
 
 def defaults(tenant_id: str) -> dict[str, Any]:
@@ -51,8 +50,8 @@ def for_tenant(tenant: Tenant, base_url: str) -> dict[str, Any]:
     config = current_app.config
     now_ms = clock.now_ms()
     hours = int(config["SETTINGS_PAGE_DAYS"]) * 24
-    start_ms = (now_ms // chart.HOUR_MS - hours + 1) * chart.HOUR_MS
-    end_ms = start_ms + hours * chart.HOUR_MS
+    start_ms = floor(now_ms, "hour") - (hours - 1) * HOUR_MS
+    end_ms = start_ms + hours * HOUR_MS
     series = stats.stats(tenant.id, start_ms, end_ms, "hour")["series"]
     counts = chart.hourly_counts(series, start_ms, hours)
     readiness = monitoring.readiness(tenant.id)

@@ -12,6 +12,7 @@ import pytest
 from conversions import clock, page_filters, settings, tenants
 from conversions.db import connection
 from conversions.models import MODELS, Event, OutcomeCount
+from conversions.periods import DAY_MS, HOUR_MS, floor
 from tests import support
 from tests.settings_page.conftest import TOKEN
 from tests.support import ROOT, Server, http
@@ -19,8 +20,6 @@ from tests.support import ROOT, Server, http
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-HOUR_MS = 3600 * 1000
-DAY_MS = 24 * HOUR_MS
 
 
 def event(tenant_id: str, source: str, received_ms: int, **fields) -> None:
@@ -50,7 +49,7 @@ def seed(url: str) -> dict:
             event(shop["tenant_id"], "goal", goal_at, value_hundredths=1250, currency="USD",
                   first_touch_bucket="ai_search", first_touch_at_ms=goal_at - 3 * DAY_MS)
         event(shop["tenant_id"], "goal", goal_at, value_hundredths=4000, currency="USD")
-        this_hour = now // HOUR_MS * HOUR_MS
+        this_hour = floor(now, "hour")
         for source, outcome, count in [
                 ("goal", "invalid_signature", 4), ("pixel", "invalid_event", 2),
                 ("webhook", "invalid_signature", 1), ("pixel", "accepted", 5)]:

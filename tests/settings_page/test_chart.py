@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from conversions import chart
+from conversions.periods import HOUR_MS
 
 START = 1_795_478_400_000  # 2026-11-24T00:00:00Z
-H = chart.HOUR_MS
+H = HOUR_MS
 
 
 def test_events_land_in_their_hour_and_outside_hours_are_dropped():
