@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import current_app, request
 
@@ -39,12 +40,25 @@ def check_admin() -> None:
                        "No admin token is configured: only loopback clients are answered.")
 
 
+def check_same_site() -> None:
+    """Refuse a state-changing request a browser says came from another site."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if (site and site not in ("same-origin", "none")) or (
+        origin and urlsplit(origin).netloc.lower() != request.host.lower()
+    ):
+        raise ApiError(403, "forbidden", "Cross-site requests may not change anything.")
+
+
 def admin_required(view: F) -> F:
     """Decorate a view that needs admin access."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         check_admin()
+        check_same_site()
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

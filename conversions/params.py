@@ -83,3 +83,21 @@ def seconds(name: str, default: int, low: int, high: int) -> int:
     if not text.isdigit() or not low <= int(text) <= high:
         raise invalid(name, f"must be a whole number of seconds from {low} to {high}")
     return int(text)
+
+
+def integer(name: str, default: int | None, low: int, high: int) -> int | None:
+    """``name``: a whole number from ``low`` to ``high`` (absent: ``default``)."""
+    text = request.args.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+        raise invalid(name, f"must be a whole number from {low} to {high}")
+    return int(text)
+
+
+def text(name: str, max_length: int = 200) -> str | None:
+    """``name`` as free text of at most ``max_length`` characters (absent: None)."""
+    value = request.args.get(name, "").strip()
+    if len(value) > max_length:
+        raise invalid(name, f"must be at most {max_length} characters")
+    return value or None

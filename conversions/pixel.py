@@ -14,7 +14,7 @@ from flask_limiter import RequestLimit
 from marshmallow import ValidationError
 from werkzeug.exceptions import MethodNotAllowed
 
-from conversions import clock, errors, limits, rules, store, tally
+from conversions import clock, errors, limits, rules, store, tally, test_events
 from conversions.schemas import flatten, pixel_event
 from conversions.tenants import key_cache
 
@@ -45,7 +45,7 @@ def gif(status: int, outcome: str, headers: dict[str, str] | None = None) -> Res
 def refuse(status: int, error: str, message: str, **extra: Any) -> Response:
     """A refusal as the GIF with ``X-Conversions-Error``, or as JSON when JSON was asked."""
     buyer_tenant()  # tallied for the buyer's tenant when there is one
-    errors.count_rejection(error)
+    errors.count_rejection(error, status, extra.get("fields"))
     if wants_json():
         response = jsonify({"error": error, "message": message, **extra})
         response.status_code = status
@@ -113,6 +113,9 @@ def track_pixel() -> ResponseReturnValue:
     tenant_id = buyer_tenant()
     if tenant_id is None:
         return refuse(400, "unknown_buyer", "No tenant is registered for this buyer_id.")
+    test_code = test_events.code(data)
+    if test_code is not None:
+        return test_pixel(tenant_id, test_code, data)
     now_ms = clock.now_ms()
     value = event["event_value"]
     event_id, duplicate = store.insert_event({
@@ -135,3 +138,18 @@ def track_pixel() -> ResponseReturnValue:
         response.headers.update({**NO_CACHE, "X-Conversions-Status": outcome})
         return response
     return gif(200, outcome)
+
+
+def test_pixel(tenant_id: str, test_code: str, data: dict[str, Any]) -> ResponseReturnValue:
+    """A valid pixel flagged as a test: kept apart (``test_events``), answered as accepted."""
+    if not test_events.well_formed(test_code):
+        return refuse(400, "invalid_parameter", "test_event_code is malformed.",
+                      fields={test_events.PARAM: ["must be 1 to 64 letters, digits or _ . : -"]})
+    test_id = test_events.store(tenant_id, "pixel", test_code, data)
+    if wants_json():
+        response = jsonify(test_event_id=str(test_id), test_event_code=test_code,
+                           verdict="accepted")
+        response.status_code = 202
+        response.headers.update({**NO_CACHE, "X-Conversions-Status": "test"})
+        return response
+    return gif(200, "test")

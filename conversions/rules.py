@@ -34,6 +34,25 @@ def pii_kind(text: str) -> str | None:
     return None
 
 
+def _masked(kind: str, match: re.Match[str]) -> str:
+    if kind == "phone" and sum(ch.isdigit() for ch in match.group()) < 10:
+        return match.group()
+    return f"[{kind}]"
+
+
+def mask_pii(value: Any) -> Any:
+    """``value`` with every piece of personal data in a string (or key) replaced by ``[kind]``."""
+    if isinstance(value, str):
+        for kind, pattern in _PII_PATTERNS.items():
+            value = pattern.sub(lambda m, k=kind: _masked(k, m), value)
+        return value
+    if isinstance(value, dict):
+        return {mask_pii(str(key)): mask_pii(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_pii(item) for item in value]
+    return value
+
+
 def find_pii(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """Yield ``(field path, kind)`` for every string in ``value`` that holds PII."""
     if isinstance(value, str):
@@ -49,8 +68,8 @@ def find_pii(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
             yield from find_pii(item, f"{path}[{index}]")
 
 
-def money(value: Any) -> Decimal:
-    """A money amount: a finite number from 0 to 10000 with at most two decimals."""
+def money(value: Any, maximum: Decimal = MAX_VALUE) -> Decimal:
+    """A money amount: a finite number from 0 to ``maximum`` with at most two decimals."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
         raise ValueError("must be a number")
     try:
@@ -59,8 +78,8 @@ def money(value: Any) -> Decimal:
         raise ValueError("must be a number") from None
     if not amount.is_finite():
         raise ValueError("must be a finite number")
-    if amount < 0 or amount > MAX_VALUE:
-        raise ValueError("must be from 0 to 10000")
+    if amount < 0 or amount > maximum:
+        raise ValueError(f"must be from 0 to {maximum}")
     if amount != amount.quantize(Decimal("0.01"), rounding="ROUND_DOWN"):
         raise ValueError("must have at most two decimal places")
     return amount

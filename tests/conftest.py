@@ -1,6 +1,7 @@
 """Shared fixtures: an app on a throwaway database, its clients, tenants, a live server."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -52,11 +53,42 @@ def app(database_url: str):
         "KEY_CACHE_SECONDS": 0,
         "LOG_FORMAT": "text",
     })
+    app.after_request(_remember_response)
     with connection():
         for model in reversed(MODELS):
             model.delete().execute()
     yield app
     database.close_all()
+
+
+# What the current test's tenants and app said, for the secret-leak check.
+_said: dict[str, list] = {"secrets": [], "responses": []}
+
+
+def _remember_response(response):
+    body = b"" if response.direct_passthrough else response.get_data()
+    _said["responses"].append(str(response.headers).encode() + body)
+    return response
+
+
+def secret_forms(secret: str) -> list[str]:
+    """A secret as shown, and its key bytes in hex and base64."""
+    raw = base64.b64decode(secret[6:]) if secret.startswith("whsec_") else bytes.fromhex(secret)
+    return [secret, raw.hex(), base64.b64encode(raw).decode()]
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks(caplog):
+    """No log line and no response of a test with a tenant ever holds one of its secrets."""
+    _said["secrets"].clear()
+    _said["responses"].clear()
+    yield
+    records = [r for when in ("setup", "call") for r in caplog.get_records(when)]
+    said = "\n".join([*(f"{r.getMessage()} {r.__dict__}" for r in records),
+                      *(text.decode("utf-8", "replace") for text in _said["responses"])])
+    for secret in _said["secrets"]:
+        for form in secret_forms(secret):
+            assert form not in said, "a log line or response holds a tenant's secret"
 
 
 @pytest.fixture
@@ -73,7 +105,9 @@ def runner(app):
 def tenant(app) -> dict:
     """A tenant with its secrets, as ``tenant create`` prints it."""
     with connection():
-        return tenants.create("shop.example.com", "buyer-1")
+        created = tenants.create("shop.example.com", "buyer-1")
+    _said["secrets"] += [created["pixel_secret"], created["webhook_secret"]]
+    return created
 
 
 def seed_tenant(tenant_id: str, domain: str, pixel_secret_hex: str, created_at_ms: int = 0) -> None:
