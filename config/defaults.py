@@ -99,8 +99,7 @@ SESSION_COOKIE_NAME = "conversions_session"
 PERMANENT_SESSION_LIFETIME = 8 * 3600
 # Sign-in attempts per client address (flask-limiter syntax), so the token cannot be guessed.
 SETTINGS_LOGIN_RATE_LIMIT = "10 per minute"
-# The page's summaries: stats over SETTINGS_PAGE_DAYS, attribution over ATTRIBUTION_DAYS.
+# The page's chart covers this many days (its attribution, ATTRIBUTION_DEFAULT_DAYS).
 SETTINGS_PAGE_DAYS = 7
-ATTRIBUTION_DAYS = 30
 # A sign-in lasts PERMANENT_SESSION_LIFETIME from the login, not from the last request.
 SESSION_REFRESH_EACH_REQUEST = False

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import current_app
 
-from conversions import chart, clock, monitoring, settings, stats, tenants
+from conversions import attribution, chart, clock, monitoring, settings, stats, tenants
 from conversions.models import SECRET_KINDS, SOURCE_TYPES, Tenant
 from conversions.page_forms import SCOPES, setting_name
-from conversions.periods import HOUR_MS, floor
+from conversions.periods import DAY_MS, HOUR_MS, floor
 
 
 def defaults(tenant_id: str) -> dict[str, Any]:
@@ -55,6 +55,7 @@ def for_tenant(tenant: Tenant, base_url: str) -> dict[str, Any]:
     series = stats.stats(tenant.id, start_ms, end_ms, "hour")["series"]
     counts = chart.hourly_counts(series, start_ms, hours)
     readiness = monitoring.readiness(tenant.id)
+    attribution_days = int(config["ATTRIBUTION_DEFAULT_DAYS"])
     return {
         "tenant": tenants.public(tenant),
         "issued": {kind: len(tenants.live_keys(tenant.id, kind)) for kind in SECRET_KINDS},
@@ -66,5 +67,7 @@ def for_tenant(tenant: Tenant, base_url: str) -> dict[str, Any]:
         "has_events": any(source["connected"] for source in readiness["sources"].values()),
         "chart": chart.hourly_chart(counts, start_ms),
         "days": chart.daily_table(counts, start_ms),
+        "attribution": attribution.report(tenant.id, now_ms - attribution_days * DAY_MS, now_ms),
+        "attribution_days": attribution_days,
         "examples": examples(tenant, base_url),
     }

@@ -122,6 +122,13 @@ def test_each_panel_shows_the_seeded_figures(server, page):
         shutil.copy(ARTIFACTS / "settings-system.png", ROOT / "docs" / "settings-system.png")
 
 
+def test_the_attribution_summary_counts_signed_goals_by_first_touch(page):
+    ai = text(page, "#attribution-ai_search").split("\t")
+    assert ai == ["ai search", "2", "25.00 USD", "3.0", "3.0"]
+    assert text(page, "#attribution-unattributed").split("\t") == [
+        "unattributed", "1", "40.00 USD", "n/a", "n/a"]
+
+
 def test_a_tenant_without_events_shows_how_to_send_the_first(page):
     page.select_option("#tenant-picker", label="new.example.com (buyer buyer-2)")
     page.get_by_role("button", name="Show").click()
