@@ -10,12 +10,16 @@ from flask import Flask
 KEY_FILE = "secret_key"
 
 
+def _non_empty(text: str, path: str) -> str:
+    if not text.strip():
+        raise RuntimeError(f"{path} is empty: delete it to have a key made, or set SECRET_KEY")
+    return text.strip()
+
+
 def _load_or_make(path: str) -> str:
     """The key in ``path``; the first process to get there writes it (0600), the rest read it."""
     with contextlib.suppress(FileNotFoundError), open(path) as existing:
-        key = existing.read().strip()
-        if key:
-            return key
+        return _non_empty(existing.read(), path)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     draft = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
     fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -30,7 +34,7 @@ def _load_or_make(path: str) -> str:
     finally:
         os.unlink(draft)
     with open(path) as chosen:
-        return chosen.read().strip()
+        return _non_empty(chosen.read(), path)
 
 
 def init_app(app: Flask) -> None:

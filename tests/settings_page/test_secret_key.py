@@ -6,6 +6,8 @@ import os
 import stat
 from concurrent.futures import ProcessPoolExecutor
 
+import pytest
+
 from app import create_app
 from conversions import secret_key
 
@@ -39,3 +41,10 @@ def test_a_configured_key_wins_and_no_file_is_made(tmp_path, database_url):
     app = make(database_url, SECRET_KEY="configured-key", SECRET_KEY_FILE=str(path))
     assert app.config["SECRET_KEY"] == "configured-key"
     assert not path.exists()
+
+
+def test_an_empty_key_file_is_an_error_not_an_empty_key(tmp_path):
+    path = tmp_path / "secret_key"
+    path.write_text("\n")
+    with pytest.raises(RuntimeError, match="is empty"):
+        secret_key._load_or_make(str(path))
