@@ -7,7 +7,16 @@ from typing import Any
 
 from flask import current_app
 
-from conversions import attribution, chart, clock, monitoring, settings, stats, tenants
+from conversions import (
+    attribution,
+    chart,
+    clock,
+    monitoring,
+    security,
+    settings,
+    stats,
+    tenants,
+)
 from conversions.models import SECRET_KINDS, SOURCE_TYPES, Tenant
 from conversions.page_forms import SCOPES, setting_name
 from conversions.periods import DAY_MS, HOUR_MS, floor
@@ -58,7 +67,8 @@ def for_tenant(tenant: Tenant, base_url: str) -> dict[str, Any]:
     attribution_days = int(config["ATTRIBUTION_DEFAULT_DAYS"])
     return {
         "tenant": tenants.public(tenant),
-        "issued": {kind: len(tenants.live_keys(tenant.id, kind)) for kind in SECRET_KINDS},
+        "secrets": {kind: security.secret_status(tenant.id, kind, now_ms)
+                    for kind in SECRET_KINDS},
         "windows": {source: settings.get(tenant.id, "freshness_window_seconds", source)
                     for source in SOURCE_TYPES},
         "defaults": defaults(tenant.id),

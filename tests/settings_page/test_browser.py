@@ -186,7 +186,8 @@ def test_a_rotated_secret_signs_goals_at_once(server, page, reference_client):
         status, _, answer = http("POST", goal_url, json.dumps(body).encode(), {
             "Content-Type": "application/json", "X-LP-Goal-Signature": sig})
         assert status == 202, answer
-    page.goto(server.url + "/settings/system")
+    page.goto(f"{server.url}/settings/system?tenant_id={server.shop['tenant_id']}")
     assert page.locator("#new-secret").count() == 0
+    assert "the previous one works until" in text(page, "#check-secret-pixel")
     assert secret not in page.content()
     assert secret not in (Path(server.log_path).read_text())
