@@ -179,6 +179,7 @@ def test_a_rotated_secret_signs_goals_at_once(server, page, reference_client):
     secret = text(page, "#new-secret-value")
     assert len(secret) == 64
     assert secret != server.shop["pixel_secret"]
+    page.screenshot(path=ARTIFACTS / "settings-rotated.png")
     goal_url = f"{server.url}/api/v1/track/pixel/goal?domain=shop.example.com"
     for key in (secret, server.shop["pixel_secret"]):  # the old one within its grace period
         sig, body, _ = reference_client.build(server.shop["tenant_id"], key, "purchase",
