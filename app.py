@@ -14,6 +14,7 @@ from conversions import (
     db,
     errors,
     goals,
+    headers,
     health,
     ingestion,
     jobs,
@@ -23,7 +24,9 @@ from conversions import (
     pixel,
     replay,
     scheduler,
+    secret_key,
     security,
+    settings_page,
     signing,
     snippet,
     stats,
@@ -44,9 +47,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         clock.offset_file(app.config["CLOCK_FILE"]) if app.config.get("CLOCK_FILE") else None))
     db.init_app(app)
     errors.register(app)
+    secret_key.init_app(app)
+    headers.init_app(app)
     for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp,
                       ingestion.bp, test_events.bp, security.bp, snippet.bp,
-                      attribution_api.bp):
+                      attribution_api.bp, settings_page.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     jobs.init_app(app)
