@@ -10,11 +10,16 @@ export BIND
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
+# The service's own list for make run; the test tools on top for make test.
+$(VENV)/.service: $(BIN)/activate requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.service requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.installed
+run: $(VENV)/.service
 	$(BIN)/flask --app app init-db
 	$(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
 

@@ -14,6 +14,7 @@ from conversions import (
     db,
     errors,
     goals,
+    headers,
     health,
     ingestion,
     jobs,
@@ -25,7 +26,9 @@ from conversions import (
     protections,
     replay,
     scheduler,
+    secret_key,
     security,
+    settings_page,
     signing,
     snippet,
     stats,
@@ -47,9 +50,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     protections.init_app(app)
     db.init_app(app)
     errors.register(app)
+    secret_key.init_app(app)
+    headers.init_app(app)
     for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp,
                       ingestion.bp, test_events.bp, security.bp, snippet.bp,
-                      attribution_api.bp):
+                      attribution_api.bp, settings_page.bp):
         app.register_blueprint(blueprint)
     openapi.init_app(app)
     cli.init_app(app)

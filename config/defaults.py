@@ -85,3 +85,21 @@ LP_JS_MAX_AGE_SECONDS = 86400
 
 # GET /api/conversions/attribution without ?from=: this many days before ?to= (default now).
 ATTRIBUTION_DEFAULT_DAYS = 30
+
+# The /settings/system page (people sign in with ADMIN_TOKEN). Unset SECRET_KEY: one is made
+# once in SECRET_KEY_FILE (default instance/secret_key, mode 0600) and shared by all workers.
+SECRET_KEY = ""
+SECRET_KEY_FILE = ""
+# The session cookie is Secure (HTTPS only); set CONVERSIONS_SESSION_COOKIE_SECURE=false only
+# to sign in over plain http on loopback (development, tests).
+SESSION_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+SESSION_COOKIE_NAME = "conversions_session"
+PERMANENT_SESSION_LIFETIME = 8 * 3600
+# Sign-in attempts per client address (flask-limiter syntax), so the token cannot be guessed.
+SETTINGS_LOGIN_RATE_LIMIT = "10 per minute"
+# The page's chart covers this many days (its attribution, ATTRIBUTION_DEFAULT_DAYS).
+SETTINGS_PAGE_DAYS = 7
+# A sign-in lasts PERMANENT_SESSION_LIFETIME from the login, not from the last request.
+SESSION_REFRESH_EACH_REQUEST = False

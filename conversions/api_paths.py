@@ -100,6 +100,7 @@ def paths() -> dict[str, dict[str, Any]]:
     from conversions.api_ingestion import ingestion_paths
     from conversions.api_monitoring import monitoring_paths
     from conversions.api_operations import operations_paths
+    from conversions.api_pages import page_paths
 
     return {**core_paths(), **ingestion_paths(), **monitoring_paths(), **operations_paths(),
-            **attribution_paths()}
+            **attribution_paths(), **page_paths()}

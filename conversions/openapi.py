@@ -25,6 +25,10 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "description": "CONVERSIONS_ADMIN_TOKEN. When none is configured, loopback clients "
                        "are answered without it.",
     },
+    "settingsSession": {
+        "type": "apiKey", "in": "cookie", "name": "session",
+        "description": "The /settings pages' session, opened by signing in with the token.",
+    },
     "goalSignature": {
         "type": "apiKey", "in": "header", "name": "X-LP-Goal-Signature",
         "description": "Hex HMAC-SHA256 of the goal's canonical JSON, keyed by the bytes of "

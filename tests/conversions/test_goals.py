@@ -39,7 +39,7 @@ def stored() -> list[Event]:
 
 @pytest.mark.parametrize("side", ["python", "node"])
 def test_every_vector_is_accepted(client, vectors, vector_tenants, side):
-    for case, domain in zip(vectors, vector_tenants):
+    for case, domain in zip(vectors, vector_tenants, strict=True):
         response = post(client, case[side]["body"].encode(), case[side]["signature"],
                         f"/api/v1/track/pixel/goal?domain={domain}")
         assert response.status_code == 202, (case["input"], response.json)
@@ -47,7 +47,8 @@ def test_every_vector_is_accepted(client, vectors, vector_tenants, side):
 
 
 def test_both_renderings_of_one_non_ascii_goal_are_the_same_event(client, vectors, vector_tenants):
-    case, domain = next((c, d) for c, d in zip(vectors, vector_tenants) if not c["clients_agree"])
+    pairs = zip(vectors, vector_tenants, strict=True)
+    case, domain = next((c, d) for c, d in pairs if not c["clients_agree"])
     url = f"/api/v1/track/pixel/goal?domain={domain}"
     first = post(client, case["python"]["body"].encode(), case["python"]["signature"], url)
     second = post(client, case["node"]["body"].encode(), case["node"]["signature"], url)
@@ -200,7 +201,8 @@ def signed_raw(reference_client, tenant, body: dict) -> tuple[dict, str]:
     if not isinstance(body.get("properties"), dict):  # the client cannot; sign by hand
         signed = {"event_name": body.get("event_name"), "properties": body["properties"],
                   "session_id": body.get("session_id") or "", "tenant_id": tenant["tenant_id"]}
-        return body, sign(tenant, json.dumps(signed, sort_keys=True, separators=(",", ":")).encode())
+        text = json.dumps(signed, sort_keys=True, separators=(",", ":"))
+        return body, sign(tenant, text.encode())
     canon = reference_client.canonical(
         tenant["tenant_id"], body.get("event_name"), body.get("session_id"),
         body.get("properties"), body.get("first_touch_bucket"), body.get("first_touch_ts"))

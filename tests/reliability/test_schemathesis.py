@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 import schemathesis
-from hypothesis import Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode, checks
 
 from conversions import canonical, openapi
@@ -100,7 +100,8 @@ def test_the_service_answers_as_documented(api_schema, live, path, method, mode)
     if mode is GenerationMode.NEGATIVE and not operation.body and not operation.query:
         pytest.skip("nothing to make invalid")
 
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate])
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate],
+              suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
     @given(case=operation.as_strategy(mode))
     def answers_as_documented(case):
         if path in SIGNERS:

@@ -9,13 +9,19 @@ TOKEN = "admin-token-for-security-tests"  # noqa: S105  (a test credential)
 DOCUMENT = openapi.build()
 
 
-def operations(*methods: str, admin: bool | None = None) -> list[tuple[str, str]]:
-    """Documented ``(path, method)`` pairs; ``admin`` filters on the bearer requirement."""
+def operations(*methods: str, admin: bool | None = None,
+               page: bool = False) -> list[tuple[str, str]]:
+    """Documented ``(path, method)`` pairs: ``admin`` filters JSON endpoints on the bearer
+    requirement; ``page`` picks the HTML pages behind a session instead."""
     out = []
     for path, item in DOCUMENT["paths"].items():
         for method, operation in item.items():
-            is_admin = {"adminBearer": []} in operation.get("security", [])
-            if method in methods and (admin is None or admin == is_admin):
+            security = operation.get("security", [])
+            is_page = {"settingsSession": []} in security
+            is_admin = security == [{"adminBearer": []}]
+            if method not in methods or is_page != page:
+                continue
+            if page or admin is None or admin == is_admin:
                 out.append((path, method))
     return out
 
