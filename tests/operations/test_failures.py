@@ -197,6 +197,17 @@ def test_admin_posts_refuse_cross_site_requests(client, send):
     assert same.status_code == 200
 
 
+@pytest.mark.parametrize(("path", "query"), [
+    (FAILURES, {"reason": "invalid\x00event"}),
+    ("/api/conversions/test-events", {"test_event_code": "SETUP\x00"}),
+    ("/api/conversions/ingestion/error-taxonomy", {"window_seconds": "\u00b2"}),
+])
+def test_control_characters_and_odd_digits_in_parameters_are_a_400(client, path, query):
+    response = client.get(path, query_string=query)
+    assert response.status_code == 400
+    assert response.json["parameter"] == next(iter(query))
+
+
 def test_admin_endpoints_need_the_token_when_one_is_configured(app, client):
     app.config["ADMIN_TOKEN"] = "t0ken"
     assert client.get(FAILURES).status_code == 401
