@@ -98,6 +98,12 @@ def test_discard_removes_the_dead_letter(client, send):
     assert client.post(f"{FAILURES}/{failure.id}/replay").json["error"] == "not_found"
 
 
+@pytest.mark.parametrize("action", ["replay", "discard"])
+def test_an_id_beyond_any_database_integer_is_not_found(client, action):
+    response = client.post(f"{FAILURES}/{10**23}/{action}")
+    assert (response.status_code, response.json["error"]) == (404, "not_found")
+
+
 def test_retention_bound_holds_under_a_flood_of_bad_signed_events(app, client, send):
     app.config["FAILURES_MAX_ROWS"] = 5
     for index in range(40):
