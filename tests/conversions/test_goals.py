@@ -212,6 +212,9 @@ def signed_raw(reference_client, tenant, body: dict) -> tuple[dict, str]:
     [
         pytest.param({"value": -1}, "properties.value", id="negative"),
         pytest.param({"value": 10000.01}, "properties.value", id="over-10000"),
+        # Beyond 28 significant digits: the canonical rendering must not fail (was a 500).
+        pytest.param({"value": 1e30}, "properties.value", id="huge-float"),
+        pytest.param({"value": 10**30}, "properties.value", id="huge-integer"),
         pytest.param({"value": 1.234}, "properties.value", id="three-decimals"),
         pytest.param({"value": True}, "properties.value", id="boolean"),
         pytest.param({"value": "12.00"}, "properties.value", id="string"),
