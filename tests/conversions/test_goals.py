@@ -246,6 +246,10 @@ def test_property_rules(client, tenant, reference_client, properties, field):
                      "first_touch_ts", id="first-touch-not-iso"),
         pytest.param({"event_name": "p", "properties": {}, "first_touch_bucket": 3},
                      "first_touch_bucket", id="bucket-number"),
+        pytest.param({"event_name": "p", "session_id": "s\x00", "properties": {}}, "session_id",
+                     id="session-id-nul"),
+        pytest.param({"event_name": "p", "properties": {}, "first_touch_bucket": "ai\x00"},
+                     "first_touch_bucket", id="bucket-nul"),
     ],
 )
 def test_field_rules(client, tenant, reference_client, body, field):
