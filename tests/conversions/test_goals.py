@@ -145,6 +145,8 @@ def test_wrong_secret_is_refused(client, tenant, reference_client):
         pytest.param("/api/v1/track/pixel/goal?domain=", 400, "missing_domain", id="empty"),
         pytest.param("/api/v1/track/pixel/goal?domain=nobody.example", 404, "unknown_domain",
                      id="unknown"),
+        pytest.param("/api/v1/track/pixel/goal?domain=shop%00.example.com", 404,
+                     "unknown_domain", id="nul"),  # was a 500 on PostgreSQL
     ],
 )
 def test_domain_is_required_and_must_be_registered(client, tenant, reference_client, url,
@@ -152,6 +154,16 @@ def test_domain_is_required_and_must_be_registered(client, tenant, reference_cli
     sig, body, _ = build(reference_client, tenant)
     response = post(client, body, sig, url)
     assert (response.status_code, response.json["error"]) == (status, error)
+
+
+def test_store_unreachable_while_finding_the_keys_is_a_503(client, tenant, reference_client):
+    from conversions.db import connect, database
+
+    database.initialize(connect("postgresql://nobody@127.0.0.1:1/conversions"))
+    sig, body, _ = build(reference_client, tenant)
+    response = post(client, body, sig)
+    assert (response.status_code, response.json["error"]) == (503, "store_unavailable")
+    assert response.headers["Retry-After"] == "2"
 
 
 @pytest.mark.parametrize(

@@ -224,6 +224,8 @@ def test_webhook_id_seen_before_the_replay_window_is_new(client, tenant, moved_c
     ("/api/conversions/webhook?buyer_id=nobody", 404, "unknown_tenant"),
     ("/api/conversions/webhook?tenant_id=00000000-0000-0000-0000-000000000000", 404,
      "unknown_tenant"),
+    ("/api/conversions/webhook?buyer_id=b%00", 404, "unknown_tenant"),  # a 500 on PostgreSQL
+    ("/api/conversions/webhook?tenant_id=%00", 404, "unknown_tenant"),
 ])
 def test_tenant_must_be_named_and_known(client, tenant, url, status, error):
     response = send(client, tenant, event(), url=url)
