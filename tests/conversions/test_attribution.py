@@ -213,6 +213,8 @@ TENANT = "the tenant's id"
                      "to", id="to-out-of-range"),
         pytest.param({"tenant_id": TENANT, "to": "0001-01-02"}, 400, "invalid_parameter",
                      "to", id="to-before-1970"),
+        pytest.param({"tenant_id": TENANT, "to": "\u0661" * 10}, 400, "invalid_parameter",
+                     "to", id="to-in-non-ascii-digits"),
         pytest.param({"tenant_id": TENANT, "from": "2026-11-02", "to": "2026-11-01"}, 400,
                      "invalid_parameter", "from", id="from-after-to"),
     ],
