@@ -31,6 +31,14 @@ def test_rejected_signed_goal_is_kept_with_pii_masked(client, tenant, send):
     assert "X-LP-Goal-Signature" not in text
 
 
+def test_deeply_nested_refused_goal_is_a_400_kept_as_not_replayable(client, send):
+    deep = json.loads('{"a":' * 600 + "1" + "}" * 600)
+    response = send(extra={"deep": deep})  # not signed, refused as an unknown field
+    assert (response.status_code, response.json["error"]) == (400, "invalid_event")
+    (failure,) = dead_letters()
+    assert failure.replayable is False
+
+
 def test_unauthenticated_junk_is_counted_never_kept(client, tenant, send):
     assert send(signature="ab" * 32, value=20000).status_code == 401
     unknown = "/api/v1/track/pixel/goal?domain=nobody.example"
