@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from contextlib import suppress
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
@@ -81,6 +83,8 @@ WEBHOOK_PATH = "/api/conversions/webhook"
 def webhook_keys(environ: WSGIEnvironment, fresh: bool) -> Keyring | Failure:
     """The webhook-secret keys of the tenant named by ``?tenant_id=`` or ``?buyer_id=``."""
     tenant_id = query_param(environ, "tenant_id")
+    with suppress(ValueError):  # a UUID in any case or form, as the read endpoints take it
+        tenant_id = str(uuid.UUID(tenant_id))
     buyer_id = query_param(environ, "buyer_id")
     if not (tenant_id or buyer_id):
         return Failure(400, "missing_tenant",

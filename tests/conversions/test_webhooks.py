@@ -74,6 +74,11 @@ def test_tenant_may_be_named_by_tenant_id(client, tenant):
     assert send(client, tenant, event(), url=url).status_code == 202
 
 
+def test_tenant_id_is_a_uuid_in_any_case(client, tenant):
+    url = f"/api/conversions/webhook?tenant_id={tenant['tenant_id'].upper()}"
+    assert send(client, tenant, event(), url=url).status_code == 202
+
+
 def test_batch_of_one(client, tenant):
     response = send(client, tenant, {"events": [event()]})
     assert response.status_code == 202
