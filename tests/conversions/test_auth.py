@@ -59,3 +59,14 @@ def test_a_relayed_client_is_judged_by_its_own_address_when_proxy_fix_resolves_i
         "/admin", headers={"X-Forwarded-For": "127.0.0.1"},
         environ_overrides={"REMOTE_ADDR": "127.0.0.1"})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(("host", "status"), [
+    ("localhost", 200), ("localhost:8000", 200), ("127.0.0.1:8000", 200), ("[::1]:8000", 200),
+    ("evil.example:8000", 403),  # DNS rebinding: a site's own name now points at 127.0.0.1
+])
+def test_without_token_only_requests_naming_this_machine_are_answered(host, status):
+    response = make_app("").test_client().get(
+        "/admin", headers={"Host": host, "Origin": f"http://{host}"},
+        environ_overrides={"REMOTE_ADDR": "127.0.0.1"})
+    assert response.status_code == status
