@@ -10,6 +10,8 @@ from conversions.errors import ApiError
 from conversions.models import IngestionFailure
 
 bp = Blueprint("ingestion", __name__, url_prefix="/api/conversions/ingestion")
+# Larger ids cannot exist, and would overflow the database's integers: 404 like any unknown one.
+MAX_ID = 2**62
 
 
 def _failure(failure_id: int) -> IngestionFailure:
@@ -31,14 +33,14 @@ def list_failures() -> ResponseReturnValue:
                    next_cursor=None if cursor is None else str(cursor))
 
 
-@bp.post("/failures/<int:failure_id>/replay")
+@bp.post(f"/failures/<int(max={MAX_ID}):failure_id>/replay")
 @admin_required
 def replay_failure(failure_id: int) -> ResponseReturnValue:
     """Re-validate with today's rules and store when it passes; idempotent."""
     return jsonify(replay.replay(_failure(failure_id)))
 
 
-@bp.post("/failures/<int:failure_id>/discard")
+@bp.post(f"/failures/<int(max={MAX_ID}):failure_id>/discard")
 @admin_required
 def discard_failure(failure_id: int) -> ResponseReturnValue:
     if not failures.discard(failure_id):

@@ -106,6 +106,8 @@ def test_blank_and_unknown_parameters_are_ignored(client, tenant):
     ({"event_value": "10000.01"}, "invalid_event", "event_value"),
     ({"event_value": "abc"}, "invalid_event", "event_value"),
     ({"event_value": "NaN"}, "invalid_event", "event_value"),
+    ({"event_value": "1_000"}, "invalid_event", "event_value"),  # Decimal() takes these
+    ({"event_value": "\u0661\u0662"}, "invalid_event", "event_value"),  # Arabic-Indic 12
     ({"currency": "XYZ"}, "invalid_event", "currency"),
     ({"currency": None}, "invalid_event", "currency"),
     ({"event_ts": "yesterday"}, "invalid_event", "event_ts"),
