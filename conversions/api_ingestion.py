@@ -47,7 +47,8 @@ def ingestion_paths() -> dict[str, dict[str, Any]]:
         "application/json": {"schema": schemas.PixelEvent},
         "application/x-www-form-urlencoded": {"schema": schemas.PixelEvent},
     }})
-    pixel_post["responses"].update(errors(413))
+    pixel_post["responses"]["413"] = _pixel_answer("The body is over the limit.",
+                                                    status_json="Error")
     return {
         "/api/conversions/pixel": {
             "get": _pixel_operation(parameters=pixel_params),

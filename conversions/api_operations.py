@@ -109,7 +109,7 @@ class SecurityStatus(Schema):
 
 TENANT = _query("tenant_id", "Only this tenant's (UUID).", format="uuid")
 FAILURE_ID = {"in": "path", "name": "failure_id", "required": True,
-              "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+              "schema": {"type": "integer", "minimum": 1, "maximum": 2**62}}
 
 
 def _op(summary: str, parameters: list[dict[str, Any]], ok: dict[str, Any],

@@ -22,12 +22,6 @@ def is_loopback(address: str | None) -> bool:
         return False
 
 
-def is_loopback_host(host: str) -> bool:
-    """Whether the Host header names this machine (a rebound DNS name does not)."""
-    name = urlsplit(f"//{host}").hostname or ""
-    return name == "localhost" or is_loopback(name)
-
-
 def token_matches(presented: str) -> bool:
     """Whether ``presented`` is the configured admin token (constant-time)."""
     token = current_app.config.get("ADMIN_TOKEN") or ""
@@ -56,9 +50,26 @@ def check_admin() -> None:
         if scheme.lower() != "bearer" or not token_matches(presented.strip()):
             raise ApiError(401, "unauthorized",
                            "A valid 'Authorization: Bearer' token is required.")
-    elif not is_loopback(request.remote_addr) or not is_loopback_host(request.host):
+    elif not is_loopback(request.remote_addr) or proxied() or not local_host():
         raise ApiError(403, "forbidden",
                        "No admin token is configured: only loopback clients are answered.")
+
+
+# Headers a reverse proxy adds. Unless ProxyFix resolved them (PROXY_FIX_HOPS), a loopback
+# peer that sends one is a proxy on this host relaying someone else, not a local client.
+PROXY_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def local_host() -> bool:
+    """Whether the request names this machine: a page whose own domain was rebound to
+    127.0.0.1 (DNS rebinding) is same-origin to itself and must not pass for a local tool."""
+    host = urlsplit("//" + request.host).hostname or ""
+    return host == "localhost" or is_loopback(host)
+
+
+def proxied() -> bool:
+    return not current_app.config.get("PROXY_FIX_HOPS") and any(
+        name in request.headers for name in PROXY_HEADERS)
 
 
 def check_same_site() -> None:

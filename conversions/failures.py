@@ -34,8 +34,11 @@ def detail_text(detail: Any) -> str | None:
 def stored_form(payload: Any, limit: int) -> tuple[str, bool]:
     """``payload`` as JSON with PII masked, cut to ``limit`` characters; and whether it is
     still exactly what was sent (so it can be replayed)."""
-    masked = rules.mask_pii(payload)
-    text = canonical.json_text(masked)
+    try:
+        masked = rules.mask_pii(payload)
+        text = canonical.json_text(masked)
+    except RecursionError:  # nested deeper than masking can walk: noted, never replayable
+        return canonical.json_text({"truncated": "nested too deeply to keep"}), False
     storable = storable_text(text)
     if len(storable) > limit:
         return canonical.json_text({"truncated": storable[:limit]}), False

@@ -10,8 +10,8 @@ from conversions.errors import ApiError
 from conversions.models import IngestionFailure
 
 bp = Blueprint("ingestion", __name__, url_prefix="/api/conversions/ingestion")
-# Ids beyond a signed 64-bit integer cannot exist; the database would refuse them (a 500).
-FAILURE_ID = "<int(min=1, max=9223372036854775807):failure_id>"
+# Larger ids cannot exist, and would overflow the database's integers: 404 like any unknown one.
+MAX_ID = 2**62
 
 
 def _failure(failure_id: int) -> IngestionFailure:
@@ -33,14 +33,14 @@ def list_failures() -> ResponseReturnValue:
                    next_cursor=None if cursor is None else str(cursor))
 
 
-@bp.post(f"/failures/{FAILURE_ID}/replay")
+@bp.post(f"/failures/<int(max={MAX_ID}):failure_id>/replay")
 @admin_required
 def replay_failure(failure_id: int) -> ResponseReturnValue:
     """Re-validate with today's rules and store when it passes; idempotent."""
     return jsonify(replay.replay(_failure(failure_id)))
 
 
-@bp.post(f"/failures/{FAILURE_ID}/discard")
+@bp.post(f"/failures/<int(max={MAX_ID}):failure_id>/discard")
 @admin_required
 def discard_failure(failure_id: int) -> ResponseReturnValue:
     if not failures.discard(failure_id):

@@ -6,7 +6,7 @@ import hmac
 
 from flask import current_app, request, session
 
-from conversions.auth import is_loopback, is_loopback_host, token_matches
+from conversions.auth import is_loopback, local_host, proxied, token_matches
 
 ALLOWED, LOGIN, FORBIDDEN = "allowed", "login", "forbidden"
 
@@ -40,5 +40,5 @@ def access() -> str:
         signed_in = hmac.compare_digest(str(session.get("admin", "")), _token_fingerprint())
         return ALLOWED if signed_in or _bearer_matches() else LOGIN
     # A rebound DNS name reaches loopback too: the Host must name this machine as well.
-    local = is_loopback(request.remote_addr) and is_loopback_host(request.host)
+    local = is_loopback(request.remote_addr) and not proxied() and local_host()
     return ALLOWED if local else FORBIDDEN

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_limiter import RequestLimit
 from marshmallow import ValidationError
-from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from conversions import clock, errors, limits, rules, store, tally, test_events
 from conversions.schemas import flatten, pixel_event
@@ -78,6 +78,8 @@ def buyer_tenant() -> str | None:
             buyer = params().get("buyer_id")
         except ValueError:
             buyer = None
+        except RequestEntityTooLarge:  # the body is refused; the query may still name one
+            buyer = request.args.get("buyer_id")
         usable = isinstance(buyer, str) and 0 < len(buyer) <= 64 and buyer.isprintable()
         keyring = key_cache.get("buyer_id", buyer, "pixel") if usable else None
         g.tenant_id = keyring.tenant_id if keyring else None
@@ -91,11 +93,19 @@ def over_limit(limit: RequestLimit) -> Response | None:
     return gif(429, "rejected", {"X-Conversions-Error": "rate_limited"})
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(err: RequestEntityTooLarge) -> Response:
+    """An oversized beacon still gets the image (or JSON when asked), like any refusal."""
+    return refuse(413, "payload_too_large", "The body is larger than the limit.")
+
+
 @bp.route(PATH, methods=["GET", "POST"])
 @limits.ingest("pixel", tenant=buyer_tenant, on_breach=over_limit)
 def track_pixel() -> ResponseReturnValue:
     if request.method == "HEAD":  # link checkers and prefetchers must not store events
-        raise MethodNotAllowed(valid_methods=["GET", "POST"])
+        response = refuse(405, "method_not_allowed", "Use GET or POST to send an event.")
+        response.headers["Allow"] = "GET, POST"
+        return response
     try:
         data = params()
     except ValueError:

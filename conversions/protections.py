@@ -7,8 +7,7 @@ before the view runs, whether or not the view reads the body.
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
-
-from conversions.errors import ApiError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 # HTML pages may load only this origin's resources and may not be framed (clickjacking).
 HTML_HEADERS = {
@@ -28,7 +27,8 @@ def check_body_size() -> None:
         return
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit is not None and (request.content_length or 0) > int(limit):
-        raise ApiError(413, "payload_too_large", f"The body is larger than {limit} bytes.")
+        # Werkzeug's own error, so a blueprint's handler (the pixel's GIF) still answers it.
+        raise RequestEntityTooLarge(f"The body is larger than {limit} bytes.")
 
 
 def add_headers(response: Response) -> Response:

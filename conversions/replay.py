@@ -48,13 +48,18 @@ def delivery(failure: IngestionFailure, event_count: int) -> dict[str, Any] | No
             "window_start_ms": clock.now_ms() - window_ms}
 
 
+def event_id(failure: IngestionFailure) -> str | None:
+    """The event a replay stored (None when the delivery was already there)."""
+    return None if failure.event_id is None else str(failure.event_id)
+
+
 def replay(failure: IngestionFailure) -> dict[str, Any]:
     """Try one dead letter again; the outcome is ``stored``, ``duplicate`` (the event was
     stored already, e.g. sent again by its sender), ``already_replayed`` or
     ``still_rejected`` (with the error and fields of today's rules)."""
     outcome: dict[str, Any] = {"id": str(failure.id)}
     if failure.replayed_at_ms is not None:
-        return {**outcome, "outcome": "already_replayed", "event_id": str(failure.event_id)}
+        return {**outcome, "outcome": "already_replayed", "event_id": event_id(failure)}
     revalidate = REVALIDATORS.get(failure.source_type)
     if not failure.replayable or revalidate is None:
         raise ApiError(409, "not_replayable",
@@ -74,7 +79,7 @@ def replay(failure: IngestionFailure) -> dict[str, Any]:
                    .execute())
         if not claimed:
             failure = IngestionFailure.get_by_id(failure.id)
-            return {**outcome, "outcome": "already_replayed", "event_id": str(failure.event_id)}
+            return {**outcome, "outcome": "already_replayed", "event_id": event_id(failure)}
         results = store.insert_batch(rows, delivery(failure, len(rows)))
         if results is None:  # the sender has since delivered the same webhook-id
             return {**outcome, "outcome": "duplicate", "event_id": None}

@@ -13,6 +13,8 @@ import iso4217
 MAX_VALUE = Decimal(10000)
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 CURRENCIES = frozenset(c.code for c in iso4217.Currency)
+# A decimal written as text: ASCII digits, an optional sign, point and exponent.
+_DECIMAL = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
 
 _PII_PATTERNS = {
     "email": re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
@@ -72,6 +74,8 @@ def money(value: Any, maximum: Decimal = MAX_VALUE) -> Decimal:
     """A money amount: a finite number from 0 to ``maximum`` with at most two decimals."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
         raise ValueError("must be a number")
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        raise ValueError("must be a number")  # Decimal() alone also takes "1_000" and "١٢"
     try:
         amount = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
     except InvalidOperation:
@@ -99,7 +103,7 @@ def currency(code: Any) -> str:
 def parse_instant(text: str) -> datetime:
     """An ISO-8601 date-time (``Z`` or offset; naive means UTC) or Unix seconds, in UTC."""
     text = text.strip()
-    if re.fullmatch(r"\d{1,12}(\.\d+)?", text):
+    if re.fullmatch(r"\d{1,12}(\.\d+)?", text, re.ASCII):
         seconds = float(text)
         if not math.isfinite(seconds):
             raise ValueError("must be ISO-8601 or Unix seconds")

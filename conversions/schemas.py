@@ -54,6 +54,11 @@ class Instant(fields.String):
         return text
 
 
+# Stored as text columns: a control character (NUL above all, which PostgreSQL cannot store)
+# is refused like a bad value.
+_printable = validate.Predicate("isprintable", error="must not contain control characters")
+
+
 class GoalProperties(Schema):
     class Meta:
         unknown = RAISE
@@ -76,9 +81,10 @@ class GoalEvent(Schema):
             validate.Predicate("isprintable", error="must not contain control characters"),
         ],
     )
-    session_id = fields.String(allow_none=True, validate=validate.Length(max=128))
+    session_id = fields.String(allow_none=True, validate=[validate.Length(max=128), _printable])
     properties = fields.Nested(GoalProperties, load_default=dict)
-    first_touch_bucket = fields.String(allow_none=True, validate=validate.Length(max=64))
+    first_touch_bucket = fields.String(allow_none=True,
+                                       validate=[validate.Length(max=64), _printable])
     first_touch_ts = Instant(allow_none=True, validate=validate.Length(max=64))
 
 

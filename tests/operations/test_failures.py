@@ -31,6 +31,14 @@ def test_rejected_signed_goal_is_kept_with_pii_masked(client, tenant, send):
     assert "X-LP-Goal-Signature" not in text
 
 
+def test_deeply_nested_refused_goal_is_a_400_kept_as_not_replayable(client, send):
+    deep = json.loads('{"a":' * 600 + "1" + "}" * 600)
+    response = send(extra={"deep": deep})  # not signed, refused as an unknown field
+    assert (response.status_code, response.json["error"]) == (400, "invalid_event")
+    (failure,) = dead_letters()
+    assert failure.replayable is False
+
+
 def test_unauthenticated_junk_is_counted_never_kept(client, tenant, send):
     assert send(signature="ab" * 32, value=20000).status_code == 401
     unknown = "/api/v1/track/pixel/goal?domain=nobody.example"
@@ -96,6 +104,12 @@ def test_discard_removes_the_dead_letter(client, send):
     assert dead_letters() == []
     assert client.post(f"{FAILURES}/{failure.id}/discard").status_code == 404
     assert client.post(f"{FAILURES}/{failure.id}/replay").json["error"] == "not_found"
+
+
+@pytest.mark.parametrize("action", ["replay", "discard"])
+def test_an_id_beyond_any_database_integer_is_not_found(client, action):
+    response = client.post(f"{FAILURES}/{10**23}/{action}")
+    assert (response.status_code, response.json["error"]) == (404, "not_found")
 
 
 def test_retention_bound_holds_under_a_flood_of_bad_signed_events(app, client, send):
@@ -195,6 +209,17 @@ def test_admin_posts_refuse_cross_site_requests(client, send):
     assert len(dead_letters()) == 1
     same = client.post(url, headers={"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"})
     assert same.status_code == 200
+
+
+@pytest.mark.parametrize(("path", "query"), [
+    (FAILURES, {"reason": "invalid\x00event"}),
+    ("/api/conversions/test-events", {"test_event_code": "SETUP\x00"}),
+    ("/api/conversions/ingestion/error-taxonomy", {"window_seconds": "\u00b2"}),
+])
+def test_control_characters_and_odd_digits_in_parameters_are_a_400(client, path, query):
+    response = client.get(path, query_string=query)
+    assert response.status_code == 400
+    assert response.json["parameter"] == next(iter(query))
 
 
 def test_admin_endpoints_need_the_token_when_one_is_configured(app, client):

@@ -50,6 +50,8 @@ def test_replay_after_the_sender_redelivered_the_webhook_is_a_duplicate(app, cli
     replayed = client.post(f"{FAILURES}/{failure.id}/replay").json
     assert replayed["outcome"] == "duplicate"
     assert len(events()) == 1
+    again = client.post(f"{FAILURES}/{failure.id}/replay").json
+    assert again == {"id": str(failure.id), "outcome": "already_replayed", "event_id": None}
 
 
 def test_webhook_test_delivery_flagged_in_its_signed_body(client, tenant):

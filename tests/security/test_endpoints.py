@@ -23,6 +23,7 @@ def test_a_body_over_the_limit_is_refused_with_413_json(app, client, tenant, pat
     body = b"{" + b" " * body_limit(app, concrete(path)) + b"}"
     response = client.open(url, method=method.upper(), data=body,
                            headers={"Content-Type": "application/json",
+                                    "Accept": "application/json",  # the pixel: not its GIF
                                     "Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 413, response.data[:200]
     assert response.get_json()["error"] == "payload_too_large"
