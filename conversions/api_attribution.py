@@ -5,7 +5,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from conversions.api_monitoring import TENANT, _query
+from conversions.api_monitoring import TENANT, query
 from conversions.api_paths import admin, errors, json_response
 
 
@@ -46,8 +46,8 @@ def attribution_paths() -> dict[str, dict[str, Any]]:
         "/api/conversions/attribution": {"get": admin({
             "summary": "Revenue of signed goals by first-touch bucket; discovery-to-revenue lag.",
             "tags": ["figures"],
-            "parameters": [TENANT, _query("from", "Occurred from (ISO-8601 or Unix seconds)."),
-                           _query("to", "Occurred before (default now).")],
+            "parameters": [TENANT, query("from", "Occurred from (ISO-8601 or Unix seconds)."),
+                           query("to", "Occurred before (default now).")],
             "responses": {"200": json_response("Attribution.", Attribution),
                           **errors(400, 404, 503)},
         })},

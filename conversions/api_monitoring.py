@@ -93,17 +93,17 @@ class Metrics(Schema):
     series = fields.List(fields.Nested(MetricsRow), required=True)
 
 
-def _query(name: str, description: str, required: bool = False, **schema: Any) -> dict[str, Any]:
+def query(name: str, description: str, required: bool = False, **schema: Any) -> dict[str, Any]:
     return {"in": "query", "name": name, "required": required, "description": description,
             "schema": {"type": "string", **schema}}
 
 
-TENANT = _query("tenant_id", "The tenant's UUID.", required=True, format="uuid")
+TENANT = query("tenant_id", "The tenant's UUID.", required=True, format="uuid")
 RANGE = [
-    _query("granularity", "Period length.", enum=["hour", "day"]),
-    _query("from", "Start (ISO-8601 or Unix seconds), widened to a whole period."),
-    _query("to", "End (default now), widened to a whole period."),
-    _query("source_type", "Only this source.", enum=list(SOURCE_TYPES)),
+    query("granularity", "Period length.", enum=["hour", "day"]),
+    query("from", "Start (ISO-8601 or Unix seconds), widened to a whole period."),
+    query("to", "End (default now), widened to a whole period."),
+    query("source_type", "Only this source.", enum=list(SOURCE_TYPES)),
 ]
 
 
@@ -125,13 +125,13 @@ def monitoring_paths() -> dict[str, dict[str, Any]]:
         "/api/conversions/health": {"get": _read(
             "Ingestion and aggregation status, error counts.",
             [{**TENANT, "required": False},
-             _query("window_seconds", "Error-count window (60 to 2678400).", pattern=r"^\d+$")],
+             query("window_seconds", "Error-count window (60 to 2678400).", pattern=r"^\d+$")],
             json_response("Health.", Health))},
         "/api/conversions/stats": {"get": _read(
             "Event counts and value sums by source type and period.", [TENANT, *RANGE],
             json_response("Stats.", Stats))},
         "/api/conversions/metrics": {"get": _read(
             "Conversions by period for the optimizer (JSON or CSV).",
-            [TENANT, *RANGE, _query("group_by", "Also by this field.", enum=["event_name"]),
-             _query("format", "Answer format.", enum=["json", "csv"])], metrics_ok)},
+            [TENANT, *RANGE, query("group_by", "Also by this field.", enum=["event_name"]),
+             query("format", "Answer format.", enum=["json", "csv"])], metrics_ok)},
     }

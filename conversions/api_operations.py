@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from conversions.api_monitoring import _query
+from conversions.api_monitoring import query
 from conversions.api_paths import admin, errors, json_response
 
 Millis = fields.Integer  # Unix milliseconds
@@ -107,7 +107,7 @@ class SecurityStatus(Schema):
     tenants = fields.List(fields.Nested(TenantSecurity), required=True)
 
 
-TENANT = _query("tenant_id", "Only this tenant's (UUID).", format="uuid")
+TENANT = query("tenant_id", "Only this tenant's (UUID).", format="uuid")
 FAILURE_ID = {"in": "path", "name": "failure_id", "required": True,
               "schema": {"type": "integer", "minimum": 1, "maximum": 2**62}}
 
@@ -123,10 +123,10 @@ def operations_paths() -> dict[str, dict[str, Any]]:
     return {
         f"{base}/failures": {"get": _op(
             "Dead letters (refused events kept for replay), newest first.",
-            [TENANT, _query("reason", "Only this error code."),
-             _query("from", "Received from (ISO-8601 or Unix seconds)."),
-             _query("to", "Received before."), _query("cursor", "next_cursor of a page."),
-             _query("limit", "1 to 500 (50).")],
+            [TENANT, query("reason", "Only this error code."),
+             query("from", "Received from (ISO-8601 or Unix seconds)."),
+             query("to", "Received before."), query("cursor", "next_cursor of a page."),
+             query("limit", "1 to 500 (50).")],
             json_response("A page of dead letters.", DeadLetters), 404)},
         f"{base}/failures/{{failure_id}}/replay": {"post": _op(
             "Re-validate a dead letter with today's rules and store it when it passes.",
@@ -136,12 +136,12 @@ def operations_paths() -> dict[str, dict[str, Any]]:
             404, 413)},
         f"{base}/error-taxonomy": {"get": _op(
             "Every error code: status, meaning, the sender's remedy, recent counts.",
-            [TENANT, _query("window_seconds", "Count window (60 to 2678400).")],
+            [TENANT, query("window_seconds", "Count window (60 to 2678400).")],
             json_response("The taxonomy.", Taxonomy), 404)},
         "/api/conversions/test-events": {"get": _op(
             "The latest test events with their verdicts.",
-            [TENANT, _query("test_event_code", "Only this code."),
-             _query("limit", "1 to 500 (50).")],
+            [TENANT, query("test_event_code", "Only this code."),
+             query("limit", "1 to 500 (50).")],
             json_response("Test events.", TestEvents), 404)},
         "/api/conversions/security/status": {"get": _op(
             "Each tenant's secrets (never the secret), rotation grace, limits, failures.",
