@@ -1,0 +1,135 @@
+"""The bench's scenarios, in the order they run (``bench/run.py`` drives them)."""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench import signed
+from bench.load import Gunicorn
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from bench.run import Bench
+
+DOMAIN = "bench.example.com"
+BUYER = "bench-buyer"
+# Every rule stays on; only the rate limit is raised above what the bench can send.
+SERVICE_ENV = {"CONVERSIONS_RATELIMIT_INGEST": "100000000 per minute",
+               "CONVERSIONS_LOG_FORMAT": "json"}
+
+
+class Service:
+    """The service on its own SQLite database, with one tenant, at a durability mode."""
+
+    def __init__(self, tmp: Path, durability: str) -> None:
+        from app import create_app
+        from conversions import tenants
+        from conversions.db import connection
+
+        self.path = tmp / f"service-{durability}.db"
+        self.url = f"sqlite:///{self.path}"
+        self.app = create_app({"DATABASE_URL": self.url, "LOG_FORMAT": "text"})
+        with connection():
+            self.tenant = tenants.create(DOMAIN, BUYER)
+        self.env = {**SERVICE_ENV, "DATABASE_URL": self.url,
+                    "CONVERSIONS_DURABILITY": durability,
+                    "CONVERSIONS_SQLITE_SYNCHRONOUS": durability.upper()}
+        self.routes = {rule.rule for rule in self.app.url_map.iter_rules()}
+        self.log = tmp / f"service-{durability}.log"
+
+    def count(self, source_type: str) -> int:
+        with sqlite3.connect(self.path) as db:
+            return db.execute("SELECT count(*) FROM event WHERE source_type = ?",
+                              (source_type,)).fetchone()[0]
+
+    @contextmanager
+    def serve(self) -> Iterator[Gunicorn]:
+        with Gunicorn("wsgi:app", self.env, self.log, ready_path="/healthz") as server:
+            yield server
+
+
+def pixel(bench: Bench, service: Service, server: Gunicorn, name: str, **row: Any) -> None:
+    path = (f"/api/conversions/pixel?buyer_id={BUYER}&source_type=pixel&event_name=purchase"
+            "&event_value=12.50&currency=USD")
+    measured = bench.drive(server.url, "pixel.lua", [path, f"{name}-{signed.TAG_SAFE}"],
+                           [path, f"warm-{name}-{signed.TAG_SAFE}"],
+                           lambda: service.count("pixel"))
+    bench.record(name, measured, **row)
+
+
+def goal(bench: Bench, service: Service, server: Gunicorn, name: str, **row: Any) -> None:
+    tenant = service.tenant
+    count = int(bench.by_name["baseline"]["rps"] * (float(bench.seconds) + 1) * 1.2) + 1000
+    bodies = signed.write(bench.tmp / f"{name}.txt", signed.goals(
+        tenant["tenant_id"], tenant["pixel_secret"], DOMAIN, count, f"{name}-{signed.TAG_SAFE}"))
+    warm = signed.write(bench.tmp / f"{name}-warm.txt", signed.goals(
+        tenant["tenant_id"], tenant["pixel_secret"], DOMAIN, 2000, f"warm-{name}"))
+    threads = str(bench.wrk_threads)
+    measured = bench.drive(server.url, "replay.lua", [str(bodies), threads],
+                           [str(warm), threads], lambda: service.count("goal"))
+    bench.record(name, measured, distinct=count, **row)
+
+
+def run_all(bench: Bench) -> None:
+    tmp = bench.tmp
+    with Gunicorn("bench.apps:gif", {}, tmp / "baseline.log") as server:
+        result = bench.drive(server.url, "plain.lua", [], [])
+        bench.record("baseline", result, ratio_to=None)
+
+    service = Service(tmp, "normal")
+    with service.serve() as server:
+        if "/api/conversions/pixel" in service.routes:
+            pixel(bench, service, server, "pixel", target=">= 60%, p99 <= 15 ms")
+        goal(bench, service, server, "signed goal", target=">= 50%, p99 <= 15 ms")
+
+    raw_file = signed.write(tmp / "raw.txt", [signed.raw()] * bench.wrk_threads)
+    args = [str(raw_file), str(bench.wrk_threads)]
+    with Gunicorn("bench.apps:raw", {}, tmp / "raw.log") as server:
+        bench.record("raw body", bench.drive(server.url, "replay.lua", args, args))
+    with Gunicorn("bench.apps:signed_raw", {}, tmp / "signed-raw.log") as server:
+        bench.record("raw body + middleware", bench.drive(server.url, "replay.lua", args, args),
+                     ratio_to="raw body", target=">= 95% (overhead <= 5%)")
+
+    naive_env = {"NAIVE_DATABASE": str(tmp / "naive-full.db"), "NAIVE_SYNCHRONOUS": "FULL"}
+    with Gunicorn("bench.naive:app", naive_env, tmp / "naive.log") as server:
+        path = f"/pixel?buyer_id={BUYER}&source_type=pixel&event_name=purchase" \
+               "&event_value=12.50&currency=USD"
+        measured = bench.drive(server.url, "pixel.lua", [path, f"naive-{signed.TAG_SAFE}"],
+                               [path, f"warm-naive-{signed.TAG_SAFE}"],
+                               lambda: _naive_rows(tmp / "naive-full.db"))
+        bench.record("naive, synchronous=FULL", measured)
+
+    full = Service(tmp, "full")
+    with full.serve() as server:
+        target = {"ratio_to": "naive, synchronous=FULL", "target": ">= 200% of naive"}
+        if "/api/conversions/pixel" in full.routes:
+            pixel(bench, full, server, "pixel, durability=full", **target)
+        else:
+            goal(bench, full, server, "signed goal, durability=full", **target)
+    _judge(bench)
+
+
+def _naive_rows(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT count(*) FROM event").fetchone()[0]
+
+
+def _judge(bench: Bench) -> None:
+    """Mark each row with a target as met or not."""
+    for row in bench.rows:
+        target = row["target"]
+        if not target:
+            continue
+        if target.startswith(">= 60%"):
+            row["met"] = row["ratio"] >= 0.60 and row["p99_ms"] <= 15
+        elif target.startswith(">= 50%"):
+            row["met"] = row["ratio"] >= 0.50 and row["p99_ms"] <= 15
+        elif target.startswith(">= 95%"):
+            row["met"] = row["ratio"] >= 0.95
+        elif target.startswith(">= 200%"):
+            row["met"] = row["ratio"] >= 2.0
+        elif target.startswith(">= 20,000"):
+            row["met"] = row["events_per_s"] >= 20000
