@@ -1,14 +1,15 @@
 """``POST /api/v1/track/pixel/goal``: canonical-JSON signed goal events (SIGNING.md §1)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
 from conversions import canonical, clock, rules, store, tally
 from conversions.errors import ApiError, invalid_event
+from conversions.responses import json_response
 from conversions.schemas import flatten, goal_event
-from conversions.signing import GOAL_BODY, verified_tenant
+from conversions.signing import GOAL_BODY, GOAL_RENDERINGS, verified_tenant
 
 bp = Blueprint("goals", __name__)
 
@@ -57,9 +58,11 @@ def track_goal() -> ResponseReturnValue:
             float(config["EVENT_MAX_FUTURE_SECONDS"])),
         "occurred_at_ms": int(now * 1000),
         "received_at_ms": int(now * 1000),
-        "dedup_key": "sig:" + canonical.digest(body, tenant_id),
+        "dedup_key": "sig:" + canonical.digest(body, tenant_id,
+                                               request.environ.get(GOAL_RENDERINGS)),
     }
     event_id, duplicate = store.insert_event(row)
     if not duplicate:
         tally.accepted(tenant_id, "goal")
-    return jsonify(event_id=str(event_id), duplicate=duplicate), 200 if duplicate else 202
+    return json_response({"event_id": str(event_id), "duplicate": duplicate},
+                         200 if duplicate else 202)
