@@ -72,7 +72,8 @@ def main() -> None:
             from pyinstrument import Profiler
         except ImportError:
             Profiler = None  # noqa: N806
-        profiler = Profiler(interval=0.0002) if Profiler and "--no-profile" not in sys.argv else None
+        wanted = Profiler and "--no-profile" not in sys.argv
+        profiler = Profiler(interval=0.0002) if wanted else None
         if profiler:
             profiler.start()
         started, cpu = time.perf_counter(), time.process_time()

@@ -3,7 +3,8 @@
 Every server runs under gunicorn with the production worker settings (``config/
 gunicorn.conf.py``) and is driven by wrk at a fixed concurrency for a bounded time; after
 each run the rows stored are checked against the 2xx answers. ``BENCH_SECONDS`` (10),
-``BENCH_CONNECTIONS`` (16) and ``BENCH_WRK_THREADS`` (2) change the drive.
+``BENCH_CONNECTIONS`` (16) and ``BENCH_WRK_THREADS`` (2) change the drive; ``BENCH_ONLY``
+(e.g. ``service,full``) runs some groups of scenarios only.
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ class Bench:
             "unread_at_deadline": in_flight,
             "ratio_to": ratio_to, "ratio": None, "target": target, "met": met,
         }
-        if ratio_to:
+        if ratio_to in self.by_name:
             row["ratio"] = result["rps"] / self.by_name[ratio_to]["rps"]
         self.rows.append(row)
         self.by_name[name] = row
@@ -111,7 +112,8 @@ def main() -> None:
         print(f"bench: {about['cpu']}, {about['nproc']} cores, load {about['load_average_before']}"
               f", {about['workers']}, {SECONDS:g} s a scenario, {CONNECTIONS} connections")
         started = time.monotonic()
-        scenarios.run_all(bench)
+        only = {name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
+        scenarios.run_all(bench, only)
         print(f"\n{report.text(bench.rows)}\n({time.monotonic() - started:.0f} s)")
         report.write(bench.rows, about, ROOT / "bench" / "results")
         print("written: bench/results/latest.json, latest.md, latest.png")
