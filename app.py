@@ -7,7 +7,23 @@ from typing import Any
 from flask import Flask
 
 from config import load as load_config
-from conversions import cli, clock, db, errors, goals, health, logs, signing
+from conversions import (
+    cli,
+    clock,
+    db,
+    errors,
+    goals,
+    health,
+    jobs,
+    limits,
+    logs,
+    monitoring,
+    pixel,
+    scheduler,
+    signing,
+    stats,
+    webhooks,
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -18,11 +34,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
     logs.init_app(app)
-    clock.use(app.config.get("CLOCK"))
+    clock.use(app.config.get("CLOCK") or (
+        clock.offset_file(app.config["CLOCK_FILE"]) if app.config.get("CLOCK_FILE") else None))
     db.init_app(app)
     errors.register(app)
-    for blueprint in (health.bp, goals.bp):
+    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
+    jobs.init_app(app)
+    scheduler.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
+    limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     return app

@@ -33,6 +33,15 @@ FIRST_TOUCH_MAX_AGE_DAYS = 180
 # RATELIMIT_INGEST per source (conversions/settings.py).
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_INGEST = "6000 per minute"
+# Per client address, on each ingestion endpoint (pixel, webhook, goal).
+RATELIMIT_PER_ADDRESS = "1200 per minute"
+# Failed signatures per tenant and client address; checked before any HMAC is computed.
+SIGNATURE_FAILURE_LIMIT = "20 per minute"
+# Reverse proxies in front of the service whose X-Forwarded-For is trusted (0: trust none).
+PROXY_FIX_HOPS = 0
+
+# Webhooks: events a batch may hold (all or nothing).
+WEBHOOK_MAX_EVENTS = 1000
 
 # Monitoring: a source with no event within this window is stale (per tenant and source).
 FRESHNESS_WINDOW_SECONDS = 24 * 3600
@@ -40,3 +49,27 @@ FRESHNESS_WINDOW_SECONDS = 24 * 3600
 # Logging: "json" for one JSON object a line, "text" for people at a terminal.
 LOG_FORMAT = "json"
 LOG_LEVEL = "INFO"
+
+# Scheduled jobs (conversions/jobs.py). Every serving process (wsgi.py, so each gunicorn
+# worker) runs a scheduler when enabled; create_app alone (tests, the CLI) never starts one.
+# A database lock makes each job run once per interval across processes and hosts; the
+# tally flush runs in every process.
+SCHEDULER_ENABLED = True
+AGGREGATE_INTERVAL_SECONDS = 60
+STALENESS_INTERVAL_SECONDS = 60
+PRUNE_INTERVAL_SECONDS = 3600
+FLUSH_INTERVAL_SECONDS = 10
+# A job holding its lock longer than this is presumed dead and its lease taken over.
+JOB_LEASE_SECONDS = 600
+# Events received this recently may still be committing: aggregation leaves them to the tail.
+AGGREGATE_SETTLE_SECONDS = 10
+# Job runs are kept this long for health.
+JOB_RUN_RETENTION_SECONDS = 7 * 24 * 3600
+# Staleness alerts: POSTed as JSON when set, retried with a growing delay.
+ALERT_WEBHOOK_URL = ""
+ALERT_ATTEMPTS = 4
+ALERT_RETRY_SECONDS = 2.0
+# Health's error counts cover this many seconds by default.
+HEALTH_WINDOW_SECONDS = 24 * 3600
+# Test and operations aid: a file holding a clock offset in seconds, read by every process.
+CLOCK_FILE = ""

@@ -15,3 +15,10 @@ accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 # One control socket per user would clash between instances on one host.
 control_socket_disable = True
+
+
+def worker_exit(server, worker):
+    """Stop the worker's job scheduler and save its last tallies (conversions/scheduler.py)."""
+    from conversions import scheduler
+
+    scheduler.stop()

@@ -32,7 +32,8 @@ def check_admin() -> None:
     if current_app.config.get("ADMIN_TOKEN"):
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token_matches(presented.strip()):
-            raise ApiError(401, "unauthorized", "A valid 'Authorization: Bearer' token is required.")
+            raise ApiError(401, "unauthorized",
+                           "A valid 'Authorization: Bearer' token is required.")
     elif not is_loopback(request.remote_addr):
         raise ApiError(403, "forbidden",
                        "No admin token is configured: only loopback clients are answered.")

@@ -33,7 +33,7 @@ def _value_renderings(value: Any) -> list[Any]:
     zero. Only a value with more than two decimals can differ, and the rules refuse those
     later, but the signature is checked first and must not depend on which client signed.
     """
-    if isinstance(value, (bool, int, float, Decimal)) or isinstance(value, str):
+    if isinstance(value, (bool, int, float, Decimal, str)):
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):

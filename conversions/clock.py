@@ -17,6 +17,24 @@ def now_ms() -> int:
     return int(_source() * 1000)
 
 
+def offset_file(path: str) -> Callable[[], float]:
+    """The system clock shifted by the seconds written in ``path`` (missing or empty: 0).
+
+    A test and operations aid (``CLOCK_FILE``): every process reading the same file agrees
+    on the shifted time, so a real multi-worker server can be moved hours ahead at once.
+    """
+
+    def shifted() -> float:
+        try:
+            with open(path) as handle:
+                text = handle.read().strip()
+        except FileNotFoundError:
+            text = ""
+        return time.time() + (float(text) if text else 0.0)
+
+    return shifted
+
+
 def use(source: Callable[[], float] | None) -> None:
     """Read time from ``source`` (``None``: the system clock)."""
     global _source

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from peewee import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -45,14 +45,19 @@ def invalid_event(fields: dict[str, Any]) -> ApiError:
 
 
 # Blueprints that ingest events, by the source type their rejections are counted under.
-INGESTION_SOURCES = {"goals": "goal"}
+INGESTION_SOURCES = {"goals": "goal", "pixel": "pixel", "webhooks": "webhook"}
 
 
 def count_rejection(error: str) -> None:
-    """Tally a refusal by an ingestion endpoint, for health's error counts."""
+    """Tally a refusal by an ingestion endpoint, for health's error counts.
+
+    The tenant is the one the middleware verified, else one the request named (``g.tenant_id``,
+    set by the unsigned pixel), else unknown.
+    """
     source = INGESTION_SOURCES.get(request.blueprint or "")
     if source is not None:
-        tally.rejected(request.environ.get("hmac.tenant_id"), source, error)
+        tenant_id = request.environ.get("hmac.tenant_id") or g.get("tenant_id")
+        tally.rejected(tenant_id, source, error)
 
 
 def register(app: Flask) -> None:

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from conversions import canonical, clock, rules, store, tally
+from conversions import canonical, clock, limits, rules, store, tally
 from conversions.errors import ApiError, invalid_event
 from conversions.responses import json_response
 from conversions.schemas import flatten, goal_event
@@ -24,6 +24,7 @@ def check_pii(body: dict) -> None:
 
 
 @bp.post("/api/v1/track/pixel/goal")
+@limits.ingest("goal")
 def track_goal() -> ResponseReturnValue:
     tenant_id = verified_tenant()
     body = request.environ.get(GOAL_BODY)

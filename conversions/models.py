@@ -74,6 +74,7 @@ class Event(BaseModel):
             (("tenant", "source_type", "dedup_key"), True),
             (("tenant", "source_type", "received_at_ms"), False),
             (("received_at_ms",), False),
+            (("tenant", "occurred_at_ms"), False),
         )
 
     @property
@@ -109,8 +110,92 @@ class TenantSetting(BaseModel):
         indexes = ((("tenant", "name"), True),)
 
 
+class HourlyAggregate(BaseModel):
+    """Events of one tenant, source, event name and currency in one hour of event time.
+
+    Holds exactly the events received before the aggregation cursor; ``currency`` is ""
+    for events without a value or currency.
+    """
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    source_type = CharField(max_length=8)
+    event_name = CharField(max_length=64)
+    hour_start_ms = BigIntegerField()
+    currency = CharField(max_length=3, default="")
+    events = BigIntegerField()
+    value_hundredths = BigIntegerField()
+
+    class Meta:
+        indexes = (
+            (("tenant", "hour_start_ms", "source_type", "event_name", "currency"), True),
+        )
+
+
+class JobCursor(BaseModel):
+    """How far a job has got, e.g. the receive time aggregates are exact up to."""
+
+    name = CharField(primary_key=True, max_length=32)
+    position_ms = BigIntegerField()
+
+
+class JobRun(BaseModel):
+    """One run of a scheduled job, for health: start, end, rows touched, error."""
+
+    id = AutoField()
+    job = CharField(max_length=32)
+    started_at_ms = BigIntegerField()
+    finished_at_ms = BigIntegerField(null=True)
+    rows = BigIntegerField(null=True)
+    error = TextField(null=True)
+    holder = CharField(max_length=128)
+
+    class Meta:
+        indexes = ((("job", "started_at_ms"), False),)
+
+
+class JobLease(BaseModel):
+    """The cross-process lock of a job on SQLite (PostgreSQL uses advisory locks)."""
+
+    job = CharField(primary_key=True, max_length=32)
+    holder = CharField(max_length=128, null=True)
+    expires_at_ms = BigIntegerField(default=0)
+
+
+class OutcomeCount(BaseModel):
+    """Accepted events and rejections per tenant (None: unknown), source, outcome and hour."""
+
+    id = AutoField()
+    tenant_id = CharField(max_length=36, null=True)
+    source_type = CharField(max_length=8)
+    outcome = CharField(max_length=64)
+    hour_start_ms = BigIntegerField()
+    count = BigIntegerField()
+
+    class Meta:
+        indexes = (
+            (("tenant_id", "source_type", "outcome", "hour_start_ms"), True),
+            (("hour_start_ms",), False),
+        )
+
+
+class SourceState(BaseModel):
+    """What the staleness job last saw of a tenant's source."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    source_type = CharField(max_length=8)
+    last_event_at_ms = BigIntegerField(null=True)
+    stale_since_ms = BigIntegerField(null=True)
+    checked_at_ms = BigIntegerField()
+
+    class Meta:
+        indexes = ((("tenant", "source_type"), True),)
+
+
 # In dependency order: a table comes after those it refers to.
-MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting]
+MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting, HourlyAggregate, JobCursor,
+          JobRun, JobLease, OutcomeCount, SourceState]
 
 
 def create_schema() -> None:

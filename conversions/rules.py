@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -84,14 +84,14 @@ def parse_instant(text: str) -> datetime:
         seconds = float(text)
         if not math.isfinite(seconds):
             raise ValueError("must be ISO-8601 or Unix seconds")
-        return datetime.fromtimestamp(seconds, timezone.utc)
+        return datetime.fromtimestamp(seconds, UTC)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("must be ISO-8601 or Unix seconds") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def event_time_ms(moment: datetime, now: float, max_age: float, max_future: float) -> int:

@@ -4,9 +4,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from flask import current_app
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from conversions import rules
+from conversions import canonical, clock, rules
 
 
 class Money(fields.Field):
@@ -79,6 +80,82 @@ class GoalEvent(Schema):
     first_touch_ts = Instant(allow_none=True, validate=validate.Length(max=64))
 
 
+class EventTime(fields.Field):
+    """ISO-8601 text or Unix seconds, within the configured age and skew; loaded as Unix ms."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+            raise ValidationError("must be ISO-8601 or Unix seconds")
+        try:
+            moment = rules.parse_instant(str(value))
+        except (ValueError, OverflowError, OSError):
+            raise ValidationError("must be ISO-8601 or Unix seconds") from None
+        config = current_app.config
+        try:
+            return rules.event_time_ms(moment, clock.now(), float(config["EVENT_MAX_AGE_SECONDS"]),
+                                       float(config["EVENT_MAX_FUTURE_SECONDS"]))
+        except ValueError as err:
+            raise ValidationError(str(err)) from None
+
+
+def _event_name(value: str) -> None:
+    if not rules.EVENT_NAME.fullmatch(value):
+        raise ValidationError("must be 1 to 64 letters, digits or _ . : -")
+
+
+def _json_text(value: Any) -> None:
+    try:
+        text = canonical.json_text(value)
+        text.encode()
+    except (UnicodeEncodeError, TypeError, ValueError):
+        raise ValidationError("must be valid Unicode JSON") from None
+    if len(text) > MAX_PROPERTIES:
+        raise ValidationError(f"must be at most {MAX_PROPERTIES} characters as JSON")
+
+
+MAX_PROPERTIES = 16 * 1024
+
+
+class Conversion(Schema):
+    """What a pixel and a webhook event share; a value needs its currency."""
+
+    event_name = fields.String(required=True, validate=_event_name)
+    event_value = Money(numbers_only=False, allow_none=True, load_default=None)
+    currency = Currency(allow_none=True, load_default=None)
+    event_id = fields.String(
+        allow_none=True, load_default=None,
+        validate=[validate.Length(min=1, max=128),
+                  validate.Predicate("isprintable", error="must be printable text")],
+    )
+
+    @validates_schema
+    def _currency_with_value(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("event_value") is not None and not data.get("currency"):
+            raise ValidationError("is required with event_value", "currency")
+
+
+class PixelEvent(Conversion):
+    """The parameters of ``/api/conversions/pixel`` (INTERFACE.md); others are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    buyer_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    source_type = fields.String(load_default="pixel", validate=validate.Equal("pixel"))
+    event_ts = EventTime(load_default=None)
+
+
+class WebhookEvent(Conversion):
+    """One event of a webhook body, alone or in ``{"events": [...]}``."""
+
+    class Meta:
+        unknown = RAISE
+
+    event_ts = EventTime(required=True)
+    properties = fields.Dict(keys=fields.String(), allow_none=True, load_default=None,
+                             validate=_json_text)
+
+
 def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """Marshmallow's nested error messages as ``{"properties.value": [...], ...}``."""
     if isinstance(messages, dict):
@@ -93,3 +170,5 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 goal_event = GoalEvent()
+pixel_event = PixelEvent()
+webhook_event = WebhookEvent()

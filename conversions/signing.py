@@ -6,11 +6,18 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from flask import Flask, request
-from middleware import Failure, HeaderHmacScheme, HmacMiddleware, Keyring, Route
 
-from conversions import canonical, clock, tally
+from conversions import canonical, clock, limits, tally
 from conversions.errors import ApiError
 from conversions.tenants import key_cache
+from middleware import (
+    Failure,
+    HeaderHmacScheme,
+    HmacMiddleware,
+    Keyring,
+    Route,
+    StandardWebhookScheme,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -50,12 +57,31 @@ def goal_content(environ: WSGIEnvironment, body: bytes, keyring: Keyring) -> lis
     return environ[GOAL_RENDERINGS]
 
 
-SOURCES = {GOAL_PATH: "goal"}
+WEBHOOK_PATH = "/api/conversions/webhook"
+
+
+def webhook_keys(environ: WSGIEnvironment, fresh: bool) -> Keyring | Failure:
+    """The webhook-secret keys of the tenant named by ``?tenant_id=`` or ``?buyer_id=``."""
+    tenant_id = query_param(environ, "tenant_id")
+    buyer_id = query_param(environ, "buyer_id")
+    if not (tenant_id or buyer_id):
+        return Failure(400, "missing_tenant",
+                       "The buyer_id or tenant_id query parameter is required.")
+    keyring = (key_cache.get("id", tenant_id, "webhook", fresh) if tenant_id
+               else key_cache.get("buyer_id", buyer_id, "webhook", fresh))
+    if keyring is None:
+        return Failure(404, "unknown_tenant", "No tenant is registered for this id.")
+    return keyring
+
+
+SOURCES = {GOAL_PATH: "goal", WEBHOOK_PATH: "webhook"}
 
 
 def record_rejection(environ: WSGIEnvironment, failure: Failure, keyring: Keyring | None) -> None:
     """Count and log a refusal by the middleware (never the signature or the key)."""
     tenant_id = keyring.tenant_id if keyring else None
+    if failure.error == "invalid_signature" and keyring is not None:
+        limits.signature_failures.record(environ, keyring)
     tally.rejected(tenant_id, SOURCES.get(environ.get("PATH_INFO", ""), "unknown"), failure.error)
     log.info("signed request refused", extra={
         "path": environ.get("PATH_INFO"), "status": failure.status, "error": failure.error,
@@ -65,9 +91,13 @@ def record_rejection(environ: WSGIEnvironment, failure: Failure, keyring: Keyrin
 
 def routes(app: Flask) -> list[Route]:
     config = app.config
+    guard = limits.signature_failures.check
     return [
         Route(GOAL_PATH, HeaderHmacScheme(GOAL_HEADER, content=goal_content, name="goal"),
-              goal_keys, max_body=int(config["GOAL_MAX_BODY"])),
+              goal_keys, max_body=int(config["GOAL_MAX_BODY"]), guard=guard),
+        Route(WEBHOOK_PATH,
+              StandardWebhookScheme(tolerance=float(config["WEBHOOK_TOLERANCE_SECONDS"])),
+              webhook_keys, max_body=int(config["WEBHOOK_MAX_BODY"]), guard=guard),
     ]
 
 

@@ -9,11 +9,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from middleware import Key, Keyring
-
 from conversions import clock
 from conversions.db import connection, database
 from conversions.models import SECRET_KINDS, SigningKey, Tenant
+from middleware import Key, Keyring
 
 
 class TenantError(ValueError):

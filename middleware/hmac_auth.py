@@ -6,16 +6,16 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from middleware.schemes import Failure, Keyring, Scheme, Verified
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-KeyLookup = Callable[["WSGIEnvironment", bool], Union[Keyring, Failure]]
-Guard = Callable[["WSGIEnvironment", Keyring], Union[Failure, None]]
-RejectHook = Callable[["WSGIEnvironment", Failure, Union[Keyring, None]], None]
+KeyLookup = Callable[["WSGIEnvironment", bool], Keyring | Failure]
+Guard = Callable[["WSGIEnvironment", Keyring], Failure | None]
+RejectHook = Callable[["WSGIEnvironment", Failure, Keyring | None], None]
 
 LENGTH_REQUIRED = Failure(411, "length_required", "A Content-Length header is required.")
 INCOMPLETE_BODY = Failure(400, "incomplete_body", "The body is shorter than Content-Length.")
@@ -80,16 +80,7 @@ class HmacMiddleware:
         route = self.routes.get(environ.get("PATH_INFO", ""))
         if route is None or environ.get("REQUEST_METHOD") not in route.methods:
             return self.app(environ, start_response)
-        keyring: Keyring | None = None
-        outcome = _read_body(environ, route.max_body)
-        if not isinstance(outcome, Failure):
-            body = outcome
-            found = route.key_lookup(environ, False)
-            if isinstance(found, Failure):
-                outcome = found
-            else:
-                keyring = found
-                outcome = self._verify(route, environ, body, keyring)
+        outcome, keyring, body = self._check(route, environ)
         if isinstance(outcome, Failure):
             if self.on_reject is not None:
                 self.on_reject(environ, outcome, keyring)
@@ -108,6 +99,18 @@ class HmacMiddleware:
             }
         )
         return self.app(environ, start_response)
+
+    def _check(
+        self, route: Route, environ: WSGIEnvironment
+    ) -> tuple[Verified | Failure, Keyring | None, bytes]:
+        """Read the body, find the keys, verify; the keyring is None if none was found."""
+        body = _read_body(environ, route.max_body)
+        if isinstance(body, Failure):
+            return body, None, b""
+        keyring = route.key_lookup(environ, False)
+        if isinstance(keyring, Failure):
+            return keyring, None, body
+        return self._verify(route, environ, body, keyring), keyring, body
 
     def _verify(
         self, route: Route, environ: WSGIEnvironment, body: bytes, keyring: Keyring

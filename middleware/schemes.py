@@ -10,7 +10,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -52,8 +52,8 @@ class Verified:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-Outcome = Union[Verified, Failure]
-SignedContent = Callable[["WSGIEnvironment", bytes, Keyring], Union[Iterable[bytes], Failure]]
+Outcome = Verified | Failure
+SignedContent = Callable[["WSGIEnvironment", bytes, Keyring], Iterable[bytes] | Failure]
 
 
 class Scheme(Protocol):

@@ -1,0 +1,128 @@
+"""Rate limits on ingestion: per tenant and per client address, and on failed signatures.
+
+Limits are read per request from configuration and per-tenant settings, and counted in
+``RATELIMIT_STORAGE_URI`` (``memory://`` per process, ``redis://`` shared). The client address
+is ``REMOTE_ADDR`` as Werkzeug's ``ProxyFix`` leaves it after ``PROXY_FIX_HOPS`` trusted
+proxies; with no trusted proxy a raw ``X-Forwarded-For`` is never believed.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
+from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from conversions import errors, settings
+from middleware import Failure, Keyring
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+limiter = Limiter(get_remote_address)
+
+
+def signed_tenant() -> str | None:
+    """The tenant the middleware verified this request for."""
+    return request.environ.get("hmac.tenant_id")
+
+
+Breach = Callable[[RequestLimit], Response | None]
+
+
+def ingest(source: str, tenant: Callable[[], str | None] = signed_tenant,
+           on_breach: Breach | None = None) -> Callable[[Any], Any]:
+    """Limit a view per tenant (setting ``rate_limit.<source>``) and per client address.
+
+    ``on_breach`` may answer a 429 its own way (the pixel's image); None: the JSON error.
+    """
+
+    def tenant_limit() -> str:
+        tenant_id = tenant()
+        if tenant_id is None:
+            return str(current_app.config["RATELIMIT_INGEST"])
+        return settings.get(tenant_id, "rate_limit", source)
+
+    per_tenant = limiter.limit(tenant_limit, key_func=lambda: f"tenant:{tenant()}",
+                               exempt_when=lambda: tenant() is None, on_breach=on_breach)
+    per_address = limiter.limit(lambda: str(current_app.config["RATELIMIT_PER_ADDRESS"]),
+                                on_breach=on_breach)
+    return lambda view: per_tenant(per_address(view))
+
+
+def retry_after(reset_at: float) -> int:
+    """Whole seconds until ``reset_at`` (Unix seconds), at least 1."""
+    return max(1, int(reset_at - time.time()) + 1)
+
+
+def _rate_limited(err: RateLimitExceeded) -> ResponseReturnValue:
+    current = limiter.current_limit
+    wait = retry_after(current.reset_at) if current else 60
+    errors.count_rejection("rate_limited")
+    if err.response is not None:
+        err.response.headers["Retry-After"] = str(wait)
+        return err.response
+    body = {"error": "rate_limited", "retry_after": wait,
+            "message": f"Too many requests (at most {err.description}); retry in {wait} s."}
+    return jsonify(body), 429, {"Retry-After": str(wait)}
+
+
+@lru_cache(maxsize=64)
+def _item(text: str) -> RateLimitItem:
+    return parse(text)
+
+
+class SignatureFailures:
+    """Failed signatures per tenant and client address, refused before any MAC is computed.
+
+    ``check`` is the middleware's route guard (it never counts); ``record`` counts one
+    ``invalid_signature``. So guessing a secret costs a 429 once the limit is reached.
+    """
+
+    def __init__(self) -> None:
+        self.limiter: FixedWindowRateLimiter | None = None
+        self.config: dict[str, Any] = {}
+
+    def init_app(self, app: Flask) -> None:
+        self.config = app.config
+        self.limiter = FixedWindowRateLimiter(
+            storage_from_string(str(app.config["RATELIMIT_STORAGE_URI"])))
+
+    def _args(self, environ: WSGIEnvironment, tenant_id: str) -> tuple[RateLimitItem, str, str]:
+        item = _item(str(self.config["SIGNATURE_FAILURE_LIMIT"]))
+        return item, "signature-failures", f"{tenant_id}@{environ.get('REMOTE_ADDR', '')}"
+
+    def check(self, environ: WSGIEnvironment, keyring: Keyring) -> Failure | None:
+        if self.limiter is None:
+            return None
+        item, *ids = self._args(environ, keyring.tenant_id)
+        if self.limiter.test(item, *ids):
+            return None
+        wait = retry_after(self.limiter.get_window_stats(item, *ids).reset_time)
+        return Failure(429, "rate_limited", f"Too many failed signatures; retry in {wait} s.",
+                       (("Retry-After", str(wait)),))
+
+    def record(self, environ: WSGIEnvironment, keyring: Keyring) -> None:
+        if self.limiter is not None:
+            self.limiter.hit(*self._args(environ, keyring.tenant_id))
+
+
+signature_failures = SignatureFailures()
+
+
+def init_app(app: Flask) -> None:
+    """Bind the limiters to ``app`` and trust ``PROXY_FIX_HOPS`` proxies for the address."""
+    limiter.init_app(app)
+    signature_failures.init_app(app)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    hops = int(app.config["PROXY_FIX_HOPS"])
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -1,0 +1,137 @@
+"""``GET|POST /api/conversions/pixel``: unsigned browser events, answered with a 1x1 GIF.
+
+The pixel carries no secret (anything in a page is public), so its events are stored as
+unsigned hints (``signed=False``) and never feed revenue attribution.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from flask_limiter import RequestLimit
+from marshmallow import ValidationError
+from werkzeug.exceptions import MethodNotAllowed
+
+from conversions import clock, errors, limits, rules, store, tally
+from conversions.schemas import flatten, pixel_event
+from conversions.tenants import key_cache
+
+bp = Blueprint("pixel", __name__)
+
+PATH = "/api/conversions/pixel"
+# The classic 43-byte transparent 1x1 GIF89a.
+GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0",
+            "Pragma": "no-cache", "Expires": "0"}
+
+
+def wants_json() -> bool:
+    """True when the client prefers JSON to an image (``Accept: application/json``)."""
+    return request.accept_mimetypes.best_match(["image/gif", "application/json"]) \
+        == "application/json"
+
+
+def gif(status: int, outcome: str, headers: dict[str, str] | None = None) -> Response:
+    """The transparent GIF, never cached, with ``X-Conversions-Status: outcome``."""
+    response = Response(GIF, status=status, mimetype="image/gif")
+    response.headers.update({**NO_CACHE, "X-Conversions-Status": outcome, **(headers or {})})
+    return response
+
+
+def refuse(status: int, error: str, message: str, **extra: Any) -> Response:
+    """A refusal as the GIF with ``X-Conversions-Error``, or as JSON when JSON was asked."""
+    buyer_tenant()  # tallied for the buyer's tenant when there is one
+    errors.count_rejection(error)
+    if wants_json():
+        response = jsonify({"error": error, "message": message, **extra})
+        response.status_code = status
+        response.headers.update({**NO_CACHE, "X-Conversions-Status": "rejected"})
+        return response
+    return gif(status, "rejected", {"X-Conversions-Error": error})
+
+
+def params() -> dict[str, Any]:
+    """Query parameters, overlaid by a POSTed form or JSON object; blanks count as absent."""
+    found: dict[str, Any] = request.args.to_dict()
+    if request.method == "POST":
+        if request.mimetype in ("application/json", "text/plain"):
+            try:
+                body = json.loads(request.get_data() or b"{}")
+            except RecursionError:
+                raise ValueError("too deeply nested") from None
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+            found.update(body)
+        else:
+            found.update(request.form.to_dict())
+    return {name: value for name, value in found.items() if value not in ("", None)}
+
+
+def buyer_tenant() -> str | None:
+    """The tenant of the request's ``buyer_id`` (None if none), looked up once a request."""
+    if "tenant_id" not in g:
+        try:
+            buyer = params().get("buyer_id")
+        except ValueError:
+            buyer = None
+        usable = isinstance(buyer, str) and 0 < len(buyer) <= 64 and buyer.isprintable()
+        keyring = key_cache.get("buyer_id", buyer, "pixel") if usable else None
+        g.tenant_id = keyring.tenant_id if keyring else None
+    return g.tenant_id
+
+
+def over_limit(limit: RequestLimit) -> Response | None:
+    """A 429 as the image with ``X-Conversions-Error: rate_limited``, unless JSON is asked."""
+    if wants_json():
+        return None
+    return gif(429, "rejected", {"X-Conversions-Error": "rate_limited"})
+
+
+@bp.route(PATH, methods=["GET", "POST"])
+@limits.ingest("pixel", tenant=buyer_tenant, on_breach=over_limit)
+def track_pixel() -> ResponseReturnValue:
+    if request.method == "HEAD":  # link checkers and prefetchers must not store events
+        raise MethodNotAllowed(valid_methods=["GET", "POST"])
+    try:
+        data = params()
+    except ValueError:
+        return refuse(400, "invalid_json", "The body is not a JSON object.")
+    found = dict(rules.find_pii(data))
+    if found:
+        return refuse(400, "pii_rejected",
+                      "Personal data is not accepted; hash identifiers before sending.",
+                      fields=found)
+    try:
+        event = pixel_event.load(data)
+    except ValidationError as err:
+        return refuse(400, "invalid_event", "The event breaks a rule.",
+                      fields=flatten(err.messages))
+    tenant_id = buyer_tenant()
+    if tenant_id is None:
+        return refuse(400, "unknown_buyer", "No tenant is registered for this buyer_id.")
+    now_ms = clock.now_ms()
+    value = event["event_value"]
+    event_id, duplicate = store.insert_event({
+        "tenant": tenant_id,
+        "source_type": "pixel",
+        "signed": False,
+        "event_name": event["event_name"],
+        "value_hundredths": None if value is None else rules.to_hundredths(value),
+        "currency": event["currency"],
+        "occurred_at_ms": event["event_ts"] or now_ms,
+        "received_at_ms": now_ms,
+        "dedup_key": f"id:{event['event_id']}" if event["event_id"] else None,
+    })
+    if not duplicate:
+        tally.accepted(tenant_id, "pixel")
+    outcome = "duplicate" if duplicate else "accepted"
+    if wants_json():
+        response = jsonify(event_id=str(event_id), duplicate=duplicate)
+        response.status_code = 200 if duplicate else 202
+        response.headers.update({**NO_CACHE, "X-Conversions-Status": outcome})
+        return response
+    return gif(200, outcome)
