@@ -1,6 +1,7 @@
 """The bench's scenarios, in the order they run (``bench/run.py`` drives them)."""
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,10 @@ DOMAIN = "bench.example.com"
 BUYER = "bench-buyer"
 # Every rule stays on; only the rate limit is raised above what the bench can send.
 SERVICE_ENV = {"CONVERSIONS_RATELIMIT_INGEST": "100000000 per minute",
+               "CONVERSIONS_RATELIMIT_PER_ADDRESS": "100000000 per minute",
                "CONVERSIONS_LOG_FORMAT": "json"}
+# Upper bound of events/s the bench prepares distinct webhook deliveries for.
+WEBHOOK_EVENTS_PER_S = 40000
 
 
 class Service:
@@ -54,8 +58,9 @@ class Service:
 def pixel(bench: Bench, service: Service, server: Gunicorn, name: str, **row: Any) -> None:
     path = (f"/api/conversions/pixel?buyer_id={BUYER}&source_type=pixel&event_name=purchase"
             "&event_value=12.50&currency=USD")
-    measured = bench.drive(server.url, "pixel.lua", [path, f"{name}-{signed.TAG_SAFE}"],
-                           [path, f"warm-{name}-{signed.TAG_SAFE}"],
+    slug = re.sub(r"[^a-z0-9]+", "-", name)
+    measured = bench.drive(server.url, "pixel.lua", [path, f"{slug}-{signed.TAG_SAFE}"],
+                           [path, f"warm-{slug}-{signed.TAG_SAFE}"],
                            lambda: service.count("pixel"))
     bench.record(name, measured, **row)
 
@@ -63,14 +68,30 @@ def pixel(bench: Bench, service: Service, server: Gunicorn, name: str, **row: An
 def goal(bench: Bench, service: Service, server: Gunicorn, name: str, **row: Any) -> None:
     tenant = service.tenant
     count = int(bench.by_name["baseline"]["rps"] * (float(bench.seconds) + 1) * 1.2) + 1000
-    bodies = signed.write(bench.tmp / f"{name}.txt", signed.goals(
-        tenant["tenant_id"], tenant["pixel_secret"], DOMAIN, count, f"{name}-{signed.TAG_SAFE}"))
-    warm = signed.write(bench.tmp / f"{name}-warm.txt", signed.goals(
-        tenant["tenant_id"], tenant["pixel_secret"], DOMAIN, 2000, f"warm-{name}"))
+    slug = re.sub(r"[^a-z0-9]+", "-", name)
+    bodies = signed.write(bench.tmp / f"{slug}.txt", signed.goals(
+        tenant["tenant_id"], tenant["pixel_secret"], DOMAIN, count, f"{slug}-{signed.TAG_SAFE}"))
+    warm = signed.write(bench.tmp / f"{slug}-warm.txt", signed.goals(
+        tenant["tenant_id"], tenant["pixel_secret"], DOMAIN, 2000, f"warm-{slug}"))
     threads = str(bench.wrk_threads)
     measured = bench.drive(server.url, "replay.lua", [str(bodies), threads],
                            [str(warm), threads], lambda: service.count("goal"))
     bench.record(name, measured, distinct=count, **row)
+
+
+def webhook(bench: Bench, service: Service, server: Gunicorn, size: int, **row: Any) -> None:
+    tenant = service.tenant
+    name = f"webhook batch of {size:,}"
+    count = int(WEBHOOK_EVENTS_PER_S * (bench.seconds + 1) / size) + 20
+    tag = f"{size}-{signed.TAG_SAFE}"
+    bodies = signed.write(bench.tmp / f"webhook-{size}.txt", signed.webhooks(
+        tenant["tenant_id"], tenant["webhook_secret"], count, size, tag))
+    warm = signed.write(bench.tmp / f"webhook-{size}-warm.txt", signed.webhooks(
+        tenant["tenant_id"], tenant["webhook_secret"], 40, size, f"warm-{tag}"))
+    threads = str(bench.wrk_threads)
+    measured = bench.drive(server.url, "replay.lua", [str(bodies), threads],
+                           [str(warm), threads], lambda: service.count("webhook"))
+    bench.record(name, measured, events=size, distinct=count, ratio_to=None, **row)
 
 
 def run_all(bench: Bench, only: set[str] | None = None) -> None:
@@ -92,6 +113,9 @@ def _service(bench: Bench, tmp: Path) -> None:
         if "/api/conversions/pixel" in service.routes:
             pixel(bench, service, server, "pixel", target=">= 60%, p99 <= 15 ms")
         goal(bench, service, server, "signed goal", target=">= 50%, p99 <= 15 ms")
+        if "/api/conversions/webhook" in service.routes:
+            for size in (100, 1000):
+                webhook(bench, service, server, size, target=">= 20,000 events/s")
 
 
 def _middleware(bench: Bench, tmp: Path) -> None:

@@ -19,6 +19,7 @@ from bench.apps import RAW_HEADER, RAW_PATH, RAW_SECRET
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT.parent / "shared" / "spec"
 GOAL_PATH = "/api/v1/track/pixel/goal"
+WEBHOOK_PATH = "/api/conversions/webhook"
 # Distinguishes this run's idempotency keys and sessions from any earlier run's.
 TAG_SAFE = uuid.uuid4().hex[:8]
 
@@ -48,6 +49,26 @@ def goals(tenant_id: str, secret_hex: str, domain: str, count: int, tag: str) ->
             plan="pro", first_touch_bucket="ai_search", first_touch_ts=first_touch)
         yield line("POST", path, {"Content-Type": "application/json",
                                   "X-LP-Goal-Signature": signature}, json.dumps(body))
+
+
+def webhooks(tenant_id: str, whsec: str, count: int, size: int, tag: str) -> Iterator[str]:
+    """``count`` Standard Webhooks deliveries of ``size`` distinct events each, signed now."""
+    from standardwebhooks import Webhook
+
+    signer = Webhook(whsec)
+    now = datetime.now(UTC)
+    event_ts = int(now.timestamp()) - 60
+    path = f"{WEBHOOK_PATH}?tenant_id={tenant_id}"
+    for index in range(count):
+        body = json.dumps({"events": [
+            {"event_name": "purchase", "event_value": "19.99", "currency": "USD",
+             "event_ts": event_ts, "event_id": f"{tag}-{index}-{n}", "properties": {"plan": "pro"}}
+            for n in range(size)]})
+        msg_id = f"msg-{tag}-{index}"
+        yield line("POST", path, {
+            "Content-Type": "application/json", "webhook-id": msg_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signer.sign(msg_id, now, body)}, body)
 
 
 def raw() -> str:
