@@ -1,4 +1,6 @@
-"""Profile the service's request path in-process: ``python -m bench.profile goal [N]``.
+"""Profile the service's request path in-process: ``python -m bench.profile KIND [N]``.
+
+KIND: ``goal``, ``pixel``, ``webhook100`` or ``webhook1000``; ``--no-profile``: timing only.
 
 Calls the WSGI app (middleware included) directly, without gunicorn or a socket, so the
 figures are the app's own cost per request; with pyinstrument installed it also prints
@@ -42,6 +44,10 @@ def requests(kind: str, tenant: dict, count: int) -> list[str]:
     if kind == "pixel":
         return [f"GET\t/api/conversions/pixel?buyer_id={BUYER}&source_type=pixel&event_name="
                 f"purchase&event_value=12.50&currency=USD&event_id=p{i}\t\t" for i in range(count)]
+    if kind.startswith("webhook"):  # webhook100, webhook1000: batches of that many
+        size = int(kind.removeprefix("webhook") or 100)
+        return list(signed.webhooks(tenant["tenant_id"], tenant["webhook_secret"], count, size,
+                                    "profile"))
     raise SystemExit(f"unknown scenario {kind}")
 
 
@@ -54,7 +60,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"DATABASE_URL": f"sqlite:///{Path(tmp) / 'p.db'}",
-                          "RATELIMIT_INGEST": "100000000 per minute"})
+                          "RATELIMIT_INGEST": "100000000 per minute",
+                          "RATELIMIT_PER_ADDRESS": "100000000 per minute",
+                          "RATELIMIT_ENABLED": "--no-limits" not in sys.argv})
         with connection():
             tenant = tenants.create(DOMAIN, BUYER)
         envs = [environ(line) for line in requests(kind, tenant, count)]
@@ -67,7 +75,8 @@ def main() -> None:
             for env in batch:
                 b"".join(app(env, start_response))
 
-        run(envs[:200])
+        warm = min(200, count // 5)
+        run(envs[:warm])
         try:
             from pyinstrument import Profiler
         except ImportError:
@@ -77,14 +86,14 @@ def main() -> None:
         if profiler:
             profiler.start()
         started, cpu = time.perf_counter(), time.process_time()
-        run(envs[200:])
+        run(envs[warm:])
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         if profiler:
             profiler.stop()
             print(profiler.output_text(unicode=True, color=False, show_all=False))
-        print(json.dumps({"scenario": kind, "requests": count - 200, "statuses": statuses,
-                          "us_per_request": round(elapsed / (count - 200) * 1e6, 1),
-                          "cpu_us_per_request": round(cpu / (count - 200) * 1e6, 1)}))
+        print(json.dumps({"scenario": kind, "requests": count - warm, "statuses": statuses,
+                          "us_per_request": round(elapsed / (count - warm) * 1e6, 1),
+                          "cpu_us_per_request": round(cpu / (count - warm) * 1e6, 1)}))
 
 
 if __name__ == "__main__":
