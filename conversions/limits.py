@@ -146,25 +146,17 @@ class SignatureFailures:
 signature_failures = SignatureFailures()
 
 
-_filtered = False
-
-
-def _no_route_wide_limits() -> bool:
-    """Without limits for every route, spare each request flask-limiter's own resolution
-    (``ingest`` counts the ingestion endpoints)."""
-    config = current_app.config
-    return not (config.get("RATELIMIT_DEFAULT") or config.get("RATELIMIT_APPLICATION"))
-
-
 def init_app(app: Flask) -> None:
     """Bind the limiters to ``app`` and trust ``PROXY_FIX_HOPS`` proxies for the address."""
     limiter.init_app(app)
     if limiter.enabled:
         limit_sweeper.adopt(limiter.storage)
-    global _filtered
-    if not _filtered:
-        limiter.request_filter(_no_route_wide_limits)
-        _filtered = True
+    if not (app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION")):
+        # No limit on every route: ``ingest`` counts the ingestion endpoints, so spare each
+        # request flask-limiter's own (empty) resolution before it.
+        hooks = app.before_request_funcs.get(None, [])
+        if limiter._check_request_limit in hooks:
+            hooks.remove(limiter._check_request_limit)
     signature_failures.init_app(app)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     hops = int(app.config["PROXY_FIX_HOPS"])
