@@ -3,6 +3,7 @@
 ``gif``: the physical limit, a plain WSGI callable answering the 43-byte GIF.
 ``raw``: the same answer to a POST whose body it reads; ``signed_raw``: ``raw`` behind
 ``HmacMiddleware`` on a raw-body route, so the pair measures the middleware's own cost.
+``flask_gif``: a Flask route answering the GIF, the framework's floor.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from middleware import HeaderHmacScheme, HmacMiddleware, Key, Keyring, Route
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 HEADERS = [("Content-Type", "image/gif"), ("Content-Length", str(len(GIF))),
@@ -46,3 +47,16 @@ def _lookup(environ: WSGIEnvironment, fresh: bool) -> Keyring:
 
 
 signed_raw = HmacMiddleware(raw, [Route(RAW_PATH, HeaderHmacScheme(RAW_HEADER), _lookup)])
+
+
+def _flask_gif() -> WSGIApplication:
+    """A Flask app whose one route answers the GIF: the framework's cost, nothing else."""
+    from flask import Flask, Response
+
+    app = Flask(__name__)
+    app.add_url_rule("/", "gif", lambda: Response(GIF, mimetype="image/gif",
+                                                  headers={"Cache-Control": "no-store"}))
+    return app
+
+
+flask_gif = _flask_gif()

@@ -108,6 +108,9 @@ def run_all(bench: Bench, only: set[str] | None = None) -> None:
 
 
 def _service(bench: Bench, tmp: Path) -> None:
+    # The framework's own floor: a Flask route answering the GIF, no work, no middleware.
+    with Gunicorn("bench.apps:flask_gif", {}, tmp / "flask.log") as server:
+        bench.record("Flask route, no work", bench.drive(server.url, "plain.lua", [], []))
     service = Service(tmp, "normal")
     with service.serve() as server:
         if "/api/conversions/pixel" in service.routes:
@@ -158,6 +161,8 @@ def _judge(bench: Bench) -> None:
     """Mark each row with a target as met or not."""
     for row in bench.rows:
         target = row["target"]
+        if target.startswith(">= 20,000"):
+            row["met"] = row["events_per_s"] >= 20000
         if not target or row["ratio"] is None:
             continue
         if target.startswith(">= 60%"):
@@ -168,5 +173,3 @@ def _judge(bench: Bench) -> None:
             row["met"] = row["ratio"] >= 0.95
         elif target.startswith(">= 200%"):
             row["met"] = row["ratio"] >= 2.0
-        elif target.startswith(">= 20,000"):
-            row["met"] = row["events_per_s"] >= 20000

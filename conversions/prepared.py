@@ -14,6 +14,9 @@ from conversions.models import Event
 _COLUMNS = [field for field in Event._meta.sorted_fields if field is not Event.id]
 _CONVERT = [(field.name, field.db_value) for field in _COLUMNS]
 _NAMES = frozenset(name for name, _ in _CONVERT)
+_NAMES_IN_ORDER = [name for name, _ in _CONVERT]
+_CONVERTERS = [convert for _, convert in _CONVERT]
+_PLAIN = frozenset({str, int, type(None)})
 _rendered: dict[type, tuple[str, str]] = {}
 
 
@@ -38,7 +41,9 @@ def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
     if not row.keys() <= _NAMES:
         raise ValueError(f"not Event fields: {sorted(row.keys() - _NAMES)}")
     insert, lookup = _statements()
-    params = [convert(row.get(name)) for name, convert in _CONVERT]
+    # Text, whole numbers and None go to the driver as they are; anything else is converted.
+    params = [value if type(value) in _PLAIN else convert(value)
+              for value, convert in zip(map(row.get, _NAMES_IN_ORDER), _CONVERTERS, strict=True)]
     inserted = database.execute_sql(insert, params).fetchall()
     if inserted:
         return inserted[0][0], False
