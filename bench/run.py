@@ -36,17 +36,20 @@ class Bench:
         self.wrk_threads = THREADS
 
     def drive(self, url: str, script: str, args: list[str], warmup_args: list[str],
-              count: Callable[[], int] | None = None) -> tuple[dict, int | None]:
+              count: Callable[[], int] | None = None,
+              seconds: float = SECONDS) -> tuple[dict, int | None]:
         """Warm up, then measure; with ``count``, also the rows stored during the measure."""
+        quiet = 0.5
         if WARMUP:
-            load.wrk(url, script, warmup_args, seconds=WARMUP, connections=CONNECTIONS,
-                     threads=THREADS)
-        before = _settled(count) if count else 0
-        result = load.wrk(url, script, args, seconds=SECONDS, connections=CONNECTIONS,
+            warm = load.wrk(url, script, warmup_args, seconds=WARMUP, connections=CONNECTIONS,
+                            threads=THREADS)
+            quiet = _quiet(warm)
+        before = _settled(count, quiet) if count else 0
+        result = load.wrk(url, script, args, seconds=seconds, connections=CONNECTIONS,
                           threads=THREADS)
         if count is None:
             return result, None
-        return result, _settled(count) - before
+        return result, _settled(count, _quiet(result)) - before
 
     def record(self, name: str, measured: tuple[dict, int | None], *, events: int = 1,
                ratio_to: str | None = "baseline", target: str = "", met: bool | None = None,
@@ -74,15 +77,21 @@ class Bench:
         return row
 
 
-def _settled(count: Callable[[], int]) -> int:
+def _quiet(result: dict) -> float:
+    """How long no new row must appear before the server is taken to have finished: longer
+    than the slowest answer of the run (bounded)."""
+    return min(20.0, max(0.5, 1.5 * result["max_us"] / 1e6))
+
+
+def _settled(count: Callable[[], int], quiet: float) -> int:
     """The row count once requests wrk stopped waiting for have finished on the server."""
-    last = count()
-    while True:
-        time.sleep(0.3)
+    last, since = count(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        time.sleep(0.1)
         now = count()
-        if now == last:
-            return now
-        last = now
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
 
 
 def machine(workers: str) -> dict[str, Any]:

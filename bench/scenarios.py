@@ -122,13 +122,22 @@ def _service(bench: Bench, tmp: Path) -> None:
 
 
 def _middleware(bench: Bench, tmp: Path) -> None:
+    """The raw-body app with and without the middleware, in alternating halves of the time
+    (on a shared machine the load drifts), each side's better half counting."""
     raw_file = signed.write(tmp / "raw.txt", [signed.raw()] * bench.wrk_threads)
     args = [str(raw_file), str(bench.wrk_threads)]
-    with Gunicorn("bench.apps:raw", {}, tmp / "raw.log") as server:
-        bench.record("raw body", bench.drive(server.url, "replay.lua", args, args))
-    with Gunicorn("bench.apps:signed_raw", {}, tmp / "signed-raw.log") as server:
-        bench.record("raw body + middleware", bench.drive(server.url, "replay.lua", args, args),
-                     ratio_to="raw body", target=">= 95% (overhead <= 5%)")
+    best: dict[str, tuple[dict, None]] = {}
+    with Gunicorn("bench.apps:raw", {}, tmp / "raw.log") as plain, \
+            Gunicorn("bench.apps:signed_raw", {}, tmp / "signed-raw.log") as signed_server:
+        for _ in range(2):
+            for name, server in (("raw body", plain), ("raw body + middleware", signed_server)):
+                measured = bench.drive(server.url, "replay.lua", args, args,
+                                       seconds=bench.seconds / 2)
+                if name not in best or measured[0]["rps"] > best[name][0]["rps"]:
+                    best[name] = measured
+    bench.record("raw body", best["raw body"])
+    bench.record("raw body + middleware", best["raw body + middleware"], ratio_to="raw body",
+                 target=">= 95% (overhead <= 5%)")
 
 
 def _naive(bench: Bench, tmp: Path) -> None:
