@@ -10,3 +10,4 @@ exec((Path(__file__).resolve().parents[1] / "config" / "gunicorn.conf.py").read_
 
 bind = os.environ["BENCH_BIND"]
 accesslog = None
+

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = ("scenario", "requests/s", "events/s", "p50 ms", "p99 ms", "ratio", "target", "met",
-           "rows stored / 2xx")
+           "errors", "rows stored / 2xx")
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
@@ -22,6 +22,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         f"{ratio:.0%} of {row['ratio_to']}" if ratio is not None else "",
         row.get("target", ""),
         "" if met is None else ("yes" if met else "NO"),
+        f"{row['non_2xx'] + row['socket_errors']:,}",
         "" if check is None else f"{check:,} / {row['answered_2xx']:,}"
         + (f" (+{row['unread_at_deadline']} unread)" if row["unread_at_deadline"] else "")
         + ("" if row["rows_ok"] else " MISMATCH"),

@@ -21,6 +21,11 @@ BUYER = "bench-buyer"
 SERVICE_ENV = {"CONVERSIONS_RATELIMIT_INGEST": "100000000 per minute",
                "CONVERSIONS_RATELIMIT_PER_ADDRESS": "100000000 per minute",
                "CONVERSIONS_LOG_FORMAT": "json"}
+PIXEL_QUERY = (f"buyer_id={BUYER}&source_type=pixel&event_name=purchase&event_value=12.50"
+               "&currency=USD")
+PIXEL_PATH = "/api/conversions/pixel?" + PIXEL_QUERY
+NAIVE = "naive, synchronous=FULL"
+FULL = "pixel, durability=full"
 # Upper bound of events/s the bench prepares distinct webhook deliveries for.
 WEBHOOK_EVENTS_PER_S = 40000
 
@@ -56,8 +61,7 @@ class Service:
 
 
 def pixel(bench: Bench, service: Service, server: Gunicorn, name: str, **row: Any) -> None:
-    path = (f"/api/conversions/pixel?buyer_id={BUYER}&source_type=pixel&event_name=purchase"
-            "&event_value=12.50&currency=USD")
+    path = PIXEL_PATH
     slug = re.sub(r"[^a-z0-9]+", "-", name)
     measured = bench.drive(server.url, "pixel.lua", [path, f"{slug}-{signed.TAG_SAFE}"],
                            [path, f"warm-{slug}-{signed.TAG_SAFE}"],
@@ -95,15 +99,19 @@ def webhook(bench: Bench, service: Service, server: Gunicorn, size: int, **row: 
 
 
 def run_all(bench: Bench, only: set[str] | None = None) -> None:
-    """Every group of scenarios, or those named in ``only`` (the baseline always runs):
-    ``service``, ``middleware``, ``naive``, ``full``."""
+    """Every group of scenarios, or those named in ``only``: ``service``, ``middleware``,
+    ``durability``. The baseline runs first and last; its better run counts (so a quieter
+    moment never flatters the service)."""
     tmp = bench.tmp
     with Gunicorn("bench.apps:gif", {}, tmp / "baseline.log") as server:
         result = bench.drive(server.url, "plain.lua", [], [])
         bench.record("baseline", result, ratio_to=None)
-    for group in (_service, _middleware, _naive, _full):
+    for group in (_service, _middleware, _durability):
         if not only or group.__name__.strip("_") in only:
             group(bench, tmp)
+    with Gunicorn("bench.apps:gif", {}, tmp / "baseline.log") as server:
+        bench.record_again("baseline", bench.drive(server.url, "plain.lua", [], []))
+    bench.compute_ratios()
     _judge(bench)
 
 
@@ -140,25 +148,27 @@ def _middleware(bench: Bench, tmp: Path) -> None:
                  target=">= 95% (overhead <= 5%)")
 
 
-def _naive(bench: Bench, tmp: Path) -> None:
-    naive_env = {"NAIVE_DATABASE": str(tmp / "naive-full.db"), "NAIVE_SYNCHRONOUS": "FULL"}
-    with Gunicorn("bench.naive:app", naive_env, tmp / "naive.log") as server:
-        path = f"/pixel?buyer_id={BUYER}&source_type=pixel&event_name=purchase" \
-               "&event_value=12.50&currency=USD"
-        measured = bench.drive(server.url, "pixel.lua", [path, f"naive-{signed.TAG_SAFE}"],
-                               [path, f"warm-naive-{signed.TAG_SAFE}"],
-                               lambda: _naive_rows(tmp / "naive-full.db"))
-        bench.record("naive, synchronous=FULL", measured)
-
-
-def _full(bench: Bench, tmp: Path) -> None:
+def _durability(bench: Bench, tmp: Path) -> None:
+    """The pixel at full durability against the naive app at synchronous=FULL, both up at
+    once and measured in alternating halves of the time, each side's better half counting."""
+    naive_db = tmp / "naive-full.db"
+    naive_env = {"NAIVE_DATABASE": str(naive_db), "NAIVE_SYNCHRONOUS": "FULL"}
     full = Service(tmp, "full")
-    with full.serve() as server:
-        target = {"ratio_to": "naive, synchronous=FULL", "target": ">= 200% of naive"}
-        if "/api/conversions/pixel" in full.routes:
-            pixel(bench, full, server, "pixel, durability=full", **target)
-        else:
-            goal(bench, full, server, "signed goal, durability=full", **target)
+    naive_path = "/pixel?" + PIXEL_QUERY
+    best: dict[str, tuple[dict, int | None]] = {}
+    with Gunicorn("bench.naive:app", naive_env, tmp / "naive.log") as naive, \
+            full.serve() as server:
+        sides = {NAIVE: (naive.url, naive_path, lambda: _naive_rows(naive_db)),
+                 FULL: (server.url, PIXEL_PATH, lambda: full.count("pixel"))}
+        for round_ in range(2):
+            for name, (url, path, count) in sides.items():
+                tag = f"{re.sub(r'[^a-z0-9]+', '-', name)}-{round_}-{signed.TAG_SAFE}"
+                measured = bench.drive(url, "pixel.lua", [path, tag], [path, f"warm-{tag}"],
+                                       count, seconds=bench.seconds / 2)
+                if name not in best or measured[0]["rps"] > best[name][0]["rps"]:
+                    best[name] = measured
+    bench.record(NAIVE, best[NAIVE])
+    bench.record(FULL, best[FULL], ratio_to=NAIVE, target=">= 200% of naive")
 
 
 def _naive_rows(path: Path) -> int:

@@ -31,7 +31,7 @@ def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
     sqlite_mode, postgres_mode = DURABILITY.get(durability.lower(), (synchronous, None))
     scheme = urlsplit(url).scheme
     url = url.replace(scheme, _POOLED.get(scheme, scheme), 1)
-    options: dict = {"max_connections": pool_size, "stale_timeout": 300}
+    options: dict = {"max_connections": pool_size, "stale_timeout": 300, "timeout": 10}
     if scheme == "sqlite":
         path = url.split(":///", 1)[1]
         if path and path != ":memory:":
