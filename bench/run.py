@@ -4,7 +4,7 @@ Every server runs under gunicorn with the production worker settings (``config/
 gunicorn.conf.py``) and is driven by wrk at a fixed concurrency for a bounded time; after
 each run the rows stored are checked against the 2xx answers. ``BENCH_SECONDS`` (10),
 ``BENCH_CONNECTIONS`` (16) and ``BENCH_WRK_THREADS`` (2) change the drive; ``BENCH_ONLY``
-(e.g. ``service,full``) runs some groups of scenarios only.
+(e.g. ``service,durability``) runs some groups of scenarios only.
 """
 from __future__ import annotations
 
