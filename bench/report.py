@@ -29,10 +29,16 @@ def _cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
+def _load(machine: dict[str, Any]) -> str:
+    before = machine["load_average_before"][0]
+    after = machine.get("load_average_after", [before])[0]
+    return f"{before:.1f} before, {after:.1f} after"
+
+
 def markdown(rows: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     lines = [f"Measured {machine['when']} on {machine['cpu']} ({machine['nproc']} cores), "
              f"{machine['duration']} s a scenario, {machine['connections']} connections, "
-             f"gunicorn {machine['workers']}.", "",
+             f"gunicorn {machine['workers']}; load average {_load(machine)}.", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
     return "\n".join(lines) + "\n"
@@ -54,8 +60,8 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     names = [row["scenario"] for row in rows]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
     throughput = [row.get("events_per_s") or row["rps"] for row in rows]
-    colours = ["tab:grey" if "baseline" in n or "naive" in n or n == "raw body" else "tab:blue"
-               for n in names]
+    references = ("baseline", "Flask route, no work", "raw body", "naive, synchronous=FULL")
+    colours = ["tab:grey" if name in references else "tab:blue" for name in names]
     top.bar(names, throughput, color=colours)
     top.set_ylabel("requests/s (events/s for batches)")
     top.set_yscale("log")
@@ -63,6 +69,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     bottom.bar(names, [row["p99_ms"] for row in rows], color=colours)
     bottom.axhline(15, color="tab:red", linestyle="--", linewidth=1, label="15 ms target")
     bottom.set_ylabel("p99 latency (ms)")
+    bottom.set_yscale("log")
     bottom.legend()
     plt.setp(bottom.get_xticklabels(), rotation=30, ha="right")
     fig.tight_layout()

@@ -137,6 +137,7 @@ def main() -> None:
         started = time.monotonic()
         only = {name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
         scenarios.run_all(bench, only)
+        about["load_average_after"] = os.getloadavg()
         print(f"\n{report.text(bench.rows)}\n({time.monotonic() - started:.0f} s)")
         report.write(bench.rows, about, ROOT / "bench" / "results")
         print("written: bench/results/latest.json, latest.md, latest.png")
