@@ -8,20 +8,29 @@ from flask import Flask
 
 from config import load as load_config
 from conversions import (
+    attribution_api,
     cli,
     clock,
     db,
     errors,
     goals,
+    headers,
     health,
+    ingestion,
     jobs,
     limits,
     logs,
     monitoring,
     pixel,
+    replay,
     scheduler,
+    secret_key,
+    security,
+    settings_page,
     signing,
+    snippet,
     stats,
+    test_events,
     webhooks,
 )
 
@@ -38,11 +47,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         clock.offset_file(app.config["CLOCK_FILE"]) if app.config.get("CLOCK_FILE") else None))
     db.init_app(app)
     errors.register(app)
-    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp):
+    secret_key.init_app(app)
+    headers.init_app(app)
+    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp,
+                      ingestion.bp, test_events.bp, security.bp, snippet.bp,
+                      attribution_api.bp, settings_page.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     jobs.init_app(app)
     scheduler.init_app(app)
+    replay.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
     limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     return app

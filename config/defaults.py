@@ -30,6 +30,8 @@ REPLAY_WINDOW_SECONDS = 7 * 24 * 3600
 EVENT_MAX_AGE_SECONDS = 7 * 24 * 3600
 EVENT_MAX_FUTURE_SECONDS = 300
 FIRST_TOUCH_MAX_AGE_DAYS = 180
+# The largest accepted event value (SIGNING.md: 10000); raise it, then replay dead letters.
+MAX_EVENT_VALUE = 10000
 
 # Rate limits (flask-limiter syntax) and their shared store. Tenants may override
 # RATELIMIT_INGEST per source (conversions/settings.py).
@@ -75,3 +77,36 @@ ALERT_RETRY_SECONDS = 2.0
 HEALTH_WINDOW_SECONDS = 24 * 3600
 # Test and operations aid: a file holding a clock offset in seconds, read by every process.
 CLOCK_FILE = ""
+
+# Dead letters (refused authenticated events): kept at most this many per tenant and source,
+# and this many days (no longer than the replay window, so a replay still dedups against the
+# sender's own retry); payloads over the size are truncated (and so not replayable).
+FAILURES_MAX_ROWS = 1000
+FAILURES_MAX_AGE_DAYS = 7
+FAILURES_MAX_PAYLOAD = 64 * 1024
+# Test events (flagged requests, stored apart): the latest kept per tenant and source.
+TEST_EVENTS_MAX_ROWS = 100
+
+# /lp.js: how long browsers and CDNs may cache the snippet before revalidating its ETag.
+LP_JS_MAX_AGE_SECONDS = 86400
+
+# GET /api/conversions/attribution without ?from=: this many days before ?to= (default now).
+ATTRIBUTION_DEFAULT_DAYS = 30
+
+# The /settings/system page (people sign in with ADMIN_TOKEN). Unset SECRET_KEY: one is made
+# once in SECRET_KEY_FILE (default instance/secret_key, mode 0600) and shared by all workers.
+SECRET_KEY = ""
+SECRET_KEY_FILE = ""
+# The session cookie is Secure (HTTPS only); set CONVERSIONS_SESSION_COOKIE_SECURE=false only
+# to sign in over plain http on loopback (development, tests).
+SESSION_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+SESSION_COOKIE_NAME = "conversions_session"
+PERMANENT_SESSION_LIFETIME = 8 * 3600
+# Sign-in attempts per client address (flask-limiter syntax), so the token cannot be guessed.
+SETTINGS_LOGIN_RATE_LIMIT = "10 per minute"
+# The page's chart covers this many days (its attribution, ATTRIBUTION_DEFAULT_DAYS).
+SETTINGS_PAGE_DAYS = 7
+# A sign-in lasts PERMANENT_SESSION_LIFETIME from the login, not from the last request.
+SESSION_REFRESH_EACH_REQUEST = False

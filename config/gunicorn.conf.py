@@ -21,6 +21,15 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 control_socket_disable = True
 
 
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """Say at start-up when rate limits would be counted per worker (memory storage)."""
+    from config.checks import rate_limit_storage_warning
+
+    warning = rate_limit_storage_warning(server.cfg.workers)
+    if warning:
+        server.log.warning(warning)
+
+
 def worker_exit(server, worker):
     """Stop the worker's job scheduler and save its last tallies (conversions/scheduler.py)."""
     from conversions import scheduler

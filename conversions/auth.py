@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import current_app, request
 
@@ -34,9 +35,38 @@ def check_admin() -> None:
         if scheme.lower() != "bearer" or not token_matches(presented.strip()):
             raise ApiError(401, "unauthorized",
                            "A valid 'Authorization: Bearer' token is required.")
-    elif not is_loopback(request.remote_addr):
+    elif not is_loopback(request.remote_addr) or proxied() or not local_host():
         raise ApiError(403, "forbidden",
                        "No admin token is configured: only loopback clients are answered.")
+
+
+# Headers a reverse proxy adds. Unless ProxyFix resolved them (PROXY_FIX_HOPS), a loopback
+# peer that sends one is a proxy on this host relaying someone else, not a local client.
+PROXY_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def local_host() -> bool:
+    """Whether the request names this machine: a page whose own domain was rebound to
+    127.0.0.1 (DNS rebinding) is same-origin to itself and must not pass for a local tool."""
+    host = urlsplit("//" + request.host).hostname or ""
+    return host == "localhost" or is_loopback(host)
+
+
+def proxied() -> bool:
+    return not current_app.config.get("PROXY_FIX_HOPS") and any(
+        name in request.headers for name in PROXY_HEADERS)
+
+
+def check_same_site() -> None:
+    """Refuse a state-changing request a browser says came from another site."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if (site and site not in ("same-origin", "none")) or (
+        origin and urlsplit(origin).netloc.lower() != request.host.lower()
+    ):
+        raise ApiError(403, "forbidden", "Cross-site requests may not change anything.")
 
 
 def admin_required(view: F) -> F:
@@ -45,6 +75,7 @@ def admin_required(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         check_admin()
+        check_same_site()
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 
@@ -41,7 +41,10 @@ def _value_renderings(value: Any) -> list[Any]:
         python = f"{number:.2f}"
         if number != number or number in (float("inf"), float("-inf")):
             return [python]
-        node = str(Decimal(number).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        try:
+            node = str(Decimal(number).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        except InvalidOperation:  # too many digits for two decimals: the rules refuse it
+            return [python]
         return [python] if node == python else [python, node]
     return [value]
 

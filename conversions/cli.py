@@ -52,4 +52,8 @@ def list_tenants() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from conversions.transfer_cli import export_command, import_command
+
     app.cli.add_command(tenant_cli)
+    app.cli.add_command(export_command)
+    app.cli.add_command(import_command)

@@ -87,6 +87,10 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("init-db")
     def init_db_command() -> None:
-        """Create the tables if they are missing (safe to run again)."""
+        """Create the tables, or migrate them to the newest version (safe to run again)."""
+        from conversions import migrations
+
         models.create_schema()
-        click.echo("database ready")
+        with connection():
+            version = migrations.current_version(database.obj)
+        click.echo(f"database ready (schema version {version})")

@@ -4,12 +4,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 from peewee import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
-
-from conversions import tally
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +46,18 @@ def invalid_event(fields: dict[str, Any]) -> ApiError:
 INGESTION_SOURCES = {"goals": "goal", "pixel": "pixel", "webhooks": "webhook"}
 
 
-def count_rejection(error: str) -> None:
-    """Tally a refusal by an ingestion endpoint, for health's error counts.
+def count_rejection(error: str, status: int = 400, detail: Any = None) -> None:
+    """Tally a refusal by an ingestion endpoint (for health's error counts), keeping a verified
+    event as a dead letter or a test verdict (``conversions/rejections.py``).
 
     The tenant is the one the middleware verified, else one the request named (``g.tenant_id``,
     set by the unsigned pixel), else unknown.
     """
     source = INGESTION_SOURCES.get(request.blueprint or "")
     if source is not None:
-        tenant_id = request.environ.get("hmac.tenant_id") or g.get("tenant_id")
-        tally.rejected(tenant_id, source, error)
+        from conversions import rejections  # it imports the models, which import this module
+
+        rejections.handle(source, error, status, detail)
 
 
 def register(app: Flask) -> None:
@@ -65,14 +65,14 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError) -> ResponseReturnValue:
-        count_rejection(err.error)
+        count_rejection(err.error, err.status, err.extra.get("fields"))
         return jsonify(err.body()), err.status, err.headers
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> ResponseReturnValue:
         status = err.code or 500
         code = _HTTP_CODES.get(status, "http_error")
-        count_rejection(code)
+        count_rejection(code, status)
         headers = dict(err.get_headers()) if status == 405 else {}
         headers.pop("Content-Type", None)
         return jsonify({"error": code, "message": err.description}), status, headers
@@ -81,7 +81,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(InterfaceError)
     def _store_unavailable(err: Exception) -> ResponseReturnValue:
         log.warning("store unavailable", extra={"error_type": type(err).__name__})
-        count_rejection("store_unavailable")
+        count_rejection("store_unavailable", 503)
         body = {"error": "store_unavailable", "message": "Storage is unavailable; retry later."}
         return jsonify(body), 503, {"Retry-After": "2"}
 

@@ -11,7 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from conversions import aggregation, clock, freshness, runs, tally
+from conversions import aggregation, clock, failures, freshness, runs, tally
 from conversions.db import connection, database
 from conversions.models import Event, JobRun, OutcomeCount, WebhookDelivery
 from conversions.periods import floor, iso
@@ -31,7 +31,8 @@ def staleness() -> int:
 
 
 def prune() -> int:
-    """Forget what only the replay window needs once it has passed, and old job runs."""
+    """Forget what only the replay window needs once it has passed, old job runs and
+    dead letters past their retention."""
     now = clock.now_ms()
     cutoff = now - _config_ms("REPLAY_WINDOW_SECONDS")
     with database.atomic():
@@ -42,6 +43,7 @@ def prune() -> int:
         rows += (JobRun.delete()
                  .where(JobRun.started_at_ms < now - _config_ms("JOB_RUN_RETENTION_SECONDS"))
                  .execute())
+        rows += failures.prune_expired(now)
     return rows
 
 

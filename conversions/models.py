@@ -10,6 +10,7 @@ from peewee import (
     BooleanField,
     CharField,
     ForeignKeyField,
+    IntegerField,
     Model,
     TextField,
 )
@@ -193,14 +194,61 @@ class SourceState(BaseModel):
         indexes = ((("tenant", "source_type"), True),)
 
 
+class IngestionFailure(BaseModel):
+    """A dead letter: an authenticated event refused by a rule or not stored by a fault.
+
+    ``payload`` is the event as JSON with personal data masked; never a secret or signature.
+    ``replayable`` is False when masking or truncation changed it (it cannot be replayed).
+    """
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    source_type = CharField(max_length=8)
+    reason = CharField(max_length=64)
+    status = IntegerField()
+    received_at_ms = BigIntegerField()
+    payload = TextField()
+    detail = TextField(null=True)
+    replayable = BooleanField()
+    # The delivery's own id when it has one (a webhook-id), so a replay dedups against it.
+    delivery_id = CharField(max_length=255, null=True)
+    replayed_at_ms = BigIntegerField(null=True)
+    event_id = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = (
+            (("tenant", "source_type", "id"), False),
+            (("received_at_ms",), False),
+            (("reason", "id"), False),
+        )
+
+
+class IngestionTestEvent(BaseModel):
+    """A request flagged as a test: validated like a real one, kept apart, never counted."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    source_type = CharField(max_length=8)
+    test_code = CharField(max_length=64)
+    received_at_ms = BigIntegerField()
+    verdict = CharField(max_length=8)  # accepted | rejected
+    error = CharField(max_length=64, null=True)
+    detail = TextField(null=True)
+    payload = TextField()
+
+    class Meta:
+        indexes = ((("tenant", "source_type", "id"), False),)
+
+
 # In dependency order: a table comes after those it refers to.
 MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting, HourlyAggregate, JobCursor,
-          JobRun, JobLease, OutcomeCount, SourceState]
+          JobRun, JobLease, OutcomeCount, SourceState, IngestionFailure, IngestionTestEvent]
 
 
-def create_schema() -> None:
-    """Create every missing table and index; safe to run again."""
+def create_schema() -> list[int]:
+    """Create the tables or migrate them to the newest version; returns versions applied."""
+    from conversions import migrations
     from conversions.db import connection
 
     with connection():
-        database.create_tables(MODELS, safe=True)
+        return migrations.upgrade(database.obj, MODELS)

@@ -13,6 +13,9 @@ from conversions.periods import DAY_MS, GRANULARITIES, ceil, floor
 # The longest range a read may cover, per granularity, so one request stays cheap.
 MAX_RANGE_MS = {"hour": 31 * DAY_MS, "day": 400 * DAY_MS}
 DEFAULT_RANGE_MS = {"hour": DAY_MS, "day": 30 * DAY_MS}
+# Instants a read may name: from 1970 to before 9000, so that ranges around them (widened to
+# whole periods, or a default span before them) still render as ISO-8601 dates.
+LATEST_MS = 221_845_392_000_000  # 9000-01-01T00:00:00Z
 
 
 def invalid(name: str, message: str) -> ApiError:
@@ -57,9 +60,12 @@ def instant_ms(name: str) -> int | None:
     if not text:
         return None
     try:
-        return int(rules.parse_instant(text).timestamp() * 1000)
+        ms = int(rules.parse_instant(text).timestamp() * 1000)
     except (ValueError, OverflowError, OSError):
         raise invalid(name, "must be ISO-8601 or Unix seconds") from None
+    if not 0 <= ms < LATEST_MS:
+        raise invalid(name, "must be from 1970 to 8999")
+    return ms
 
 
 def period_range(granularity: str) -> tuple[int, int]:
@@ -80,6 +86,26 @@ def seconds(name: str, default: int, low: int, high: int) -> int:
     text = request.args.get(name, "").strip()
     if not text:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
         raise invalid(name, f"must be a whole number of seconds from {low} to {high}")
     return int(text)
+
+
+def integer(name: str, default: int | None, low: int, high: int) -> int | None:
+    """``name``: a whole number from ``low`` to ``high`` (absent: ``default``)."""
+    text = request.args.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+        raise invalid(name, f"must be a whole number from {low} to {high}")
+    return int(text)
+
+
+def text(name: str, max_length: int = 200) -> str | None:
+    """``name`` as free text of at most ``max_length`` characters (absent: None)."""
+    value = request.args.get(name, "").strip()
+    if len(value) > max_length:
+        raise invalid(name, f"must be at most {max_length} characters")
+    if not value.isprintable():
+        raise invalid(name, "must not contain control characters")
+    return value or None

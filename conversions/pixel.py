@@ -12,9 +12,9 @@ from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_limiter import RequestLimit
 from marshmallow import ValidationError
-from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from conversions import clock, errors, limits, rules, store, tally
+from conversions import clock, errors, limits, rules, store, tally, test_events
 from conversions.schemas import flatten, pixel_event
 from conversions.tenants import key_cache
 
@@ -45,7 +45,7 @@ def gif(status: int, outcome: str, headers: dict[str, str] | None = None) -> Res
 def refuse(status: int, error: str, message: str, **extra: Any) -> Response:
     """A refusal as the GIF with ``X-Conversions-Error``, or as JSON when JSON was asked."""
     buyer_tenant()  # tallied for the buyer's tenant when there is one
-    errors.count_rejection(error)
+    errors.count_rejection(error, status, extra.get("fields"))
     if wants_json():
         response = jsonify({"error": error, "message": message, **extra})
         response.status_code = status
@@ -78,6 +78,8 @@ def buyer_tenant() -> str | None:
             buyer = params().get("buyer_id")
         except ValueError:
             buyer = None
+        except RequestEntityTooLarge:  # the body is refused; the query may still name one
+            buyer = request.args.get("buyer_id")
         usable = isinstance(buyer, str) and 0 < len(buyer) <= 64 and buyer.isprintable()
         keyring = key_cache.get("buyer_id", buyer, "pixel") if usable else None
         g.tenant_id = keyring.tenant_id if keyring else None
@@ -91,11 +93,19 @@ def over_limit(limit: RequestLimit) -> Response | None:
     return gif(429, "rejected", {"X-Conversions-Error": "rate_limited"})
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(err: RequestEntityTooLarge) -> Response:
+    """An oversized beacon still gets the image (or JSON when asked), like any refusal."""
+    return refuse(413, "payload_too_large", "The body is larger than the limit.")
+
+
 @bp.route(PATH, methods=["GET", "POST"])
 @limits.ingest("pixel", tenant=buyer_tenant, on_breach=over_limit)
 def track_pixel() -> ResponseReturnValue:
     if request.method == "HEAD":  # link checkers and prefetchers must not store events
-        raise MethodNotAllowed(valid_methods=["GET", "POST"])
+        response = refuse(405, "method_not_allowed", "Use GET or POST to send an event.")
+        response.headers["Allow"] = "GET, POST"
+        return response
     try:
         data = params()
     except ValueError:
@@ -113,6 +123,9 @@ def track_pixel() -> ResponseReturnValue:
     tenant_id = buyer_tenant()
     if tenant_id is None:
         return refuse(400, "unknown_buyer", "No tenant is registered for this buyer_id.")
+    test_code = test_events.code(data)
+    if test_code is not None:
+        return test_pixel(tenant_id, test_code, data)
     now_ms = clock.now_ms()
     value = event["event_value"]
     event_id, duplicate = store.insert_event({
@@ -135,3 +148,18 @@ def track_pixel() -> ResponseReturnValue:
         response.headers.update({**NO_CACHE, "X-Conversions-Status": outcome})
         return response
     return gif(200, outcome)
+
+
+def test_pixel(tenant_id: str, test_code: str, data: dict[str, Any]) -> ResponseReturnValue:
+    """A valid pixel flagged as a test: kept apart (``test_events``), answered as accepted."""
+    if not test_events.well_formed(test_code):
+        return refuse(400, "invalid_parameter", "test_event_code is malformed.",
+                      fields={test_events.PARAM: ["must be 1 to 64 letters, digits or _ . : -"]})
+    test_id = test_events.store(tenant_id, "pixel", test_code, data)
+    if wants_json():
+        response = jsonify(test_event_id=str(test_id), test_event_code=test_code,
+                           verdict="accepted")
+        response.status_code = 202
+        response.headers.update({**NO_CACHE, "X-Conversions-Status": "test"})
+        return response
+    return gif(200, "test")

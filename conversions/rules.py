@@ -13,6 +13,8 @@ import iso4217
 MAX_VALUE = Decimal(10000)
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 CURRENCIES = frozenset(c.code for c in iso4217.Currency)
+# A decimal written as text: ASCII digits, an optional sign, point and exponent.
+_DECIMAL = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
 
 _PII_PATTERNS = {
     "email": re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
@@ -38,6 +40,25 @@ def pii_kind(text: str) -> str | None:
     return None
 
 
+def _masked(kind: str, match: re.Match[str]) -> str:
+    if kind == "phone" and sum(ch.isdigit() for ch in match.group()) < 10:
+        return match.group()
+    return f"[{kind}]"
+
+
+def mask_pii(value: Any) -> Any:
+    """``value`` with every piece of personal data in a string (or key) replaced by ``[kind]``."""
+    if isinstance(value, str):
+        for kind, pattern in _PII_PATTERNS.items():
+            value = pattern.sub(lambda m, k=kind: _masked(k, m), value)
+        return value
+    if isinstance(value, dict):
+        return {mask_pii(str(key)): mask_pii(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_pii(item) for item in value]
+    return value
+
+
 def find_pii(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """Yield ``(field path, kind)`` for every string in ``value`` that holds PII."""
     if isinstance(value, str):
@@ -57,18 +78,20 @@ def find_pii(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
                 yield from find_pii(item, f"{path}[{index}]")
 
 
-def money(value: Any) -> Decimal:
-    """A money amount: a finite number from 0 to 10000 with at most two decimals."""
+def money(value: Any, maximum: Decimal = MAX_VALUE) -> Decimal:
+    """A money amount: a finite number from 0 to ``maximum`` with at most two decimals."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
         raise ValueError("must be a number")
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        raise ValueError("must be a number")  # Decimal() alone also takes "1_000" and "١٢"
     try:
         amount = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
     except InvalidOperation:
         raise ValueError("must be a number") from None
     if not amount.is_finite():
         raise ValueError("must be a finite number")
-    if amount < 0 or amount > MAX_VALUE:
-        raise ValueError("must be from 0 to 10000")
+    if amount < 0 or amount > maximum:
+        raise ValueError(f"must be from 0 to {maximum}")
     if amount != amount.quantize(Decimal("0.01"), rounding="ROUND_DOWN"):
         raise ValueError("must have at most two decimal places")
     return amount
@@ -88,7 +111,7 @@ def currency(code: Any) -> str:
 def parse_instant(text: str) -> datetime:
     """An ISO-8601 date-time (``Z`` or offset; naive means UTC) or Unix seconds, in UTC."""
     text = text.strip()
-    if re.fullmatch(r"\d{1,12}(\.\d+)?", text):
+    if re.fullmatch(r"\d{1,12}(\.\d+)?", text, re.ASCII):
         seconds = float(text)
         if not math.isfinite(seconds):
             raise ValueError("must be ISO-8601 or Unix seconds")

@@ -11,7 +11,8 @@ from conversions import canonical, clock, rules
 
 
 class Money(fields.Field):
-    """A JSON number (never a boolean or a string), finite, 0 to 10000, two decimals at most."""
+    """A JSON number (never a boolean or a string), finite, 0 to ``MAX_EVENT_VALUE`` (10000
+    unless configured), two decimals at most."""
 
     def __init__(self, *, numbers_only: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -23,7 +24,8 @@ class Money(fields.Field):
         ):
             raise ValidationError("must be a number")
         try:
-            return rules.money(value)
+            maximum = current_app.config.get("MAX_EVENT_VALUE", rules.MAX_VALUE)
+            return rules.money(value, Decimal(str(maximum)))
         except ValueError as err:
             raise ValidationError(str(err)) from None
 
@@ -52,6 +54,11 @@ class Instant(fields.String):
         return text
 
 
+# Stored as text columns: a control character (NUL above all, which PostgreSQL cannot store)
+# is refused like a bad value.
+_printable = validate.Predicate("isprintable", error="must not contain control characters")
+
+
 class GoalProperties(Schema):
     class Meta:
         unknown = RAISE
@@ -74,9 +81,10 @@ class GoalEvent(Schema):
             validate.Predicate("isprintable", error="must not contain control characters"),
         ],
     )
-    session_id = fields.String(allow_none=True, validate=validate.Length(max=128))
+    session_id = fields.String(allow_none=True, validate=[validate.Length(max=128), _printable])
     properties = fields.Nested(GoalProperties, load_default=dict)
-    first_touch_bucket = fields.String(allow_none=True, validate=validate.Length(max=64))
+    first_touch_bucket = fields.String(allow_none=True,
+                                       validate=[validate.Length(max=64), _printable])
     first_touch_ts = Instant(allow_none=True, validate=validate.Length(max=64))
 
 

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from contextlib import suppress
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from flask import Flask, request
+from peewee import InterfaceError, OperationalError
 
 from conversions import canonical, clock, limits, tally
 from conversions.errors import ApiError
@@ -40,10 +43,29 @@ def goal_keys(environ: WSGIEnvironment, fresh: bool) -> Keyring | Failure:
     domain = query_param(environ, "domain").lower()
     if not domain:
         return Failure(400, "missing_domain", "The domain query parameter is required.")
-    keyring = key_cache.get("domain", domain, "pixel", fresh)
+    keyring = find_keys("domain", domain, "pixel", fresh)
     if keyring is None:
         return Failure(404, "unknown_domain", "No tenant is registered for this domain.")
     return keyring
+
+
+STORE_UNAVAILABLE = Failure(503, "store_unavailable", "Storage is unavailable; retry later.",
+                            headers=(("Retry-After", "2"),))
+
+
+def find_keys(field: str, value: str, kind: str, fresh: bool) -> Keyring | Failure | None:
+    """The tenant's keyring (None: no such tenant), or a 503 when the store is unreachable.
+
+    A value no tenant can have (too long, or with control characters, which PostgreSQL
+    cannot even compare) is not looked up.
+    """
+    if len(value) > 253 or not value.isprintable():
+        return None
+    try:
+        return key_cache.get(field, value, kind, fresh)
+    except (OperationalError, InterfaceError) as err:
+        log.warning("store unavailable", extra={"error_type": type(err).__name__})
+        return STORE_UNAVAILABLE
 
 
 def goal_content(environ: WSGIEnvironment, body: bytes, keyring: Keyring) -> list[bytes] | Failure:
@@ -63,12 +85,14 @@ WEBHOOK_PATH = "/api/conversions/webhook"
 def webhook_keys(environ: WSGIEnvironment, fresh: bool) -> Keyring | Failure:
     """The webhook-secret keys of the tenant named by ``?tenant_id=`` or ``?buyer_id=``."""
     tenant_id = query_param(environ, "tenant_id")
+    with suppress(ValueError):  # a UUID in any case or form, as the read endpoints take it
+        tenant_id = str(uuid.UUID(tenant_id))
     buyer_id = query_param(environ, "buyer_id")
     if not (tenant_id or buyer_id):
         return Failure(400, "missing_tenant",
                        "The buyer_id or tenant_id query parameter is required.")
-    keyring = (key_cache.get("id", tenant_id, "webhook", fresh) if tenant_id
-               else key_cache.get("buyer_id", buyer_id, "webhook", fresh))
+    keyring = (find_keys("id", tenant_id, "webhook", fresh) if tenant_id
+               else find_keys("buyer_id", buyer_id, "webhook", fresh))
     if keyring is None:
         return Failure(404, "unknown_tenant", "No tenant is registered for this id.")
     return keyring

@@ -19,6 +19,10 @@ class TenantError(ValueError):
     """A tenant command that cannot be carried out (duplicate domain, unknown tenant...)."""
 
 
+# A longer grace would overflow the stored expiry (Unix ms in a 64-bit integer) long before.
+MAX_GRACE_SECONDS = 10 * 365 * 86400
+
+
 def _new_secret(kind: str) -> tuple[bytes, str]:
     """Fresh key bytes and their one-time display form."""
     raw = secrets.token_bytes(32)
@@ -39,8 +43,13 @@ def public(tenant: Tenant) -> dict[str, Any]:
 def create(domain: str, buyer_id: str | None = None) -> dict[str, Any]:
     """Create a tenant with both secrets; the only time they are returned with it."""
     domain = domain.strip().lower()
-    if not domain or len(domain) > 253 or any(c.isspace() or c == "/" for c in domain):
+    if (not domain or len(domain) > 253 or not domain.isprintable()
+            or any(c.isspace() or c == "/" for c in domain)):
         raise TenantError("domain must be a host name such as shop.example.com")
+    # As pixels and webhooks can name it: at most 64 printable characters, no outer spaces.
+    if buyer_id and (len(buyer_id) > 64 or not buyer_id.isprintable()
+                     or buyer_id != buyer_id.strip()):
+        raise TenantError("buyer id must be at most 64 printable characters, no outer spaces")
     now = clock.now_ms()
     with database.atomic():
         if Tenant.get_or_none(Tenant.domain == domain):
@@ -60,8 +69,8 @@ def rotate(tenant_id: str, kind: str, grace_seconds: int = 0) -> dict[str, Any]:
     """Issue a new ``kind`` secret; keys live now stay valid ``grace_seconds`` longer."""
     if kind not in SECRET_KINDS:
         raise TenantError(f"kind must be one of {', '.join(SECRET_KINDS)}")
-    if grace_seconds < 0:
-        raise TenantError("grace must be zero or more seconds")
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise TenantError(f"grace must be from 0 to {MAX_GRACE_SECONDS} seconds (10 years)")
     now = clock.now_ms()
     until = now + grace_seconds * 1000
     with database.atomic():

@@ -12,12 +12,17 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from conversions import canonical, clock, limits, rules, store, tally
+from conversions import canonical, clock, limits, rules, store, tally, test_events
 from conversions.errors import ApiError, invalid_event
 from conversions.schemas import flatten, webhook_event
 from conversions.signing import WEBHOOK_PATH, verified_tenant
 
 bp = Blueprint("webhooks", __name__)
+
+
+def without_test_code(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without its (signed) ``test_event_code``, which flags a test delivery."""
+    return {key: value for key, value in body.items() if key != test_events.PARAM}
 
 
 def events_of(body: dict[str, Any]) -> tuple[list[Any], str]:
@@ -88,8 +93,11 @@ def receive_webhook() -> ResponseReturnValue:
         body = canonical.parse_body(request.environ["hmac.body"])
     except canonical.NotJson as err:
         raise ApiError(400, "invalid_json", str(err)) from None
-    events, prefix = events_of(body)
+    test_code = test_events.valid_code(body)
+    events, prefix = events_of(without_test_code(body))
     loaded = validate(events, prefix)
+    if test_code is not None:
+        return test_events.accepted(tenant_id, "webhook", test_code, body)
     now_ms = clock.now_ms()
     window_ms = int(current_app.config["REPLAY_WINDOW_SECONDS"]) * 1000
     stored = store.insert_batch(

@@ -1,6 +1,7 @@
 """Shared fixtures: an app on a throwaway database, its clients, tenants, a live server."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -11,12 +12,22 @@ import pytest
 from app import create_app
 from conversions import tenants
 from conversions.db import connection, database
-from conversions.models import MODELS, SigningKey, Tenant
+from conversions.models import SigningKey, Tenant
 from tests import support
 from tests.browser import browser  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = Path(os.environ.get("CONVERSIONS_SPEC_DIR", ROOT.parent / "shared" / "spec"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgres: runs only in the PostgreSQL pass (TEST_DATABASE_URL=postgresql://...)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres") and not support.postgres_pass():
+        pytest.skip("PostgreSQL pass only: make test runs it (tests/postgres_pass.py)")
 
 
 @pytest.fixture(scope="session")
@@ -52,11 +63,57 @@ def app(database_url: str):
         "KEY_CACHE_SECONDS": 0,
         "LOG_FORMAT": "text",
     })
+    app.after_request(_remember_response)
     with connection():
-        for model in reversed(MODELS):
-            model.delete().execute()
+        support.empty_database()
     yield app
     database.close_all()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL database: the pass's own, else a throwaway one for this session."""
+    if support.postgres_pass():
+        yield os.environ["TEST_DATABASE_URL"]
+        return
+    with support.throwaway_database(support.require_postgres()) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis for shared rate limits; fails under ``CI=true`` and skips elsewhere if missing."""
+    return support.require_redis()
+
+
+# What the current test's tenants and app said, for the secret-leak check.
+_said: dict[str, list] = {"secrets": [], "responses": []}
+
+
+def _remember_response(response):
+    body = b"" if response.direct_passthrough else response.get_data()
+    _said["responses"].append(str(response.headers).encode() + body)
+    return response
+
+
+def secret_forms(secret: str) -> list[str]:
+    """A secret as shown, and its key bytes in hex and base64."""
+    raw = base64.b64decode(secret[6:]) if secret.startswith("whsec_") else bytes.fromhex(secret)
+    return [secret, raw.hex(), base64.b64encode(raw).decode()]
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks(caplog):
+    """No log line and no response of a test with a tenant ever holds one of its secrets."""
+    _said["secrets"].clear()
+    _said["responses"].clear()
+    yield
+    records = [r for when in ("setup", "call") for r in caplog.get_records(when)]
+    said = "\n".join([*(f"{r.getMessage()} {r.__dict__}" for r in records),
+                      *(text.decode("utf-8", "replace") for text in _said["responses"])])
+    for secret in _said["secrets"]:
+        for form in secret_forms(secret):
+            assert form not in said, "a log line or response holds a tenant's secret"
 
 
 @pytest.fixture
@@ -73,7 +130,9 @@ def runner(app):
 def tenant(app) -> dict:
     """A tenant with its secrets, as ``tenant create`` prints it."""
     with connection():
-        return tenants.create("shop.example.com", "buyer-1")
+        created = tenants.create("shop.example.com", "buyer-1")
+    _said["secrets"] += [created["pixel_secret"], created["webhook_secret"]]
+    return created
 
 
 def seed_tenant(tenant_id: str, domain: str, pixel_secret_hex: str, created_at_ms: int = 0) -> None:

@@ -1,20 +1,108 @@
-"""Helpers for tests: the database under test, free ports, a real gunicorn, signing."""
+"""Helpers for tests: the database under test, PostgreSQL and Redis, a real gunicorn."""
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The server the PostgreSQL pass makes its throwaway databases on (any database there).
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL",
+                                    "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def test_database_url(tmp_path: Path) -> str:
     """``TEST_DATABASE_URL`` when set (PostgreSQL runs), else a fresh SQLite file."""
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'conversions.db'}"
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def postgres_pass() -> bool:
+    """Whether this run is the PostgreSQL pass (``TEST_DATABASE_URL=postgresql://...``)."""
+    return urlsplit(os.environ.get("TEST_DATABASE_URL", "")).scheme.startswith("postgres")
+
+
+def missing(message: str) -> NoReturn:
+    """A service the test needs is not there: fail under ``CI=true``, skip elsewhere."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def empty_database() -> None:
+    """Remove every row, keeping the schema; ids start again at 1 on either database."""
+    from peewee import AutoField, PostgresqlDatabase
+
+    from conversions.db import database
+    from conversions.models import MODELS
+
+    statements = [f'DELETE FROM "{model._meta.table_name}"' for model in reversed(MODELS)]
+    if isinstance(database.obj, PostgresqlDatabase):
+        # One round trip. On a test's few rows DELETE is ~10x faster than TRUNCATE (which
+        # makes new files for every table); resetting the sequences numbers rows as SQLite does.
+        statements += [
+            f"SELECT setval(pg_get_serial_sequence('\"{model._meta.table_name}\"', "
+            f"'{model._meta.primary_key.column_name}'), 1, false)"
+            for model in MODELS if isinstance(model._meta.primary_key, AutoField)
+        ]
+        database.execute_sql("; ".join(statements))
+    else:  # a fresh file each test: this only empties module-scoped servers' databases
+        for statement in statements:
+            database.execute_sql(statement)
+
+
+def require_postgres(admin_url: str = POSTGRES_ADMIN_URL) -> str:
+    """``admin_url`` when PostgreSQL answers there; fails under ``CI=true``, skips otherwise."""
+    import psycopg
+
+    try:
+        psycopg.connect(admin_url, connect_timeout=3).close()
+    except psycopg.OperationalError as err:
+        missing(f"PostgreSQL is unreachable at {admin_url} ({str(err).strip()}); "
+                "start it (.ci/run does) or set TEST_POSTGRES_URL, then run make test")
+    return admin_url
+
+
+@contextmanager
+def throwaway_database(admin_url: str = POSTGRES_ADMIN_URL) -> Iterator[str]:
+    """A new, empty PostgreSQL database for this run, dropped afterwards; yields its URL."""
+    import psycopg
+
+    name = f"conversions_test_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as admin:
+            # FORCE ends connections a stray server process may still hold.
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def require_redis(url: str = REDIS_URL) -> str:
+    """``url`` when Redis answers there; fails under ``CI=true`` and skips otherwise."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as err:
+        missing(f"Redis is unreachable at {url} ({err}); start it (.ci/run does) "
+                "or set TEST_REDIS_URL, then run make test")
+    return url
 
 
 def free_port() -> int:
@@ -33,25 +121,44 @@ class Server:
         self.workers = workers
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
+        self._log: IO[bytes] | None = None
 
     def start(self, timeout: float = 20) -> Server:
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        return self.launch().wait(timeout)
+
+    def launch(self) -> Server:
+        """Start gunicorn without waiting for it, to start several servers at once."""
+        if self.log_path:
+            self._log = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop)
+        log = self._log or subprocess.DEVNULL
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py",
              "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "wsgi:app"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
+        return self
+
+    def wait(self, timeout: float = 20) -> Server:
+        """Return once ``/healthz`` answers; stop the server and raise if it never does."""
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+                self.stop()
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}"
+                                   f"{self._log_tail()}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1):
                     return self
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError("gunicorn did not answer /healthz in time")
+        raise RuntimeError(f"gunicorn did not answer /healthz in time{self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return ":\n" + "\n".join(self.log_path.read_text(errors="replace").splitlines()[-20:])
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -61,6 +168,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._log:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> Server:
         return self.start()

@@ -37,6 +37,15 @@ def test_duplicate_domain_is_a_clear_error(runner):
     assert "exists already" in result.output
 
 
+def test_unusable_buyer_id_or_domain_is_a_clear_error(runner):
+    for args in (["--domain", "b.example", "--buyer-id", "b" * 65],
+                 ["--domain", "b.example", "--buyer-id", " 42"],
+                 ["--domain", "b\x01.example"]):
+        result = runner.invoke(args=["tenant", "create", *args])
+        assert result.exit_code == 1, result.output  # a message, not a traceback
+        assert "must be" in result.output
+
+
 def test_list_shows_no_secret(runner):
     created = create(runner, "--domain", "a.example", "--buyer-id", "7")
     result = runner.invoke(args=["tenant", "list"])
@@ -66,6 +75,14 @@ def test_rotate_without_grace_retires_the_old_key_at_once(runner):
         keys = tenants.live_keys(created["tenant_id"], "webhook")
     assert len(keys) == 1
     assert base64.b64encode(keys[0].secret).decode() != created["webhook_secret"][6:]
+
+
+def test_rotate_with_a_grace_beyond_ten_years_is_a_clear_error(runner):
+    created = create(runner, "--domain", "a.example")
+    result = runner.invoke(args=["tenant", "rotate-secret", created["tenant_id"], "--kind",
+                                 "pixel", "--grace", str(10**20)])
+    assert result.exit_code == 1, result.output
+    assert "grace must be" in result.output
 
 
 def test_rotate_unknown_tenant_is_a_clear_error(runner):

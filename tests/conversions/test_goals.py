@@ -39,7 +39,7 @@ def stored() -> list[Event]:
 
 @pytest.mark.parametrize("side", ["python", "node"])
 def test_every_vector_is_accepted(client, vectors, vector_tenants, side):
-    for case, domain in zip(vectors, vector_tenants):
+    for case, domain in zip(vectors, vector_tenants, strict=True):
         response = post(client, case[side]["body"].encode(), case[side]["signature"],
                         f"/api/v1/track/pixel/goal?domain={domain}")
         assert response.status_code == 202, (case["input"], response.json)
@@ -47,7 +47,8 @@ def test_every_vector_is_accepted(client, vectors, vector_tenants, side):
 
 
 def test_both_renderings_of_one_non_ascii_goal_are_the_same_event(client, vectors, vector_tenants):
-    case, domain = next((c, d) for c, d in zip(vectors, vector_tenants) if not c["clients_agree"])
+    pairs = zip(vectors, vector_tenants, strict=True)
+    case, domain = next((c, d) for c, d in pairs if not c["clients_agree"])
     url = f"/api/v1/track/pixel/goal?domain={domain}"
     first = post(client, case["python"]["body"].encode(), case["python"]["signature"], url)
     second = post(client, case["node"]["body"].encode(), case["node"]["signature"], url)
@@ -145,6 +146,8 @@ def test_wrong_secret_is_refused(client, tenant, reference_client):
         pytest.param("/api/v1/track/pixel/goal?domain=", 400, "missing_domain", id="empty"),
         pytest.param("/api/v1/track/pixel/goal?domain=nobody.example", 404, "unknown_domain",
                      id="unknown"),
+        pytest.param("/api/v1/track/pixel/goal?domain=shop%00.example.com", 404,
+                     "unknown_domain", id="nul"),  # was a 500 on PostgreSQL
     ],
 )
 def test_domain_is_required_and_must_be_registered(client, tenant, reference_client, url,
@@ -152,6 +155,16 @@ def test_domain_is_required_and_must_be_registered(client, tenant, reference_cli
     sig, body, _ = build(reference_client, tenant)
     response = post(client, body, sig, url)
     assert (response.status_code, response.json["error"]) == (status, error)
+
+
+def test_store_unreachable_while_finding_the_keys_is_a_503(client, tenant, reference_client):
+    from conversions.db import connect, database
+
+    database.initialize(connect("postgresql://nobody@127.0.0.1:1/conversions"))
+    sig, body, _ = build(reference_client, tenant)
+    response = post(client, body, sig)
+    assert (response.status_code, response.json["error"]) == (503, "store_unavailable")
+    assert response.headers["Retry-After"] == "2"
 
 
 @pytest.mark.parametrize(
@@ -200,7 +213,8 @@ def signed_raw(reference_client, tenant, body: dict) -> tuple[dict, str]:
     if not isinstance(body.get("properties"), dict):  # the client cannot; sign by hand
         signed = {"event_name": body.get("event_name"), "properties": body["properties"],
                   "session_id": body.get("session_id") or "", "tenant_id": tenant["tenant_id"]}
-        return body, sign(tenant, json.dumps(signed, sort_keys=True, separators=(",", ":")).encode())
+        text = json.dumps(signed, sort_keys=True, separators=(",", ":"))
+        return body, sign(tenant, text.encode())
     canon = reference_client.canonical(
         tenant["tenant_id"], body.get("event_name"), body.get("session_id"),
         body.get("properties"), body.get("first_touch_bucket"), body.get("first_touch_ts"))
@@ -212,6 +226,9 @@ def signed_raw(reference_client, tenant, body: dict) -> tuple[dict, str]:
     [
         pytest.param({"value": -1}, "properties.value", id="negative"),
         pytest.param({"value": 10000.01}, "properties.value", id="over-10000"),
+        # Beyond 28 significant digits: the canonical rendering must not fail (was a 500).
+        pytest.param({"value": 1e30}, "properties.value", id="huge-float"),
+        pytest.param({"value": 10**30}, "properties.value", id="huge-integer"),
         pytest.param({"value": 1.234}, "properties.value", id="three-decimals"),
         pytest.param({"value": True}, "properties.value", id="boolean"),
         pytest.param({"value": "12.00"}, "properties.value", id="string"),
@@ -243,6 +260,10 @@ def test_property_rules(client, tenant, reference_client, properties, field):
                      "first_touch_ts", id="first-touch-not-iso"),
         pytest.param({"event_name": "p", "properties": {}, "first_touch_bucket": 3},
                      "first_touch_bucket", id="bucket-number"),
+        pytest.param({"event_name": "p", "session_id": "s\x00", "properties": {}}, "session_id",
+                     id="session-id-nul"),
+        pytest.param({"event_name": "p", "properties": {}, "first_touch_bucket": "ai\x00"},
+                     "first_touch_bucket", id="bucket-nul"),
     ],
 )
 def test_field_rules(client, tenant, reference_client, body, field):

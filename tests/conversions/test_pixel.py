@@ -106,6 +106,8 @@ def test_blank_and_unknown_parameters_are_ignored(client, tenant):
     ({"event_value": "10000.01"}, "invalid_event", "event_value"),
     ({"event_value": "abc"}, "invalid_event", "event_value"),
     ({"event_value": "NaN"}, "invalid_event", "event_value"),
+    ({"event_value": "1_000"}, "invalid_event", "event_value"),  # Decimal() takes these
+    ({"event_value": "\u0661\u0662"}, "invalid_event", "event_value"),  # Arabic-Indic 12
     ({"currency": "XYZ"}, "invalid_event", "currency"),
     ({"currency": None}, "invalid_event", "currency"),
     ({"event_ts": "yesterday"}, "invalid_event", "event_ts"),
@@ -188,5 +190,20 @@ def test_head_request_stores_nothing(client, tenant):
                            "&event_name=signup")
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]
+    assert response.headers["X-Conversions-Status"] == "rejected"
+    with connection():
+        assert Event.select().count() == 0
+
+
+@pytest.mark.parametrize(("accept", "mimetype"), [("image/*", "image/gif"),
+                                                  ("application/json", "application/json")])
+def test_oversized_beacon_is_refused_in_the_form_the_client_asked_for(client, tenant, accept,
+                                                                      mimetype):
+    body = "buyer_id=buyer-1&event_name=x&cb=" + "a" * 70000
+    response = client.post("/api/conversions/pixel", data=body, headers={"Accept": accept},
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 413
+    assert response.mimetype == mimetype
+    assert response.headers["X-Conversions-Status"] == "rejected"
     with connection():
         assert Event.select().count() == 0

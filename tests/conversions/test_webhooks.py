@@ -74,6 +74,11 @@ def test_tenant_may_be_named_by_tenant_id(client, tenant):
     assert send(client, tenant, event(), url=url).status_code == 202
 
 
+def test_tenant_id_is_a_uuid_in_any_case(client, tenant):
+    url = f"/api/conversions/webhook?tenant_id={tenant['tenant_id'].upper()}"
+    assert send(client, tenant, event(), url=url).status_code == 202
+
+
 def test_batch_of_one(client, tenant):
     response = send(client, tenant, {"events": [event()]})
     assert response.status_code == 202
@@ -224,6 +229,8 @@ def test_webhook_id_seen_before_the_replay_window_is_new(client, tenant, moved_c
     ("/api/conversions/webhook?buyer_id=nobody", 404, "unknown_tenant"),
     ("/api/conversions/webhook?tenant_id=00000000-0000-0000-0000-000000000000", 404,
      "unknown_tenant"),
+    ("/api/conversions/webhook?buyer_id=b%00", 404, "unknown_tenant"),  # a 500 on PostgreSQL
+    ("/api/conversions/webhook?tenant_id=%00", 404, "unknown_tenant"),
 ])
 def test_tenant_must_be_named_and_known(client, tenant, url, status, error):
     response = send(client, tenant, event(), url=url)

@@ -88,7 +88,7 @@ def test_node_reference_client_as_an_outside_client(server, vectors, spec_dir):
         cases.append(case)
     run = subprocess.run([node, str(spec_dir / "clients" / "loudpixel_client.js")],
                          input=json.dumps(cases), capture_output=True, text=True, check=True)
-    for index, signed in zip((0, 3, 10, 11), json.loads(run.stdout)):
+    for index, signed in zip((0, 3, 10, 11), json.loads(run.stdout), strict=True):
         status, _, answer = goal(server, f"vector-{index}.example", signed["body"].encode(),
                                  signed["signature"])
         assert status == 202, (index, answer)

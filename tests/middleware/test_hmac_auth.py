@@ -94,7 +94,7 @@ CANON = b'{"a":1,"tenant_id":"tenant-1"}'
         pytest.param("/raw", b"x" * 101, {"X-Signature": hexmac(SECRET, b"x" * 101)}, 413,
                      "payload_too_large", id="raw-too-large"),
         pytest.param("/b64", BODY,
-                     {"X-Signature": base64.b64encode(hmac.digest(SECRET, BODY, "sha256")).decode()},
+                     {"X-Signature": base64.b64encode(hmac.digest(SECRET, BODY, "sha256")).decode()},  # noqa: E501
                      200, None, id="b64-ok"),
         pytest.param("/canonical", BODY, {"X-Signature": hexmac(SECRET, CANON)}, 200, None,
                      id="canonical-ok"),
@@ -171,8 +171,10 @@ def test_failed_cached_keyring_is_looked_up_fresh_once():
             return Keyring("tenant-1", [Key("rotated", b"rotated")])
         return Keyring("tenant-1", [Key("stale", SECRET)], cached=True)
 
-    app = HmacMiddleware(echo_app, [Route("/raw", HeaderHmacScheme("X-Signature"), rotating_lookup)])
-    response = Client(app).post("/raw", data=BODY, headers={"X-Signature": hexmac(b"rotated", BODY)})
+    routes = [Route("/raw", HeaderHmacScheme("X-Signature"), rotating_lookup)]
+    signature = hexmac(b"rotated", BODY)
+    response = Client(HmacMiddleware(echo_app, routes)).post(
+        "/raw", data=BODY, headers={"X-Signature": signature})
     assert response.status_code == 200
     assert response.json["hmac.key_id"] == "rotated"
     assert calls == [False, True]

@@ -69,7 +69,8 @@ def test_aggregation_status_follows_its_runs(client, tenant, moved, run_job, app
 
 def test_health_parameters_are_checked(client):
     for query, name in [("?tenant_id=x", "tenant_id"), ("?window_seconds=5", "window_seconds"),
-                        ("?window_seconds=abc", "window_seconds")]:
+                        ("?window_seconds=abc", "window_seconds"),
+                        ("?window_seconds=%C2%B2", "window_seconds")]:  # "²": isdigit, no int
         response = client.get("/api/conversions/health" + query)
         assert response.status_code == 400
         assert (response.json["error"], response.json["parameter"]) == ("invalid_parameter", name)

@@ -112,6 +112,10 @@ def test_metrics_as_a_csv_download(client, tenant, seeded):
     ("metrics", {"group_by": "source"}, "group_by"),
     ("metrics", {"format": "xml"}, "format"),
     ("metrics", {"tenant_id": ""}, "tenant_id"),
+    # Instants whose periods cannot be rendered as dates (were a 500).
+    ("stats", {"to": "9999-12-31T23:59:59Z"}, "to"),
+    ("metrics", {"to": "0001-01-01"}, "to"),
+    ("stats", {"from": "1969-12-31T00:00:00Z"}, "from"),
 ])
 def test_bad_parameters_are_a_400_naming_them(client, tenant, moved, path, query, parameter):
     response = client.get(f"/api/conversions/{path}",

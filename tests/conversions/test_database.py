@@ -1,0 +1,61 @@
+"""The database from ``DATABASE_URL``: a pool sized by ``DB_POOL_SIZE``, a connection a request."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from playhouse.pool import MaxConnectionsExceeded
+
+from app import create_app
+from conversions.db import database
+
+
+@pytest.fixture
+def small_pool(database_url):
+    app = create_app({"DATABASE_URL": database_url, "DB_POOL_SIZE": 2, "LOG_FORMAT": "text"})
+    yield app
+    database.close_all()
+
+
+def in_new_thread(action):
+    with ThreadPoolExecutor(1) as worker:
+        return worker.submit(action).result()
+
+
+def test_the_pool_holds_at_most_db_pool_size_connections(small_pool):
+    opened, release = threading.Barrier(3), threading.Event()
+
+    def hold() -> None:
+        database.connect()
+        opened.wait()
+        release.wait()
+        database.close()
+
+    holders = [threading.Thread(target=hold) for _ in range(2)]
+    for holder in holders:
+        holder.start()
+    opened.wait()
+    try:
+        with pytest.raises(MaxConnectionsExceeded):
+            in_new_thread(database.connect)
+    finally:
+        release.set()
+        for holder in holders:
+            holder.join()
+    in_new_thread(lambda: (database.connect(), database.close()))
+
+
+def test_each_request_gives_its_connection_back(small_pool):
+    client = small_pool.test_client()
+    # Each request in a thread of its own: a connection kept by one would exhaust the pool.
+    statuses = [in_new_thread(lambda: client.get("/healthz").status_code) for _ in range(5)]
+    assert statuses == [200] * 5
+
+
+@pytest.mark.postgres
+def test_postgresql_urls_are_served_by_psycopg_3(app):
+    import psycopg
+
+    with database.connection_context():
+        assert isinstance(database.connection(), psycopg.Connection)
