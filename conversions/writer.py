@@ -64,8 +64,13 @@ class GroupCommit:
         """Run ``work()`` (database writes) in a committed transaction; return its result.
 
         A store failure (the commit failed, the database is down) is raised to every write
-        of the group; any other error of one write is raised to that write alone.
+        of the group; any other error of one write is raised to that write alone. Called
+        inside a transaction, it runs ``work()`` there and the caller commits.
         """
+        if database.in_transaction():
+            # The caller's own transaction decides when this commits: run it there, alone,
+            # so neither rides in the other's transaction.
+            return work()
         write: _Write[T] = _Write(work)
         with self._lock:
             self._queue.append(write)

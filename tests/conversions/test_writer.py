@@ -129,6 +129,36 @@ def test_one_broken_write_fails_alone(app, tenant):
     assert sorted(stored().values()) == ["id:0", "id:1", "id:2", "id:first"]
 
 
+class Undo(Exception):
+    """Rolls a caller's transaction back."""
+
+
+def test_a_write_inside_a_callers_transaction_stays_in_it(app, tenant):
+    """It neither waits for a group nor lets another request's write ride in (and roll back
+    with) the caller's transaction."""
+    writer, gate = GroupCommit(), threading.Event()
+
+    def in_transaction_then_undo():
+        with connection(), database.atomic():
+            writer.run(lambda: prepared.insert_event(row(tenant["tenant_id"], "id:a")))
+            raise Undo
+
+    with ThreadPoolExecutor(6) as pool:
+        first = held_leader(writer, gate, pool, lambda: prepared.insert_event(
+            row(tenant["tenant_id"], "id:b")))
+        caller = pool.submit(in_transaction_then_undo)
+        until(lambda: caller.done() or len(writer._queue) == 1)
+        other = pool.submit(writer.run, lambda: prepared.insert_event(
+            row(tenant["tenant_id"], "id:c")))
+        until(lambda: len(writer._queue) == (1 if caller.done() else 2))
+        gate.set()
+        with pytest.raises(Undo):
+            caller.result(10)
+        assert first.result(10)[1] is False
+        assert other.result(10)[1] is False
+    assert sorted(stored().values()) == ["id:b", "id:c"]
+
+
 def _with_connection(action) -> None:
     with connection():
         action()
