@@ -28,6 +28,7 @@ from conversions import (
     scheduler,
     secret_key,
     security,
+    sessions,
     settings_page,
     signing,
     snippet,
@@ -51,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     errors.register(app)
     secret_key.init_app(app)
+    app.session_interface = sessions.LeanCookieSessions()
     headers.init_app(app)
     for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp,
                       ingestion.bp, test_events.bp, security.bp, snippet.bp,

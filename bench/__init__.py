@@ -1,1 +1,1 @@
-"""Load and fault tooling (``make soak``); loopback only, bounded in time."""
+"""The benchmark (``make bench``) and the soak (``make soak``); loopback only, bounded."""

@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import faults, load  # noqa: E402
+from bench import faults  # noqa: E402
+from bench import soak_load as load  # noqa: E402
 from bench.verdict import check, stored_counts, verdict  # noqa: E402
 from tests.support import Server  # noqa: E402
 

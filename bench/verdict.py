@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bench import load
+from bench import soak_load as load
 
 
 def stored_counts(tenant_id: str) -> Counter:

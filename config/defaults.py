@@ -2,9 +2,16 @@
 
 # Storage. Unset: SQLite (WAL) at instance/conversions.db.
 DATABASE_URL = ""
-DB_POOL_SIZE = 8
+# Connections per process: at least gunicorn's threads per worker (GUNICORN_THREADS, 8) plus
+# the scheduler's jobs; a request finding none free waits for one (up to 10 s).
+DB_POOL_SIZE = 16
 # SQLite durability: NORMAL survives a process crash; FULL also survives power loss.
 SQLITE_SYNCHRONOUS = "NORMAL"
+# Durability of an acknowledged event: "normal" (survives a crash of the service) or "full"
+# (survives a power loss too: SQLite synchronous=FULL, PostgreSQL synchronous_commit=on).
+# Unset: SQLITE_SYNCHRONOUS for SQLite, the server's own setting (on) for PostgreSQL.
+# Concurrent requests share each commit (conversions/writer.py), so "full" costs little.
+DURABILITY = ""
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 # Secrets and admin access. Unset token: read and admin endpoints answer loopback only.

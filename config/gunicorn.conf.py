@@ -3,15 +3,19 @@ import multiprocessing
 import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
-worker_class = "sync"
+# One process per core (the GIL limits each to one), each with threads: requests in flight
+# in a worker share one commit (conversions/writer.py), so durable writes stay cheap.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", 8))
 # Bounded request lines and headers; bodies are bounded by the app and the middleware.
 limit_request_line = 8190
 limit_request_fields = 64
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-accesslog = "-"
+# One line a request on stdout; ACCESS_LOG="" turns it off (it costs every request a write).
+accesslog = os.environ.get("ACCESS_LOG", "-") or None
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 # One control socket per user would clash between instances on one host.
 control_socket_disable = True

@@ -97,16 +97,21 @@ def renderings(body: dict[str, Any], tenant_id: str) -> list[bytes]:
     for value in values:
         signed = payload(body, tenant_id, value)
         try:
-            for ensure_ascii in (True, False):
-                rendering = _dumps(signed, ensure_ascii)
-                if rendering not in out:
-                    out.append(rendering)
+            raw = _dumps(signed, False)
+            # Without non-ASCII (or DEL, which only the escaping form escapes) both are equal.
+            escaped = raw if raw.isascii() and b"\x7f" not in raw else _dumps(signed, True)
         except (TypeError, ValueError, RecursionError):
             continue
+        for rendering in (escaped, raw):
+            if rendering not in out:
+                out.append(rendering)
     return out
 
 
-def digest(body: dict[str, Any], tenant_id: str) -> str:
-    """A stable fingerprint of the signed payload, the same for every client's rendering."""
-    first = renderings(body, tenant_id)
+def digest(body: dict[str, Any], tenant_id: str, rendered: list[bytes] | None = None) -> str:
+    """A stable fingerprint of the signed payload, the same for every client's rendering.
+
+    ``rendered``: ``renderings(body, tenant_id)`` when the caller has them already.
+    """
+    first = renderings(body, tenant_id) if rendered is None else rendered
     return hashlib.sha256(first[0] if first else b"").hexdigest()

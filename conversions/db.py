@@ -18,12 +18,22 @@ database = DatabaseProxy()
 _POOLED = {"sqlite": "sqlite+pool", "postgres": "postgresql+pool", "postgresql": "postgresql+pool"}
 
 
+# DURABILITY -> (SQLite synchronous, PostgreSQL synchronous_commit)
+DURABILITY = {"normal": ("NORMAL", "off"), "full": ("FULL", "on")}
+
+
 def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
-            busy_timeout_ms: int = 5000) -> Database:
-    """Make the database for ``url``: pooled, and for SQLite in WAL mode with its pragmas."""
+            busy_timeout_ms: int = 5000, durability: str = "") -> Database:
+    """Make the database for ``url``: pooled, and for SQLite in WAL mode with its pragmas.
+
+    ``durability`` ("normal" or "full"), when given, beats ``synchronous``.
+    """
+    if durability and durability.lower() not in DURABILITY:
+        raise ValueError(f"DURABILITY must be one of {', '.join(DURABILITY)}, not {durability}")
+    sqlite_mode, postgres_mode = DURABILITY.get(durability.lower(), (synchronous, None))
     scheme = urlsplit(url).scheme
     url = url.replace(scheme, _POOLED.get(scheme, scheme), 1)
-    options: dict = {"max_connections": pool_size, "stale_timeout": 300}
+    options: dict = {"max_connections": pool_size, "stale_timeout": 300, "timeout": 10}
     if scheme == "sqlite":
         path = url.split(":///", 1)[1]
         if path and path != ":memory:":
@@ -32,12 +42,14 @@ def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
             # First, so the WAL pragma (which needs a lock) waits this long, not sqlite3's 5 s.
             "busy_timeout": busy_timeout_ms,
             "journal_mode": "wal",
-            "synchronous": synchronous,
+            "synchronous": sqlite_mode,
             "foreign_keys": 1,
         }
         options["check_same_thread"] = False
     elif not scheme.endswith("+pool") and scheme not in _POOLED:
         options = {}
+    if scheme.startswith("postgres") and postgres_mode:
+        options["options"] = f"-c synchronous_commit={postgres_mode}"
     return db_url.connect(url, **options)
 
 
@@ -60,6 +72,7 @@ def init_app(app: Flask) -> None:
             pool_size=int(app.config["DB_POOL_SIZE"]),
             synchronous=str(app.config["SQLITE_SYNCHRONOUS"]),
             busy_timeout_ms=int(app.config["SQLITE_BUSY_TIMEOUT_MS"]),
+            durability=str(app.config.get("DURABILITY") or ""),
         )
     )
     from conversions import models

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
 from conversions import canonical, clock, limits, rules, store, tally, test_events
 from conversions.errors import ApiError, invalid_event
+from conversions.responses import json_response
 from conversions.schemas import flatten, goal_event
-from conversions.signing import GOAL_BODY, verified_tenant
+from conversions.signing import GOAL_BODY, GOAL_RENDERINGS, verified_tenant
 
 bp = Blueprint("goals", __name__)
 
@@ -24,9 +25,11 @@ def check_pii(body: dict) -> None:
                        fields=found)
 
 
-def goal_row(tenant_id: str, body: dict, received_at: float) -> dict[str, Any]:
+def goal_row(tenant_id: str, body: dict, received_at: float,
+             rendered: list[bytes] | None = None) -> dict[str, Any]:
     """The row to store for a verified goal body received at ``received_at`` (Unix seconds),
-    by today's rules and configuration; refuses one that breaks a rule."""
+    by today's rules and configuration; refuses one that breaks a rule. ``rendered``: the
+    body's canonical renderings when the caller has them (the middleware's)."""
     check_pii(body)
     if test_events.PARAM in body:  # not signed (SIGNING.md): a test flag must not be forged in
         raise invalid_event({test_events.PARAM: [
@@ -55,7 +58,7 @@ def goal_row(tenant_id: str, body: dict, received_at: float) -> dict[str, Any]:
             float(config["EVENT_MAX_FUTURE_SECONDS"])),
         "occurred_at_ms": int(received_at * 1000),
         "received_at_ms": int(received_at * 1000),
-        "dedup_key": "sig:" + canonical.digest(body, tenant_id),
+        "dedup_key": "sig:" + canonical.digest(body, tenant_id, rendered),
     }
 
 
@@ -70,10 +73,11 @@ def track_goal() -> ResponseReturnValue:
             body = canonical.parse_body(request.environ["hmac.body"])
         except canonical.NotJson as err:
             raise ApiError(400, "invalid_json", str(err)) from None
-    row = goal_row(tenant_id, body, clock.now())
+    row = goal_row(tenant_id, body, clock.now(), request.environ.get(GOAL_RENDERINGS))
     if test_code is not None:
         return test_events.accepted(tenant_id, "goal", test_code, body)
     event_id, duplicate = store.insert_event(row)
     if not duplicate:
         tally.accepted(tenant_id, "goal")
-    return jsonify(event_id=str(event_id), duplicate=duplicate), 200 if duplicate else 202
+    return json_response({"event_id": str(event_id), "duplicate": duplicate},
+                         200 if duplicate else 202)

@@ -29,6 +29,10 @@ _PII_PATTERNS = {
 
 def pii_kind(text: str) -> str | None:
     """The kind of personal data ``text`` contains, if any."""
+    # Every kind needs an "@" (email) or at least 9 digits (SSN 9, phone 10): most text has
+    # neither, and counting is cheaper than three searches.
+    if "@" not in text and sum(map(str.isdigit, text)) < 9:
+        return None
     for kind, pattern in _PII_PATTERNS.items():
         match = pattern.search(text)
         if match and (kind != "phone" or sum(ch.isdigit() for ch in match.group()) >= 10):
@@ -63,11 +67,15 @@ def find_pii(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
             yield path or "$", kind
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from find_pii(str(key), f"{path}.{key}(key)".lstrip("."))
-            yield from find_pii(item, f"{path}.{key}".lstrip("."))
+            kind = pii_kind(str(key))
+            if kind:
+                yield f"{path}.{key}(key)".lstrip(".") or "$", kind
+            if isinstance(item, (str, dict, list)):  # paths are built only for what may hold text
+                yield from find_pii(item, f"{path}.{key}".lstrip("."))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from find_pii(item, f"{path}[{index}]")
+            if isinstance(item, (str, dict, list)):
+                yield from find_pii(item, f"{path}[{index}]")
 
 
 def money(value: Any, maximum: Decimal = MAX_VALUE) -> Decimal:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -83,12 +84,18 @@ _cache = _Cache()
 def get(tenant_id: str, name: str, source: str | None = None) -> Any:
     """The tenant's value of ``name`` for ``source``, else tenant-wide, else configured."""
     base, _ = _split(name)
-    parse, config_key = SETTINGS[base]
+    config_key = SETTINGS[base][1]
     values = _cache.values(tenant_id, float(current_app.config["KEY_CACHE_SECONDS"]))
     for key in ((f"{base}.{source}",) if source else ()) + (base,):
         if key in values:
-            return parse(values[key])
-    return parse(str(current_app.config[config_key]))
+            return _parsed(base, values[key])
+    return _parsed(base, str(current_app.config[config_key]))
+
+
+@lru_cache(maxsize=1024)
+def _parsed(base: str, text: str) -> Any:
+    """A stored text parsed once, not on every request (parsers are pure)."""
+    return SETTINGS[base][0](text)
 
 
 def put(tenant_id: str, name: str, text: str) -> Any:

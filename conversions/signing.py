@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 GOAL_PATH = "/api/v1/track/pixel/goal"
 GOAL_HEADER = "X-LP-Goal-Signature"
 GOAL_BODY = "conversions.goal_body"
+GOAL_RENDERINGS = "conversions.goal_renderings"
 
 
 def query_param(environ: WSGIEnvironment, name: str) -> str:
@@ -76,7 +77,8 @@ def goal_content(environ: WSGIEnvironment, body: bytes, keyring: Keyring) -> lis
     except canonical.NotJson as err:
         return Failure(400, "invalid_json", str(err))
     environ[GOAL_BODY] = parsed
-    return canonical.renderings(parsed, keyring.tenant_id)
+    environ[GOAL_RENDERINGS] = canonical.renderings(parsed, keyring.tenant_id)
+    return environ[GOAL_RENDERINGS]
 
 
 WEBHOOK_PATH = "/api/conversions/webhook"

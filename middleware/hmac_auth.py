@@ -75,7 +75,8 @@ class HmacMiddleware:
         self.on_reject = on_reject
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        for key in [k for k in environ if k.startswith("hmac.")]:
+        # Every key starting "hmac." ("/" follows "."): comparisons, not a call a key.
+        for key in [k for k in environ if "hmac." <= k < "hmac/"]:
             del environ[key]
         route = self.routes.get(environ.get("PATH_INFO", ""))
         if route is None or environ.get("REQUEST_METHOD") not in route.methods:

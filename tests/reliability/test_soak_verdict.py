@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bench.load import Attempt, Sent
+from bench.soak_load import Attempt, Sent
 from bench.verdict import check, verdict
 
 OUTAGE = {"fault": "sqlite exclusive lock", "start": 100.0, "end": 104.0}

@@ -1,0 +1,49 @@
+"""One long-lived thread expiring in-memory rate-limit counters, instead of one per hit.
+
+``limits``' ``MemoryStorage`` starts a ``threading.Timer`` (a new thread) to expire old
+counters whenever its previous timer, 10 ms long, has ended: under load that is a thread
+started and awaited on most requests, the costliest step of a pixel. A counter's expiry is
+also checked when it is read, so sweeping once a second changes no limit; it only bounds
+memory. A storage handed to ``adopt`` gets this sweeper as its "timer", which never ends.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from typing import Any
+
+from limits.storage import MemoryStorage
+
+INTERVAL_SECONDS = 1.0
+
+_storages: weakref.WeakSet[Any] = weakref.WeakSet()
+_lock = threading.Lock()
+_sweeper: tuple[int, threading.Thread] | None = None
+
+
+def _sweep() -> None:
+    while True:
+        time.sleep(INTERVAL_SECONDS)
+        for storage in list(_storages):
+            storage._MemoryStorage__expire_events()
+
+
+def _running() -> threading.Thread:
+    """The sweeper of this process (a thread does not survive a fork: start one anew)."""
+    global _sweeper
+    with _lock:
+        if _sweeper is None or _sweeper[0] != os.getpid():
+            thread = threading.Thread(target=_sweep, name="ratelimit-expiry", daemon=True)
+            thread.start()
+            _sweeper = (os.getpid(), thread)
+        return _sweeper[1]
+
+
+def adopt(storage: Any) -> None:
+    """Let the sweeper expire ``storage``'s counters, if it is a ``MemoryStorage``."""
+    if isinstance(storage, MemoryStorage) and hasattr(storage,
+                                                      "_MemoryStorage__expire_events"):
+        _storages.add(storage)
+        storage.timer = _running()

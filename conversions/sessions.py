@@ -1,0 +1,23 @@
+"""Flask's signed-cookie sessions, without their cost on requests that carry no session.
+
+Only the settings page uses a session; every ingestion request comes without the cookie,
+yet Flask's stock interface builds a signer (key derivation included) for each request
+before it looks for one. This one looks first; a request with the cookie is handled
+exactly as before.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+
+if TYPE_CHECKING:
+    from flask import Flask, Request
+
+
+class LeanCookieSessions(SecureCookieSessionInterface):
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.cookies.get(self.get_cookie_name(app)):
+            return super().open_session(app, request)
+        # What the stock interface answers without a cookie: empty, or null with no key.
+        return self.session_class() if app.secret_key else None
