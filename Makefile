@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 export BIND
 
-.PHONY: run test test-sqlite test-postgres lint clean bench
+.PHONY: run test test-sqlite test-postgres lint clean bench soak
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test-sqlite: $(VENV)/.installed
 
 test-postgres: $(VENV)/.installed
 	$(BIN)/python -m tests.postgres_pass $(PYTEST_ARGS)
+
+# 60 s of signed loopback traffic while a worker is killed and the store is locked
+# (DATABASE_URL=postgresql://... stops and starts that cluster instead).
+soak: $(VENV)/.installed
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

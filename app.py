@@ -21,7 +21,9 @@ from conversions import (
     limits,
     logs,
     monitoring,
+    openapi,
     pixel,
+    protections,
     replay,
     scheduler,
     secret_key,
@@ -46,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logs.init_app(app)
     clock.use(app.config.get("CLOCK") or (
         clock.offset_file(app.config["CLOCK_FILE"]) if app.config.get("CLOCK_FILE") else None))
+    protections.init_app(app)
     db.init_app(app)
     errors.register(app)
     secret_key.init_app(app)
@@ -55,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                       ingestion.bp, test_events.bp, security.bp, snippet.bp,
                       attribution_api.bp, settings_page.bp):
         app.register_blueprint(blueprint)
+    openapi.init_app(app)
     cli.init_app(app)
     jobs.init_app(app)
     scheduler.init_app(app)

@@ -1,0 +1,1 @@
+"""The benchmark (``make bench``) and the soak (``make soak``); loopback only, bounded."""

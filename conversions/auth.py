@@ -28,8 +28,23 @@ def token_matches(presented: str) -> bool:
     return bool(token) and hmac.compare_digest(presented.encode(), token.encode())
 
 
+def is_cross_site() -> bool:
+    """Whether a browser sent this request on behalf of another site (reads included).
+
+    Fetch metadata decides when the browser sends it: a page with ``Referrer-Policy:
+    no-referrer`` makes Chromium post its own forms with ``Origin: null``.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site.lower() == "cross-site"
+    origin = request.headers.get("Origin")
+    return origin is not None and urlsplit(origin).netloc.lower() != request.host.lower()
+
+
 def check_admin() -> None:
     """Refuse the request unless it may read or administer the service."""
+    if is_cross_site():
+        raise ApiError(403, "forbidden", "Cross-site requests are not accepted here.")
     if current_app.config.get("ADMIN_TOKEN"):
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token_matches(presented.strip()):
@@ -64,7 +79,7 @@ def check_same_site() -> None:
     site = request.headers.get("Sec-Fetch-Site")
     origin = request.headers.get("Origin")
     if (site and site not in ("same-origin", "none")) or (
-        origin and urlsplit(origin).netloc.lower() != request.host.lower()
+        not site and origin and urlsplit(origin).netloc.lower() != request.host.lower()
     ):
         raise ApiError(403, "forbidden", "Cross-site requests may not change anything.")
 

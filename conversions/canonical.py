@@ -39,7 +39,7 @@ def _value_renderings(value: Any) -> list[Any]:
         except (TypeError, ValueError, OverflowError):
             return [value]
         python = f"{number:.2f}"
-        if number != number or number in (float("inf"), float("-inf")):
+        if number != number or abs(number) >= 1e21:  # NaN, infinite, or past toFixed's range
             return [python]
         try:
             node = str(Decimal(number).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))

@@ -1,6 +1,7 @@
 """The database: chosen from ``DATABASE_URL`` at start-up, one connection per request."""
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,9 +9,10 @@ from urllib.parse import urlsplit
 
 import click
 from flask import Flask
-from peewee import Database, DatabaseProxy
+from peewee import Database, DatabaseProxy, InterfaceError, OperationalError
 from playhouse import db_url
 
+log = logging.getLogger(__name__)
 database = DatabaseProxy()
 
 _POOLED = {"sqlite": "sqlite+pool", "postgres": "postgresql+pool", "postgresql": "postgresql+pool"}
@@ -37,9 +39,10 @@ def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         options["pragmas"] = {
+            # First, so the WAL pragma (which needs a lock) waits this long, not sqlite3's 5 s.
+            "busy_timeout": busy_timeout_ms,
             "journal_mode": "wal",
             "synchronous": sqlite_mode,
-            "busy_timeout": busy_timeout_ms,
             "foreign_keys": 1,
         }
         options["check_same_thread"] = False
@@ -74,7 +77,13 @@ def init_app(app: Flask) -> None:
     )
     from conversions import models
 
-    models.create_schema()
+    try:
+        models.create_schema()
+    except (OperationalError, InterfaceError) as err:
+        # A worker (re)started while the store is down must still boot, or gunicorn stops
+        # the whole server: requests answer 503 until it is back; init-db makes the tables.
+        log.warning("store unavailable at start-up; schema not checked",
+                    extra={"error_type": type(err).__name__})
 
     @app.before_request
     def _open() -> None:

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from flask import g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from conversions import failures, tally, taxonomy, test_events
 from conversions.signing import GOAL_BODY
@@ -26,8 +27,11 @@ def request_payload() -> Any:
     if body is None:  # the pixel: its query, overlaid by a POSTed JSON object or form
         found: dict[str, Any] = request.args.to_dict()
         if request.method == "POST":
-            posted = request.get_json(force=True, silent=True)
-            found.update(posted if isinstance(posted, dict) else request.form.to_dict())
+            try:
+                posted = request.get_json(force=True, silent=True)
+                found.update(posted if isinstance(posted, dict) else request.form.to_dict())
+            except RequestEntityTooLarge:  # the refusal itself: the query is what there is
+                pass
         return found
     try:
         return json.loads(body)

@@ -18,7 +18,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 
 from conversions import page_access, page_filters, settings, system_status, tenants
-from conversions.auth import token_matches
+from conversions.auth import is_cross_site, token_matches
 from conversions.limits import limiter
 from conversions.models import Tenant
 from conversions.page_forms import (
@@ -46,6 +46,8 @@ def refused(status: int, title: str, message: str) -> ResponseReturnValue:
 
 @bp.before_request
 def guard() -> ResponseReturnValue | None:
+    if request.method == "POST" and is_cross_site():  # sign-in included
+        return refused(403, "Refused", "Cross-site requests may not change anything.")
     if request.endpoint in OPEN_ENDPOINTS:
         return None
     state = page_access.access()

@@ -1,6 +1,7 @@
 """How this service uses the HMAC middleware: its routes, key lookups and signed content."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from contextlib import suppress
@@ -21,6 +22,7 @@ from middleware import (
     Route,
     StandardWebhookScheme,
 )
+from middleware.hmac_auth import KeyLookup
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -125,10 +127,29 @@ def routes(app: Flask) -> list[Route]:
     ]
 
 
+STORE_UNAVAILABLE = Failure(503, "store_unavailable", "Storage is unavailable; retry later.",
+                            (("Retry-After", "2"),))
+
+
+def store_guarded(lookup: KeyLookup) -> KeyLookup:
+    """``lookup``, answering 503 with Retry-After (not a bare 500) while the database is down."""
+
+    def guarded(environ: WSGIEnvironment, fresh: bool) -> Keyring | Failure:
+        try:
+            return lookup(environ, fresh)
+        except (OperationalError, InterfaceError) as err:
+            log.warning("store unavailable", extra={"error_type": type(err).__name__})
+            return STORE_UNAVAILABLE
+
+    return guarded
+
+
 def protect(app: Flask) -> HmacMiddleware:
     """The app's WSGI callable wrapped in the middleware with this service's routes."""
     key_cache.ttl = float(app.config["KEY_CACHE_SECONDS"])
-    return HmacMiddleware(app.wsgi_app, routes(app), clock=clock.now, on_reject=record_rejection)
+    guarded = [dataclasses.replace(route, key_lookup=store_guarded(route.key_lookup))
+               for route in routes(app)]
+    return HmacMiddleware(app.wsgi_app, guarded, clock=clock.now, on_reject=record_rejection)
 
 
 def verified_tenant() -> str:

@@ -16,6 +16,9 @@ from conversions.models import SigningKey, Tenant
 from tests import support
 from tests.browser import browser  # noqa: F401  (a fixture)
 
+# Whole-run checks: secrets never in any log, schemathesis' case count.
+pytest_plugins = ["tests.suite_checks"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = Path(os.environ.get("CONVERSIONS_SPEC_DIR", ROOT.parent / "shared" / "spec"))
 
