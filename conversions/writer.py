@@ -29,6 +29,14 @@ T = TypeVar("T")
 
 # Failures of the store itself: every write of the group shares them.
 STORE_DOWN = (OperationalError, InterfaceError)
+# PostgreSQL's serialization failure and deadlock: the transaction may simply run again.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+ATTEMPTS = 3
+
+
+def _retryable(err: BaseException) -> bool:
+    original = getattr(err, "orig", None)  # peewee keeps the driver's error here
+    return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 class _Write(Generic[T]):
@@ -124,8 +132,15 @@ def _commit(group: list[_Write[Any]]) -> None:
 
 
 def _transaction(works: list[Callable[[], Any]]) -> list[Any]:
-    with connection(), _writer_turn(), database.atomic():
-        return [work() for work in works]
+    """Run ``works`` in one transaction, again if PostgreSQL rolled it back as a deadlock."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with connection(), _writer_turn(), database.atomic():
+                return [work() for work in works]
+        except OperationalError as err:
+            if attempt == ATTEMPTS or not _retryable(err):
+                raise
+    raise AssertionError("unreachable")
 
 
 _lock_files: dict[tuple[int, str], int] = {}

@@ -194,3 +194,40 @@ def test_an_unknown_durability_is_refused_at_start(database_url):
 
     with pytest.raises(ValueError, match="DURABILITY"):
         create_app({"DATABASE_URL": database_url, "DURABILITY": "sometimes"})
+
+
+def test_a_transaction_postgres_rolled_back_as_a_deadlock_runs_again(app):
+    """A deadlock (SQLSTATE 40P01) is transient: the group runs again instead of a 503."""
+    from peewee import OperationalError
+
+    from conversions.writer import GroupCommit
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    calls = []
+
+    def work():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError(Deadlock("deadlock detected"))
+        return "stored"
+
+    assert GroupCommit().run(work) == "stored"
+    assert len(calls) == 2
+
+
+def test_other_store_failures_are_not_retried(app):
+    from peewee import OperationalError
+
+    from conversions.writer import GroupCommit
+
+    calls = []
+
+    def work():
+        calls.append(1)
+        raise OperationalError("database is locked")
+
+    with pytest.raises(OperationalError):
+        GroupCommit().run(work)
+    assert len(calls) == 1
