@@ -6,8 +6,8 @@ import pytest
 from app import create_app
 from conversions import settings, tally, tenants
 from conversions.db import connection
-from conversions.models import MODELS
 from conversions.pixel import GIF
+from tests.support import empty_database
 from tests.webhook_senders import body_of, event, hand_headers, package_headers
 
 WEBHOOK = "/api/conversions/webhook?buyer_id=buyer-1"
@@ -78,8 +78,7 @@ def proxied_app(database_url):
                       "KEY_CACHE_SECONDS": 0, "PROXY_FIX_HOPS": 1,
                       "RATELIMIT_PER_ADDRESS": "2 per minute"})
     with connection():
-        for model in reversed(MODELS):
-            model.delete().execute()
+        empty_database()
         tenants.create("shop.example.com", "buyer-1")
     return app
 

@@ -23,12 +23,11 @@ def server(tmp_path_factory, vectors):
     url = test_database_url(tmp)
     from app import create_app
     from conversions.db import connection
-    from conversions.models import MODELS
+    from tests.support import empty_database
 
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
-        for model in reversed(MODELS):
-            model.delete().execute()
+        empty_database()
     for index, case in enumerate(vectors):
         seed_tenant(case["input"]["tenant_id"], f"vector-{index}.example",
                     case["input"]["secret_hex"])

@@ -30,15 +30,13 @@ def api(tmp_path_factory):
     from app import create_app
     from conversions import tenants
     from conversions.db import connection
-    from conversions.models import MODELS
-    from tests.support import test_database_url
+    from tests.support import empty_database, test_database_url
 
     tmp = tmp_path_factory.mktemp("lp-js")
     url = test_database_url(tmp)
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
-        for model in reversed(MODELS):
-            model.delete().execute()
+        empty_database()
         tenant = tenants.create("lp.example.com", BUYER)
     env = {"DATABASE_URL": url, "CONVERSIONS_LOG_FORMAT": "text",
            "CONVERSIONS_SCHEDULER_ENABLED": "0"}  # the jobs play no part here

@@ -38,14 +38,13 @@ def monitored(tmp_path_factory):
     from app import create_app
     from conversions import tenants
     from conversions.db import connection
-    from conversions.models import MODELS
+    from tests.support import empty_database
 
     tmp = tmp_path_factory.mktemp("monitoring-server")
     url = support.test_database_url(tmp)
     app = create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
-        for model in reversed(MODELS):
-            model.delete().execute()
+        empty_database()
         tenant = tenants.create("monitored.example.com", "buyer-monitored")
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), AlertReceiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()

@@ -18,15 +18,13 @@ def server(tmp_path_factory):
     from app import create_app
     from conversions import tenants
     from conversions.db import connection
-    from conversions.models import MODELS
-    from tests.support import test_database_url
+    from tests.support import empty_database, test_database_url
 
     tmp = tmp_path_factory.mktemp("pixel-server")
     url = test_database_url(tmp)
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
-        for model in reversed(MODELS):
-            model.delete().execute()
+        empty_database()
         tenants.create("browser.example.com", "browser-1")
     with Server({"DATABASE_URL": url}, log_path=tmp / "gunicorn.log") as running:
         yield running

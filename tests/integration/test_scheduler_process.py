@@ -16,13 +16,13 @@ pytestmark = pytest.mark.slow
 def test_the_scheduler_runs_as_its_own_process(tmp_path):
     from app import create_app
     from conversions.db import connection
-    from conversions.models import MODELS, JobRun
+    from conversions.models import JobRun
+    from tests.support import empty_database
 
     url = support.test_database_url(tmp_path)
     create_app({"DATABASE_URL": url})
     with connection():
-        for model in reversed(MODELS):
-            model.delete().execute()
+        empty_database()
     env = {**os.environ, "DATABASE_URL": url, "CONVERSIONS_AGGREGATE_INTERVAL_SECONDS": "1"}
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "scheduler"],
                                cwd=support.ROOT, env=env, stdout=subprocess.PIPE,

@@ -36,15 +36,13 @@ def setup(tmp_path_factory):
     from app import create_app
     from conversions import tenants
     from conversions.db import connection
-    from conversions.models import MODELS
-    from tests.support import test_database_url
+    from tests.support import empty_database, test_database_url
 
     tmp = tmp_path_factory.mktemp("webhook-server")
     url = test_database_url(tmp)
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
-        for model in reversed(MODELS):
-            model.delete().execute()
+        empty_database()
         tenant = tenants.create("hooks.example.com", "hooks-1")
     env = {"DATABASE_URL": url, "RATELIMIT_STORAGE_URI": REDIS_URL}
     with Server(env, workers=2, log_path=tmp / "gunicorn.log") as server:

@@ -35,14 +35,13 @@ def live(tmp_path_factory):
     from app import create_app
     from conversions import tenants
     from conversions.db import connection
-    from conversions.models import MODELS
+    from tests.support import empty_database
 
     tmp = tmp_path_factory.mktemp("schemathesis")
     url = support.test_database_url(tmp)
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
-        for model in reversed(MODELS):
-            model.delete().execute()
+        empty_database()
         tenant = tenants.create("fuzz.example.com", "fuzz-buyer")
     env = {"DATABASE_URL": url, "CONVERSIONS_ADMIN_TOKEN": TOKEN,
            **{f"CONVERSIONS_{name}": value for name, value in UNLIMITED.items()}}

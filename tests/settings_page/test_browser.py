@@ -11,11 +11,11 @@ import pytest
 
 from conversions import clock, page_filters, settings, tenants
 from conversions.db import connection
-from conversions.models import MODELS, Event, OutcomeCount
+from conversions.models import Event, OutcomeCount
 from conversions.periods import DAY_MS, HOUR_MS, floor
 from tests import support
 from tests.settings_page.conftest import TOKEN
-from tests.support import ROOT, Server, http
+from tests.support import ROOT, Server, empty_database, http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,8 +37,7 @@ def seed(url: str) -> dict:
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text", "SECRET_KEY": "seeding-only"})
     now = clock.now_ms()
     with connection():
-        for model in reversed(MODELS):
-            model.delete().execute()
+        empty_database()
         shop = tenants.create("shop.example.com", "buyer-1")
         tenants.create("new.example.com", "buyer-2")
         pixel_at = now - 2 * HOUR_MS
