@@ -83,21 +83,17 @@ def period_range(granularity: str) -> tuple[int, int]:
 
 
 def seconds(name: str, default: int, low: int, high: int) -> int:
-    text = request.args.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
-        raise invalid(name, f"must be a whole number of seconds from {low} to {high}")
-    return int(text)
+    """``name``: a whole number of seconds from ``low`` to ``high`` (absent: ``default``)."""
+    return integer(name, default, low, high, unit=" of seconds")  # type: ignore[return-value]
 
 
-def integer(name: str, default: int | None, low: int, high: int) -> int | None:
+def integer(name: str, default: int | None, low: int, high: int, unit: str = "") -> int | None:
     """``name``: a whole number from ``low`` to ``high`` (absent: ``default``)."""
     text = request.args.get(name, "").strip()
     if not text:
         return default
     if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
-        raise invalid(name, f"must be a whole number from {low} to {high}")
+        raise invalid(name, f"must be a whole number{unit} from {low} to {high}")
     return int(text)
 
 
