@@ -36,6 +36,8 @@ MAX_EVENT_VALUE = 10000
 # Rate limits (flask-limiter syntax) and their shared store. Tenants may override
 # RATELIMIT_INGEST per source (conversions/settings.py).
 RATELIMIT_STORAGE_URI = "memory://"
+# flask-limiter's own limits (the settings page sign-in) also fail open if the store is down.
+RATELIMIT_SWALLOW_ERRORS = True
 RATELIMIT_INGEST = "6000 per minute"
 # Per client address, on each ingestion endpoint (pixel, webhook, goal).
 RATELIMIT_PER_ADDRESS = "1200 per minute"

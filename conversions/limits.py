@@ -7,6 +7,7 @@ proxies; with no trusted proxy a raw ``X-Forwarded-For`` is never believed.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from functools import lru_cache, wraps
@@ -16,6 +17,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
 from flask_limiter.util import get_remote_address
+from redis.exceptions import RedisError
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
@@ -28,6 +30,20 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 limiter = Limiter(get_remote_address)
+log = logging.getLogger(__name__)
+
+# An unreachable limit store must neither refuse nor lose events: limits fail open, and say
+# so in the log (at most once a minute a process).
+STORE_ERRORS = (OSError, RedisError)
+_warned_at = 0.0
+
+
+def _store_unavailable(err: Exception) -> None:
+    global _warned_at
+    if time.monotonic() - _warned_at > 60:
+        _warned_at = time.monotonic()
+        log.warning("rate-limit store unavailable: requests are not limited",
+                    extra={"error_type": type(err).__name__})
 
 
 def signed_tenant() -> str | None:
@@ -51,7 +67,11 @@ def ingest(source: str, tenant: Callable[[], str | None] = signed_tenant,
         @wraps(view)
         def limited(*args: Any, **kwargs: Any) -> ResponseReturnValue:
             if limiter.enabled:
-                refused = _over_limit(source, tenant(), on_breach)
+                try:
+                    refused = _over_limit(source, tenant(), on_breach)
+                except STORE_ERRORS as err:
+                    _store_unavailable(err)
+                    refused = None
                 if refused is not None:
                     return refused
             return view(*args, **kwargs)
@@ -132,15 +152,22 @@ class SignatureFailures:
         if self.limiter is None:
             return None
         item, *ids = self._args(environ, keyring.tenant_id)
-        if self.limiter.test(item, *ids):
+        try:
+            if self.limiter.test(item, *ids):
+                return None
+            wait = retry_after(self.limiter.get_window_stats(item, *ids).reset_time)
+        except STORE_ERRORS as err:
+            _store_unavailable(err)
             return None
-        wait = retry_after(self.limiter.get_window_stats(item, *ids).reset_time)
         return Failure(429, "rate_limited", f"Too many failed signatures; retry in {wait} s.",
                        (("Retry-After", str(wait)),))
 
     def record(self, environ: WSGIEnvironment, keyring: Keyring) -> None:
         if self.limiter is not None:
-            self.limiter.hit(*self._args(environ, keyring.tenant_id))
+            try:
+                self.limiter.hit(*self._args(environ, keyring.tenant_id))
+            except STORE_ERRORS as err:
+                _store_unavailable(err)
 
 
 signature_failures = SignatureFailures()

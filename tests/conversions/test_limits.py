@@ -113,3 +113,29 @@ def test_failed_signatures_are_limited_before_the_mac_is_checked(client, tenant)
 def test_successful_signatures_do_not_count_as_failures(client, tenant):
     client.application.config["SIGNATURE_FAILURE_LIMIT"] = "2 per minute"
     assert [webhook(client, tenant).status_code for _ in range(4)] == [202] * 4
+
+
+def test_unreachable_limit_store_neither_refuses_nor_loses_events(database_url, caplog,
+                                                                   monkeypatch):
+    """With Redis down, limits fail open (logged once), never a 500 and never a lost event."""
+    from conversions import limits
+    from conversions.models import Event
+    from tests.support import free_port
+
+    monkeypatch.setattr(limits, "_warned_at", 0.0)
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "LOG_FORMAT": "text",
+                      "KEY_CACHE_SECONDS": 0,
+                      "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{free_port()}"})
+    with connection():
+        empty_database()
+        tenant = tenants.create("shop.example.com", "buyer-1")
+    client = app.test_client()
+    assert client.get(PIXEL, headers={"Accept": "application/json"}).status_code == 202
+    assert webhook(client, tenant).status_code == 202
+    wrong = webhook(client, tenant, secret="whsec_" + "QUFB" * 8)
+    assert (wrong.status_code, wrong.json["error"]) == (401, "invalid_signature")
+    with connection():
+        assert Event.select().count() == 2
+    warnings = [r for r in caplog.records if "rate-limit store unavailable" in r.getMessage()]
+    assert len(warnings) == 1
