@@ -14,7 +14,6 @@ from conversions import (
     db,
     errors,
     goals,
-    headers,
     health,
     ingestion,
     jobs,
@@ -53,7 +52,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     secret_key.init_app(app)
     app.session_interface = sessions.LeanCookieSessions()
-    headers.init_app(app)
     for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp,
                       ingestion.bp, test_events.bp, security.bp, snippet.bp,
                       attribution_api.bp, settings_page.bp):
