@@ -37,8 +37,17 @@ def is_cross_site() -> bool:
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None:
         return site.lower() == "cross-site"
+    return _from_other_origin()
+
+
+def _from_other_origin() -> bool:
     origin = request.headers.get("Origin")
     return origin is not None and urlsplit(origin).netloc.lower() != request.host.lower()
+
+
+def is_local_client() -> bool:
+    """A client on this machine, not relayed by a proxy, naming this machine as the host."""
+    return is_loopback(request.remote_addr) and not proxied() and local_host()
 
 
 def check_admin() -> None:
@@ -50,7 +59,7 @@ def check_admin() -> None:
         if scheme.lower() != "bearer" or not token_matches(presented.strip()):
             raise ApiError(401, "unauthorized",
                            "A valid 'Authorization: Bearer' token is required.")
-    elif not is_loopback(request.remote_addr) or proxied() or not local_host():
+    elif not is_local_client():
         raise ApiError(403, "forbidden",
                        "No admin token is configured: only loopback clients are answered.")
 
@@ -77,10 +86,7 @@ def check_same_site() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     site = request.headers.get("Sec-Fetch-Site")
-    origin = request.headers.get("Origin")
-    if (site and site not in ("same-origin", "none")) or (
-        not site and origin and urlsplit(origin).netloc.lower() != request.host.lower()
-    ):
+    if (site and site not in ("same-origin", "none")) or (not site and _from_other_origin()):
         raise ApiError(403, "forbidden", "Cross-site requests may not change anything.")
 
 

@@ -6,7 +6,7 @@ import hmac
 
 from flask import current_app, request, session
 
-from conversions.auth import is_loopback, local_host, proxied, token_matches
+from conversions.auth import is_local_client, token_matches
 
 ALLOWED, LOGIN, FORBIDDEN = "allowed", "login", "forbidden"
 
@@ -39,6 +39,4 @@ def access() -> str:
     if token_required():
         signed_in = hmac.compare_digest(str(session.get("admin", "")), _token_fingerprint())
         return ALLOWED if signed_in or _bearer_matches() else LOGIN
-    # A rebound DNS name reaches loopback too: the Host must name this machine as well.
-    local = is_loopback(request.remote_addr) and not proxied() and local_host()
-    return ALLOWED if local else FORBIDDEN
+    return ALLOWED if is_local_client() else FORBIDDEN
