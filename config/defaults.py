@@ -38,6 +38,8 @@ MAX_EVENT_VALUE = 10000
 RATELIMIT_STORAGE_URI = "memory://"
 # flask-limiter's own limits (the settings page sign-in) also fail open if the store is down.
 RATELIMIT_SWALLOW_ERRORS = True
+# How long a Redis limit store may take to answer before the limits fail open.
+RATELIMIT_REDIS_TIMEOUT_SECONDS = 0.5
 RATELIMIT_INGEST = "6000 per minute"
 # Per client address, on each ingestion endpoint (pixel, webhook, goal).
 RATELIMIT_PER_ADDRESS = "1200 per minute"

@@ -140,7 +140,8 @@ class SignatureFailures:
 
     def init_app(self, app: Flask) -> None:
         self.config = app.config
-        storage = storage_from_string(str(app.config["RATELIMIT_STORAGE_URI"]))
+        storage = storage_from_string(str(app.config["RATELIMIT_STORAGE_URI"]),
+                                      **app.config.get("RATELIMIT_STORAGE_OPTIONS", {}))
         limit_sweeper.adopt(storage)
         self.limiter = FixedWindowRateLimiter(storage)
 
@@ -175,6 +176,12 @@ signature_failures = SignatureFailures()
 
 def init_app(app: Flask) -> None:
     """Bind the limiters to ``app`` and trust ``PROXY_FIX_HOPS`` proxies for the address."""
+    if str(app.config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
+        # A Redis that hangs must not hang ingestion: give up quickly and fail open.
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {
+            "socket_timeout": float(app.config["RATELIMIT_REDIS_TIMEOUT_SECONDS"]),
+            "socket_connect_timeout": float(app.config["RATELIMIT_REDIS_TIMEOUT_SECONDS"]),
+        })
     limiter.init_app(app)
     if limiter.enabled:
         limit_sweeper.adopt(limiter.storage)

@@ -139,3 +139,33 @@ def test_unreachable_limit_store_neither_refuses_nor_loses_events(database_url, 
         assert Event.select().count() == 2
     warnings = [r for r in caplog.records if "rate-limit store unavailable" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_a_hanging_limit_store_does_not_hang_ingestion(database_url):
+    """Redis that accepts connections but never answers: the request fails open, it is stored."""
+    import socket
+    import threading
+
+    from conversions.models import Event
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections complete in the backlog; nothing is ever read or written
+    try:
+        app = create_app({"TESTING": True, "DATABASE_URL": database_url, "LOG_FORMAT": "text",
+                          "KEY_CACHE_SECONDS": 0,
+                          "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{silent.getsockname()[1]}",
+                          "RATELIMIT_REDIS_TIMEOUT_SECONDS": 0.2})
+        with connection():
+            empty_database()
+            tenants.create("shop.example.com", "buyer-1")
+        answers = []
+        sender = threading.Thread(target=lambda: answers.append(
+            app.test_client().get(PIXEL, headers={"Accept": "application/json"}).status_code))
+        sender.start()
+        sender.join(30)  # without a socket timeout it would wait for ever
+        assert answers == [202]
+        with connection():
+            assert Event.select().count() == 1
+    finally:
+        silent.close()
