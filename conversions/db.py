@@ -46,6 +46,10 @@ def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
             "foreign_keys": 1,
         }
         options["check_same_thread"] = False
+        # A write transaction takes the write lock at BEGIN, where the busy timeout applies.
+        # A deferred one that read first fails at once with "database is locked" when another
+        # process committed in between (a WAL snapshot cannot be upgraded), busy timeout or not.
+        options["lock_type"] = "IMMEDIATE"
     elif not scheme.endswith("+pool") and scheme not in _POOLED:
         options = {}
     if scheme.startswith("postgres") and postgres_mode:

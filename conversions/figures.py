@@ -27,8 +27,8 @@ def snapshot() -> Iterator[None]:
     if is_postgres():
         with database.atomic(isolation_level="REPEATABLE READ"):
             yield
-    else:
-        with database.atomic():
+    else:  # a read: deferred, so it takes no write lock
+        with database.atomic("DEFERRED"):
             yield
 
 

@@ -66,8 +66,8 @@ def export(out: IO[str], tenant_id: str | None = None) -> dict[str, int]:
     out.write(json.dumps(header) + "\n")
     counts = {}
     # One read transaction, so the file is one consistent snapshot even while events arrive.
-    snapshot = ("REPEATABLE READ",) if isinstance(database.obj, PostgresqlDatabase) else ()
-    with database.atomic(*snapshot):
+    snapshot = "REPEATABLE READ" if isinstance(database.obj, PostgresqlDatabase) else "DEFERRED"
+    with database.atomic(snapshot):
         for model in TABLES:
             counts[model._meta.table_name] = 0
             for row in _rows(model, tenant_id):

@@ -59,3 +59,37 @@ def test_postgresql_urls_are_served_by_psycopg_3(app):
 
     with database.connection_context():
         assert isinstance(database.connection(), psycopg.Connection)
+
+
+def test_sqlite_write_transactions_wait_for_another_process_instead_of_failing(tmp_path):
+    """A read-then-write transaction (a rotation) while another connection keeps committing,
+    as the service's workers do when the CLI rotates a secret: it waits, it never fails."""
+    import sqlite3
+
+    from conversions import tenants
+    from conversions.db import connection
+
+    path = tmp_path / "shared.db"
+    create_app({"DATABASE_URL": f"sqlite:///{path}", "LOG_FORMAT": "text"})
+    with connection():
+        tenant = tenants.create("shop.example.com", "buyer-1")
+    stop = threading.Event()
+
+    def other_process_writes() -> None:
+        other = sqlite3.connect(path, isolation_level=None, timeout=5)
+        while not stop.is_set():
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE tenant SET created_at_ms = created_at_ms + 1")
+            other.execute("COMMIT")
+        other.close()
+
+    writer = threading.Thread(target=other_process_writes)
+    writer.start()
+    try:
+        for _ in range(50):
+            with connection():
+                tenants.rotate(tenant["tenant_id"], "webhook", 10)
+    finally:
+        stop.set()
+        writer.join()
+        database.close_all()
