@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from peewee import DatabaseError
+from peewee import DatabaseError, SqliteDatabase
 
 from conversions import prepared, store
 from conversions.db import connection, database
@@ -93,7 +93,20 @@ def test_writes_queued_during_a_commit_share_the_next_one(app, tenant):
     assert all(transaction is transactions[1] for transaction in transactions[1:])
 
 
-def test_a_store_failure_reaches_every_waiting_write(app, tenant):
+@pytest.fixture
+def deferred_sqlite(app, monkeypatch):
+    """Deferred SQLite transactions for tests that hold a leader's transaction open.
+
+    The service begins SQLite write transactions IMMEDIATE (tests/conversions/test_database.py
+    says why), so a held leader would hold the write lock and no other connection could reach
+    the states these tests check (a table dropped, a caller's own transaction begun).
+    """
+    with connection():
+        if isinstance(database.obj, SqliteDatabase):
+            monkeypatch.setattr(database.obj, "_lock_type", None)
+
+
+def test_a_store_failure_reaches_every_waiting_write(app, tenant, deferred_sqlite):
     writer, gate = GroupCommit(), threading.Event()
     with ThreadPoolExecutor(6) as pool:
         first = held_leader(writer, gate, pool, lambda: prepared.insert_event(
@@ -133,7 +146,7 @@ class Undo(Exception):
     """Rolls a caller's transaction back."""
 
 
-def test_a_write_inside_a_callers_transaction_stays_in_it(app, tenant):
+def test_a_write_inside_a_callers_transaction_stays_in_it(app, tenant, deferred_sqlite):
     """It neither waits for a group nor lets another request's write ride in (and roll back
     with) the caller's transaction."""
     writer, gate = GroupCommit(), threading.Event()
