@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -81,6 +82,7 @@ def test_sqlite_write_transactions_wait_for_another_process_instead_of_failing(t
             other.execute("BEGIN IMMEDIATE")
             other.execute("UPDATE tenant SET created_at_ms = created_at_ms + 1")
             other.execute("COMMIT")
+            time.sleep(0.001)  # as a busy worker does; a writer that never pauses starves all
         other.close()
 
     writer = threading.Thread(target=other_process_writes)
