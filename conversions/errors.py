@@ -42,6 +42,13 @@ def invalid_event(fields: dict[str, Any]) -> ApiError:
     return ApiError(400, "invalid_event", "The event breaks a rule.", fields=fields)
 
 
+def pii_rejected(fields: dict[str, Any]) -> ApiError:
+    """Personal data found at ``fields`` (where, and of which kind; never the value)."""
+    return ApiError(400, "pii_rejected",
+                    "Personal data is not accepted; hash identifiers before sending.",
+                    fields=fields)
+
+
 # Blueprints that ingest events, by the source type their rejections are counted under.
 INGESTION_SOURCES = {"goals": "goal", "pixel": "pixel", "webhooks": "webhook"}
 

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
 from conversions import canonical, clock, limits, rules, store, tally, test_events
-from conversions.errors import ApiError, invalid_event
+from conversions.errors import ApiError, invalid_event, pii_rejected
 from conversions.responses import json_response
 from conversions.schemas import flatten, goal_event
 from conversions.signing import GOAL_BODY, GOAL_RENDERINGS, verified_tenant
@@ -20,9 +20,7 @@ def check_pii(body: dict) -> None:
     """Refuse an event with personal data in any string, naming where (never the value)."""
     found = dict(rules.find_pii(body))
     if found:
-        raise ApiError(400, "pii_rejected",
-                       "Personal data is not accepted; hash identifiers before sending.",
-                       fields=found)
+        raise pii_rejected(found)
 
 
 def goal_row(tenant_id: str, body: dict, received_at: float,

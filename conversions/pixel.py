@@ -54,7 +54,24 @@ def refuse(status: int, error: str, message: str, **extra: Any) -> Response:
     return gif(status, "rejected", {"X-Conversions-Error": error})
 
 
+def refuse_with(err: errors.ApiError) -> Response:
+    return refuse(err.status, err.error, err.message, **err.extra)
+
+
 def params() -> dict[str, Any]:
+    """The event's parameters, read once a request (the limiter's tenant look-up and the
+    view both need them); raises ValueError for a POSTed body that is not a JSON object."""
+    if "pixel_params" not in g:
+        try:
+            g.pixel_params = _read_params()
+        except ValueError as err:
+            g.pixel_params = err
+    if isinstance(g.pixel_params, ValueError):
+        raise g.pixel_params
+    return g.pixel_params
+
+
+def _read_params() -> dict[str, Any]:
     """Query parameters, overlaid by a POSTed form or JSON object; blanks count as absent."""
     found: dict[str, Any] = request.args.to_dict()
     if request.method == "POST":
@@ -112,14 +129,11 @@ def track_pixel() -> ResponseReturnValue:
         return refuse(400, "invalid_json", "The body is not a JSON object.")
     found = dict(rules.find_pii(data))
     if found:
-        return refuse(400, "pii_rejected",
-                      "Personal data is not accepted; hash identifiers before sending.",
-                      fields=found)
+        return refuse_with(errors.pii_rejected(found))
     try:
         event = pixel_event.load(data)
     except ValidationError as err:
-        return refuse(400, "invalid_event", "The event breaks a rule.",
-                      fields=flatten(err.messages))
+        return refuse_with(errors.invalid_event(flatten(err.messages)))
     tenant_id = buyer_tenant()
     if tenant_id is None:
         return refuse(400, "unknown_buyer", "No tenant is registered for this buyer_id.")

@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
 from conversions import canonical, clock, limits, rules, store, tally, test_events
-from conversions.errors import ApiError, invalid_event
+from conversions.errors import ApiError, invalid_event, pii_rejected
 from conversions.schemas import flatten, webhook_event
 from conversions.signing import WEBHOOK_PATH, verified_tenant
 
@@ -47,9 +47,7 @@ def validate(events: list[Any], prefix: str) -> list[dict[str, Any]]:
     pii = {name(i, path): kind for i, event in enumerate(events)
            for path, kind in rules.find_pii(event)}
     if pii:
-        raise ApiError(400, "pii_rejected",
-                       "Personal data is not accepted; hash identifiers before sending.",
-                       fields=pii)
+        raise pii_rejected(pii)
     loaded, problems = [], {}
     for index, event in enumerate(events):
         if not isinstance(event, dict):
