@@ -20,11 +20,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 from peewee import fn
 
+from conversions.figures import money
 from conversions.models import Event
 from conversions.periods import DAY_MS
 
@@ -80,11 +80,6 @@ def report(tenant_id: str, start_ms: int, end_ms: int) -> dict[str, Any]:
 def bucket_of(first_touch_bucket: str | None) -> str:
     """Only ``ai_search`` is honored; any other or no bucket is not attributed."""
     return "ai_search" if first_touch_bucket == "ai_search" else "unattributed"
-
-
-def money(hundredths: int) -> str:
-    """Exact decimal text of an amount in hundredths: 1250 -> "12.50"."""
-    return str(Decimal(hundredths).scaleb(-2))
 
 
 def days(milliseconds: float) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 
 from conversions.models import SOURCE_TYPES
 from conversions.periods import HOUR_MS
+from conversions.rules import parse_instant
 
 WIDTH, HEIGHT = 760, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 120, 16, 40
@@ -28,19 +29,11 @@ class Line:
     label_y: float
 
 
-def instant_ms(text: str) -> int:
-    """Unix milliseconds of an ISO-8601 instant (``Z`` or an offset)."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
 def hourly_counts(series: list[dict[str, Any]], start_ms: int, hours: int) -> dict[str, list[int]]:
     """Per source, the event count of each hour from ``start_ms`` (outside hours dropped)."""
     counts = {source: [0] * hours for source in SOURCE_TYPES}
     for row in series:
-        index = (instant_ms(row["period_start"]) - start_ms) // HOUR_MS
+        index = (int(parse_instant(row["period_start"]).timestamp() * 1000) - start_ms) // HOUR_MS
         if row["source_type"] in counts and 0 <= index < hours:
             counts[row["source_type"]][index] += int(row["events"])
     return counts

@@ -38,6 +38,16 @@ class ApiError(Exception):
         return {"error": self.error, "message": self.message, **self.extra}
 
 
+STORE_UNAVAILABLE_MESSAGE = "Storage is unavailable; retry later."
+RETRY_AFTER_SECONDS = "2"
+
+
+def store_unavailable(body: dict[str, Any] | None = None) -> ResponseReturnValue:
+    """503 with ``Retry-After``: the store is down (``body``: an endpoint's own shape)."""
+    body = body or {"error": "store_unavailable", "message": STORE_UNAVAILABLE_MESSAGE}
+    return jsonify(body), 503, {"Retry-After": RETRY_AFTER_SECONDS}
+
+
 def invalid_event(fields: dict[str, Any]) -> ApiError:
     return ApiError(400, "invalid_event", "The event breaks a rule.", fields=fields)
 
@@ -89,8 +99,7 @@ def register(app: Flask) -> None:
     def _store_unavailable(err: Exception) -> ResponseReturnValue:
         log.warning("store unavailable", extra={"error_type": type(err).__name__})
         count_rejection("store_unavailable", 503)
-        body = {"error": "store_unavailable", "message": "Storage is unavailable; retry later."}
-        return jsonify(body), 503, {"Retry-After": "2"}
+        return store_unavailable()
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> ResponseReturnValue:

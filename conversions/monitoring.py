@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from peewee import InterfaceError, OperationalError
 
-from conversions import clock, figures, freshness, params, runs, settings
+from conversions import clock, errors, figures, freshness, params, runs, settings
 from conversions.auth import admin_required
 from conversions.models import SOURCE_TYPES, Tenant
 from conversions.periods import iso
@@ -96,11 +96,8 @@ def health(tenant_id: str | None, window_seconds: int) -> dict[str, Any]:
 def _store_unavailable(err: Exception) -> ResponseReturnValue:
     """Readiness answers in its own shape when the store is down (even before the view)."""
     log.warning("store unavailable", extra={"error_type": type(err).__name__})
-    if request.endpoint == "monitoring.readiness_view":
-        body = unavailable()
-    else:
-        body = {"error": "store_unavailable", "message": "Storage is unavailable; retry later."}
-    return jsonify(body), 503, {"Retry-After": "2"}
+    return errors.store_unavailable(
+        unavailable() if request.endpoint == "monitoring.readiness_view" else None)
 
 
 @bp.get("/api/conversions/readiness")

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 from flask import Flask, request
 from peewee import InterfaceError, OperationalError
 
-from conversions import canonical, clock, limits, tally
+from conversions import canonical, clock, errors, limits, tally
 from conversions.errors import ApiError
 from conversions.tenants import key_cache
 from middleware import (
@@ -51,23 +51,16 @@ def goal_keys(environ: WSGIEnvironment, fresh: bool) -> Keyring | Failure:
     return keyring
 
 
-STORE_UNAVAILABLE = Failure(503, "store_unavailable", "Storage is unavailable; retry later.",
-                            headers=(("Retry-After", "2"),))
-
-
-def find_keys(field: str, value: str, kind: str, fresh: bool) -> Keyring | Failure | None:
-    """The tenant's keyring (None: no such tenant), or a 503 when the store is unreachable.
+def find_keys(field: str, value: str, kind: str, fresh: bool) -> Keyring | None:
+    """The tenant's keyring (None: no such tenant). A store that is down raises; every route's
+    lookup is wrapped by ``store_guarded``, which answers it.
 
     A value no tenant can have (too long, or with control characters, which PostgreSQL
     cannot even compare) is not looked up.
     """
     if len(value) > 253 or not value.isprintable():
         return None
-    try:
-        return key_cache.get(field, value, kind, fresh)
-    except (OperationalError, InterfaceError) as err:
-        log.warning("store unavailable", extra={"error_type": type(err).__name__})
-        return STORE_UNAVAILABLE
+    return key_cache.get(field, value, kind, fresh)
 
 
 def goal_content(environ: WSGIEnvironment, body: bytes, keyring: Keyring) -> list[bytes] | Failure:
@@ -127,8 +120,8 @@ def routes(app: Flask) -> list[Route]:
     ]
 
 
-STORE_UNAVAILABLE = Failure(503, "store_unavailable", "Storage is unavailable; retry later.",
-                            (("Retry-After", "2"),))
+STORE_UNAVAILABLE = Failure(503, "store_unavailable", errors.STORE_UNAVAILABLE_MESSAGE,
+                            (("Retry-After", errors.RETRY_AFTER_SECONDS),))
 
 
 def store_guarded(lookup: KeyLookup) -> KeyLookup:
