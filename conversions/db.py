@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 from flask import Flask
-from peewee import Database, DatabaseProxy, InterfaceError, OperationalError
+from peewee import Database, DatabaseProxy, InterfaceError, OperationalError, PostgresqlDatabase
 from playhouse import db_url
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,11 @@ def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
     if scheme.startswith("postgres") and postgres_mode:
         options["options"] = f"-c synchronous_commit={postgres_mode}"
     return db_url.connect(url, **options)
+
+
+def is_postgres() -> bool:
+    """Whether the configured store is PostgreSQL (else SQLite)."""
+    return isinstance(database.obj, PostgresqlDatabase)
 
 
 @contextmanager

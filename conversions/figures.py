@@ -11,8 +11,7 @@ from typing import Any
 from peewee import SQL, fn
 
 from conversions import aggregation, tally
-from conversions.db import database
-from conversions.leases import is_postgres
+from conversions.db import database, is_postgres
 from conversions.models import Event, HourlyAggregate, OutcomeCount
 from conversions.periods import HOUR_MS, floor, iso
 

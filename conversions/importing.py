@@ -6,10 +6,10 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from peewee import AutoField, Model, PostgresqlDatabase, fn
+from peewee import AutoField, Model, fn
 
 from conversions import aggregation, leases, migrations
-from conversions.db import database
+from conversions.db import database, is_postgres
 from conversions.models import Event, SigningKey, TenantSetting, WebhookDelivery
 from conversions.transfer import (
     BATCH,
@@ -129,7 +129,7 @@ def _aggregate_since(since_ms: int) -> None:
 
 def _restart_sequences() -> None:
     """On PostgreSQL, make new ids follow the imported ones (SQLite does so by itself)."""
-    if not isinstance(database.obj, PostgresqlDatabase):
+    if not is_postgres():
         return
     for model in TABLES:
         key = model._meta.primary_key

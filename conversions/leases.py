@@ -8,20 +8,14 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from peewee import PostgresqlDatabase
-
 from conversions import clock
-from conversions.db import database
+from conversions.db import database, is_postgres
 from conversions.models import JobLease
 
 
 def holder() -> str:
     """Who holds a lock: this host and process."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def is_postgres() -> bool:
-    return isinstance(database.obj, PostgresqlDatabase)
 
 
 def _advisory_key(job: str) -> int:

@@ -9,10 +9,10 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
-from peewee import BlobField, Model, PostgresqlDatabase
+from peewee import BlobField, Model
 
 from conversions import clock, migrations
-from conversions.db import database
+from conversions.db import database, is_postgres
 from conversions.models import Event, SigningKey, Tenant, TenantSetting, WebhookDelivery
 
 FORMAT = "conversions-export"
@@ -66,7 +66,7 @@ def export(out: IO[str], tenant_id: str | None = None) -> dict[str, int]:
     out.write(json.dumps(header) + "\n")
     counts = {}
     # One read transaction, so the file is one consistent snapshot even while events arrive.
-    snapshot = "REPEATABLE READ" if isinstance(database.obj, PostgresqlDatabase) else "DEFERRED"
+    snapshot = "REPEATABLE READ" if is_postgres() else "DEFERRED"
     with database.atomic(snapshot):
         for model in TABLES:
             counts[model._meta.table_name] = 0
