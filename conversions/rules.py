@@ -13,11 +13,21 @@ import iso4217
 MAX_VALUE = Decimal(10000)
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 CURRENCIES = frozenset(c.code for c in iso4217.Currency)
-# A decimal written as text: ASCII digits, an optional sign, point and exponent.
-_DECIMAL = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
+# A decimal written as text: ASCII digits, an optional sign, point and exponent. Each part
+# starts with a character the one before cannot match, so a failed match never backtracks
+# (``\d+\.?\d*`` could split a digit run two ways: quadratic on "1111...x").
+_DECIMAL = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*", re.ASCII)
+# Longer text is no amount of money; it is refused before any parsing.
+MAX_NUMBER_TEXT = 64
+MAX_INSTANT_TEXT = 64
 
+# Every pattern is searched in untrusted text, so each does work linear in its length:
+# ``make lint`` (tools/redos_check.py) refuses a pattern that could backtrack more. The email
+# local part only starts where a run of its characters starts (the look-behind) and is
+# taken whole (possessive), so a long run before an "@" is scanned once, not once a position.
 _PII_PATTERNS = {
-    "email": re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+    "email": re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]++@[A-Za-z0-9\-]++"
+                        r"(?:\.[A-Za-z0-9\-]++)*\.[A-Za-z]{2,}"),
     "ssn": re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"),
     # North American with separators, or international with a leading "+".
     "phone": re.compile(
@@ -27,11 +37,15 @@ _PII_PATTERNS = {
 }
 
 
+def _may_hold_pii(text: str) -> bool:
+    """Whether ``text`` could hold any kind: every kind needs an "@" (email) or at least 9
+    digits (SSN 9, phone 10). Most text has neither, and counting is cheaper than searching."""
+    return "@" in text or sum(map(str.isdigit, text)) >= 9
+
+
 def pii_kind(text: str) -> str | None:
     """The kind of personal data ``text`` contains, if any."""
-    # Every kind needs an "@" (email) or at least 9 digits (SSN 9, phone 10): most text has
-    # neither, and counting is cheaper than three searches.
-    if "@" not in text and sum(map(str.isdigit, text)) < 9:
+    if not _may_hold_pii(text):
         return None
     for kind, pattern in _PII_PATTERNS.items():
         match = pattern.search(text)
@@ -49,6 +63,8 @@ def _masked(kind: str, match: re.Match[str]) -> str:
 def mask_pii(value: Any) -> Any:
     """``value`` with every piece of personal data in a string (or key) replaced by ``[kind]``."""
     if isinstance(value, str):
+        if not _may_hold_pii(value):
+            return value
         for kind, pattern in _PII_PATTERNS.items():
             value = pattern.sub(lambda m, k=kind: _masked(k, m), value)
         return value
@@ -59,30 +75,53 @@ def mask_pii(value: Any) -> Any:
     return value
 
 
-def find_pii(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+def find_pii(value: Any) -> Iterator[tuple[str, str]]:
     """Yield ``(field path, kind)`` for every string in ``value`` that holds PII."""
+    for where, kind in _pii_in(value, None):
+        yield _path(where), kind
+
+
+# Where a value sits: (where its container sits, a key or an index) or None for the top. The
+# path text is built only for a finding, so deep nesting under a long key costs no copies.
+_Where = tuple[Any, Any] | None
+
+
+def _pii_in(value: Any, where: _Where) -> Iterator[tuple[_Where, str]]:
     if isinstance(value, str):
         kind = pii_kind(value)
         if kind:
-            yield path or "$", kind
+            yield where, kind
     elif isinstance(value, dict):
         for key, item in value.items():
             kind = pii_kind(str(key))
             if kind:
-                yield f"{path}.{key}(key)".lstrip(".") or "$", kind
-            if isinstance(item, (str, dict, list)):  # paths are built only for what may hold text
-                yield from find_pii(item, f"{path}.{key}".lstrip("."))
+                yield (where, (f"{key}(key)",)), kind
+            if isinstance(item, (str, dict, list)):
+                yield from _pii_in(item, (where, (key,)))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if isinstance(item, (str, dict, list)):
-                yield from find_pii(item, f"{path}[{index}]")
+                yield from _pii_in(item, (where, index))
+
+
+def _path(where: _Where) -> str:
+    """``events[2].properties.note``, or ``$`` for the top."""
+    steps = []
+    while where is not None:
+        where, step = where
+        steps.append(step)
+    path = ""
+    for step in reversed(steps):
+        path = f"{path}[{step}]" if isinstance(step, int) else f"{path}.{step[0]}".lstrip(".")
+    return path or "$"
 
 
 def money(value: Any, maximum: Decimal = MAX_VALUE) -> Decimal:
     """A money amount: a finite number from 0 to ``maximum`` with at most two decimals."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
         raise ValueError("must be a number")
-    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+    if isinstance(value, str) and (len(value) > MAX_NUMBER_TEXT
+                                   or not _DECIMAL.fullmatch(value)):
         raise ValueError("must be a number")  # Decimal() alone also takes "1_000" and "١٢"
     try:
         amount = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
@@ -110,6 +149,8 @@ def currency(code: Any) -> str:
 
 def parse_instant(text: str) -> datetime:
     """An ISO-8601 date-time (``Z`` or offset; naive means UTC) or Unix seconds, in UTC."""
+    if len(text) > MAX_INSTANT_TEXT:
+        raise ValueError("must be ISO-8601 or Unix seconds")
     text = text.strip()
     if re.fullmatch(r"\d{1,12}(\.\d+)?", text, re.ASCII):
         seconds = float(text)

@@ -1,0 +1,77 @@
+"""CPU of the two rules that once backtracked: ``python -m bench.patterns [--rules FILE]``.
+
+For each size (10 KiB, the pixel and goal body limit of 64 KiB, the webhook limit of 1 MiB) it
+times, in CPU seconds, ``money()`` on a digit run ending in a bad character and ``pii_kind()``
+on a run of local-part characters before an ``@``: the inputs that made the old patterns
+quadratic. ``--rules FILE`` measures another copy of the rules module (e.g. an older one from
+``git show``). A case whose smaller size took over ``--budget`` seconds is not run at the
+next size: its figure is extrapolated from the last measured one (quadratically) and marked.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import time
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+SIZES = (10 * 1024, 64 * 1024, 1024 * 1024)
+
+
+def load_rules(path: str | None) -> ModuleType:
+    if path is None:
+        from conversions import rules
+
+        return rules
+    spec = importlib.util.spec_from_file_location("rules_under_test", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cases(rules: ModuleType) -> dict[str, Callable[[int], Any]]:
+    def decimal(size: int) -> Any:
+        try:
+            return rules.money("1" * (size - 1) + "x")
+        except ValueError:
+            return None
+
+    def email(size: int) -> Any:
+        return rules.pii_kind("a" * (size - 1) + "@")
+
+    return {"decimal": decimal, "email": email}
+
+
+def cpu_seconds(work: Callable[[int], Any], size: int) -> float:
+    start = time.process_time()
+    work(size)
+    return time.process_time() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rules", help="a rules.py to measure instead of the installed one")
+    parser.add_argument("--budget", type=float, default=120.0,
+                        help="CPU seconds above which the next size is extrapolated")
+    args = parser.parse_args()
+    results: dict[str, dict[str, Any]] = {}
+    for name, work in cases(load_rules(args.rules)).items():
+        results[name] = {}
+        last: tuple[int, float] | None = None
+        for size in SIZES:
+            if last is not None and last[1] > args.budget:
+                estimate = last[1] * (size / last[0]) ** 2
+                results[name][str(size)] = {"cpu_s": round(estimate, 1), "extrapolated": True}
+                continue
+            seconds = cpu_seconds(work, size)
+            results[name][str(size)] = {"cpu_s": round(seconds, 6), "extrapolated": False}
+            last = (size, seconds)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
