@@ -83,12 +83,16 @@ def ingest(source: str, tenant: Callable[[], str | None] = signed_tenant,
 
 def _over_limit(source: str, tenant_id: str | None,
                 on_breach: Breach | None) -> ResponseReturnValue | None:
-    """Count this request against its limits; the 429 answer if one is exceeded."""
+    """Count this request against its limits; the 429 answer if one is exceeded.
+
+    The address is counted first: a request its address limit refuses never spends the
+    tenant's budget, so one flooding address cannot starve the tenant's other visitors.
+    """
     checks = [(_item(str(current_app.config["RATELIMIT_PER_ADDRESS"])),
                (source, "address", get_remote_address()))]
     if tenant_id is not None:
-        checks.insert(0, (_item(str(settings.get(tenant_id, "rate_limit", source))),
-                          (source, "tenant", tenant_id)))
+        checks.append((_item(str(settings.get(tenant_id, "rate_limit", source))),
+                       (source, "tenant", tenant_id)))
     strategy = limiter.limiter
     for item, ids in checks:
         if not strategy.hit(item, *ids):

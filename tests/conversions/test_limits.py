@@ -71,6 +71,20 @@ def test_address_limit_ignores_a_forged_forwarded_for(client, tenant):
     assert_rate_limited(forged)
 
 
+def test_one_flooding_address_cannot_spend_the_tenants_budget(client, tenant):
+    client.application.config["RATELIMIT_PER_ADDRESS"] = "4 per minute"
+    settings.put(tenant["tenant_id"], "rate_limit.pixel", "10 per minute")
+
+    def pixels(address, count):
+        return [client.get(PIXEL, environ_base={"REMOTE_ADDR": address}).status_code
+                for _ in range(count)]
+
+    assert pixels("203.0.113.1", 12) == [200] * 4 + [429] * 8
+    # The 8 refused by their address spent nothing: two other visitors still fit.
+    assert pixels("203.0.113.2", 3) == [200] * 3
+    assert pixels("203.0.113.3", 3) == [200] * 3
+
+
 @pytest.fixture
 def proxied_app(database_url):
     """The app behind one trusted proxy, with a small per-address limit."""
