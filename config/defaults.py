@@ -26,6 +26,7 @@ MAX_CONTENT_LENGTH = 64 * 1024
 
 # Time rules.
 WEBHOOK_TOLERANCE_SECONDS = 300
+# How long a webhook-id is remembered. A signed goal's digest is kept with its event.
 REPLAY_WINDOW_SECONDS = 7 * 24 * 3600
 EVENT_MAX_AGE_SECONDS = 7 * 24 * 3600
 EVENT_MAX_FUTURE_SECONDS = 300

@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 
 from conversions import aggregation, clock, failures, freshness, runs, tally
 from conversions.db import connection, database
-from conversions.models import Event, JobRun, OutcomeCount, WebhookDelivery
+from conversions.models import JobRun, OutcomeCount, WebhookDelivery
 from conversions.periods import floor, iso
 
 
@@ -31,15 +31,16 @@ def staleness() -> int:
 
 
 def prune() -> int:
-    """Forget what only the replay window needs once it has passed, old job runs and
-    dead letters past their retention."""
+    """Forget webhook ids past the replay window, old job runs and dead letters past their
+    retention.
+
+    A signed goal's digest is kept as long as its event: the goal protocol signs no time or
+    nonce, so freeing it would let the same captured bytes count again.
+    """
     now = clock.now_ms()
     cutoff = now - _config_ms("REPLAY_WINDOW_SECONDS")
     with database.atomic():
-        rows = (Event.update(dedup_key=None)
-                .where(Event.dedup_key.startswith("sig:"), Event.received_at_ms < cutoff)
-                .execute())
-        rows += WebhookDelivery.delete().where(WebhookDelivery.received_at_ms < cutoff).execute()
+        rows = WebhookDelivery.delete().where(WebhookDelivery.received_at_ms < cutoff).execute()
         rows += (JobRun.delete()
                  .where(JobRun.started_at_ms < now - _config_ms("JOB_RUN_RETENTION_SECONDS"))
                  .execute())

@@ -110,24 +110,35 @@ def test_a_job_is_skipped_while_another_connection_holds_its_lock(moved, app):
         assert runs.once("demo", lambda: 1, interval_s=60, lease_s=600).rows == 1
 
 
-def test_prune_forgets_goal_digests_and_webhook_ids_past_the_replay_window(
+def test_prune_forgets_webhook_ids_past_the_replay_window_but_never_a_goal_digest(
         moved, add_event, run_job, tenant, app):
     window = app.config["REPLAY_WINDOW_SECONDS"]
     old, recent = add_event("goal", T0 - window - 5), add_event("goal", T0 - 5)
-    kept = add_event("pixel", T0 - window - 5)
     with connection():
         Event.update(dedup_key="sig:" + "a" * 64).where(Event.id == old).execute()
         Event.update(dedup_key="sig:" + "b" * 64).where(Event.id == recent).execute()
         for message, at in (("msg_old", T0 - window - 1), ("msg_new", T0 - 1)):
             WebhookDelivery.create(tenant=tenant["tenant_id"], message_id=message,
                                    received_at_ms=int(at * 1000), event_count=1)
-    assert run_job("prune").rows == 2
+    assert run_job("prune").rows == 1
     with connection():
         keys = {e.id: e.dedup_key for e in Event.select()}
-        assert keys[old] is None
-        assert keys[recent] == "sig:" + "b" * 64
-        assert keys[kept] is not None
+        assert keys == {old: "sig:" + "a" * 64, recent: "sig:" + "b" * 64}
         assert [w.message_id for w in WebhookDelivery.select()] == ["msg_new"]
+
+
+def test_a_captured_goal_sent_again_after_the_window_and_the_prune_is_a_duplicate(
+        moved, send_goal, run_job, app):
+    sent = send_goal(value=49.0, currency="USD", session="captured")
+    assert sent.status_code == 202
+    assert send_goal(value=49.0, currency="USD", session="captured").status_code == 200
+    moved.advance(8 * 86400)
+    run_job("prune")
+    again = send_goal(value=49.0, currency="USD", session="captured")
+    assert (again.status_code, again.json) == (200, {"event_id": sent.json["event_id"],
+                                                     "duplicate": True})
+    with connection():
+        assert [e.value_hundredths for e in Event.select()] == [4900]
 
 
 def test_flush_adds_tallies_to_the_outcome_counts(moved, run_job, tenant):
