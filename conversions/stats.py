@@ -3,8 +3,6 @@
 Both are exact up to now: aggregates plus the not-yet-aggregated tail."""
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -12,6 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from conversions import figures, params
 from conversions.auth import admin_required
+from conversions.csv_cells import csv_text
 from conversions.periods import iso
 
 bp = Blueprint("stats", __name__)
@@ -39,16 +38,13 @@ def metrics(tenant_id: str, start_ms: int, end_ms: int, granularity: str,
 
 
 def metrics_csv(figures_: dict[str, Any]) -> str:
-    """The by-currency metrics as CSV: period_start[,event_name],currency,conversions,value."""
+    """The by-currency metrics as CSV: period_start[,event_name],currency,conversions,value
+    (an event name a spreadsheet would run as a formula is defused, ``csv_cells``)."""
     columns = ["period_start"] + ([figures_["group_by"]] if figures_["group_by"] else [])
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*columns, "currency", "conversions", "value"])
-    for row in figures_["series"]:
-        currency = row["currency"]
-        writer.writerow([*(row[c] for c in columns), currency, row["conversions"],
-                         row["value"].get(currency, "")])
-    return out.getvalue()
+    header = [*columns, "currency", "conversions", "value"]
+    return csv_text([header, *([*(row[c] for c in columns), row["currency"], row["conversions"],
+                                row["value"].get(row["currency"], "")]
+                               for row in figures_["series"])])
 
 
 @bp.get("/api/conversions/stats")

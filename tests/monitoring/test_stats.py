@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from conversions import csv_cells
+
 from .conftest import T0
 
 HOUR = 3600
@@ -100,6 +102,25 @@ def test_metrics_as_a_csv_download(client, tenant, seeded):
         "2026-11-24T00:00:00Z,purchase,EUR,1,5.00\n"
         "2026-11-24T00:00:00Z,purchase,USD,3,20.75\n"
         "2026-11-24T00:00:00Z,signup,,1,\n")
+
+
+def test_metrics_csv_defuses_event_names_a_spreadsheet_would_run(client, tenant, moved,
+                                                                send_goal):
+    for name in ("=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "ok"):
+        assert send_goal(event_name=name).status_code == 202
+    moved.advance(HOUR)
+    body = get(client, "metrics", tenant_id=tenant["tenant_id"], group_by="event_name",
+               format="csv").get_data(as_text=True)
+    cells = {line.split(",", 2)[1] for line in body.splitlines()[1:]}
+    assert cells == {"'=cmd|' /C calc'!A0", "'+1+1", "'-2+3", "'@SUM(A1)", "ok"}
+
+
+@pytest.mark.parametrize(("value", "written"), [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@A1", "'@A1"), ("\tx", "'\tx"),
+    ("\rx", "'\rx"), ("a=b", "a=b"), ("", ""), (-1, -1), (2.5, 2.5),
+])
+def test_a_csv_cell_a_spreadsheet_would_run_gets_an_apostrophe(value, written):
+    assert csv_cells.cell(value) == written
 
 
 @pytest.mark.parametrize(("path", "query", "parameter"), [
