@@ -12,6 +12,8 @@ from flask import Flask
 from peewee import Database, DatabaseProxy, InterfaceError, OperationalError, PostgresqlDatabase
 from playhouse import db_url
 
+from conversions import private_files
+
 log = logging.getLogger(__name__)
 database = DatabaseProxy()
 
@@ -37,7 +39,12 @@ def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
     if scheme == "sqlite":
         path = url.split(":///", 1)[1]
         if path and path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            # The file holds the signing secrets: owner-only, and SQLite gives its WAL and
+            # shared-memory files the database's own mode.
+            os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+            private_files.keep_private(path)
+            for companion in ("-wal", "-shm"):
+                private_files.tighten(path + companion)
         options["pragmas"] = {
             # First, so the WAL pragma (which needs a lock) waits this long, not sqlite3's 5 s.
             "busy_timeout": busy_timeout_ms,

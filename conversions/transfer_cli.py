@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import IO
 
 import click
 
-from conversions import importing, transfer
+from conversions import importing, private_files, transfer
 from conversions.db import connection
 from conversions.models import Tenant
 
@@ -18,14 +19,22 @@ WARNING = ("The file holds every exported tenant's signing SECRETS in clear: it 
 webhook deliveries as JSON lines, to move them to another database (e.g. SQLite to PostgreSQL).
 
 WARNING: {WARNING}""")
-@click.option("--out", "out", type=click.File("w", encoding="utf-8"), default="-",
-              help="The file to write (default: standard output).")
+@click.option("--out", "out", default="-",
+              help="The file to write, created mode 0600 (default: standard output).")
 @click.option("--tenant", "tenant_id", default=None, help="Export only this tenant.")
-def export_command(out: IO[str], tenant_id: str | None) -> None:
+def export_command(out: str, tenant_id: str | None) -> None:
     with connection():
         if tenant_id is not None and Tenant.get_or_none(Tenant.id == tenant_id) is None:
             raise click.ClickException(f"no tenant {tenant_id}")
-        counts = transfer.export(out, tenant_id)
+        if out == "-":
+            counts = transfer.export(sys.stdout, tenant_id)
+        else:
+            try:
+                file = private_files.open_private(out)
+            except OSError as err:
+                raise click.ClickException(f"cannot write {out}: {err.strerror}") from None
+            with file:
+                counts = transfer.export(file, tenant_id)
     click.echo(f"exported {json.dumps(counts)}", err=True)
     click.echo(f"WARNING: {WARNING}", err=True)
 

@@ -9,7 +9,9 @@ import pytest
 from playhouse.pool import MaxConnectionsExceeded
 
 from app import create_app
-from conversions.db import database
+from conversions import tenants
+from conversions.db import connection, database
+from tests import support
 
 
 @pytest.fixture
@@ -95,3 +97,34 @@ def test_sqlite_write_transactions_wait_for_another_process_instead_of_failing(t
         stop.set()
         writer.join()
         database.close_all()
+
+
+def _mode(path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.skipif(support.postgres_pass(), reason="SQLite files")
+def test_the_sqlite_database_and_its_wal_and_shm_are_owner_only(tmp_path):
+    path = tmp_path / "instance" / "conversions.db"
+    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "LOG_FORMAT": "text"})
+    with app.app_context(), connection():
+        tenants.create("private.example.com")
+        files = [path, path.with_name("conversions.db-wal"), path.with_name("conversions.db-shm")]
+        assert all(file.exists() for file in files)
+        assert [_mode(file) for file in files] == [0o600] * 3
+    database.close_all()
+
+
+@pytest.mark.skipif(support.postgres_pass(), reason="SQLite files")
+def test_a_database_file_made_world_readable_before_is_made_owner_only(tmp_path):
+    path = tmp_path / "conversions.db"
+    create_app({"DATABASE_URL": f"sqlite:///{path}", "LOG_FORMAT": "text"})
+    database.close_all()
+    for file in tmp_path.iterdir():
+        file.chmod(0o644)
+    create_app({"DATABASE_URL": f"sqlite:///{path}", "LOG_FORMAT": "text"})
+    database.close_all()
+    assert {file.name: _mode(file) for file in tmp_path.iterdir()
+            if not file.name.endswith("-writer.lock")} == {
+        name: 0o600 for name in ("conversions.db", "conversions.db-wal", "conversions.db-shm")
+        if (tmp_path / name).exists()}

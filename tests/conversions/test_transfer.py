@@ -113,6 +113,29 @@ def test_export_of_one_tenant_holds_only_its_rows(app, tmp_path):
     assert sum(line["table"] == "event" for line in lines) == 15
 
 
+def test_the_export_file_is_owner_only_even_if_it_existed(app, tmp_path):
+    seed()
+    fresh, existing = tmp_path / "fresh.jsonl", tmp_path / "existing.jsonl"
+    existing.write_text("old\n")
+    existing.chmod(0o644)
+    for path in (fresh, existing):
+        run(app, "export", "--out", str(path))
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert json.loads(path.read_text().splitlines()[0])["format"] == "conversions-export"
+
+
+def test_an_export_to_standard_output_writes_the_rows_there(app, runner):
+    seed()
+    result = runner.invoke(args=["export"])
+    assert json.loads(result.stdout.splitlines()[0])["format"] == "conversions-export"
+
+
+def test_an_export_to_a_place_it_cannot_write_is_an_error(app, runner, tmp_path):
+    result = runner.invoke(args=["export", "--out", str(tmp_path / "missing" / "x.jsonl")])
+    assert result.exit_code != 0
+    assert "cannot write" in result.output
+
+
 def test_export_of_an_unknown_tenant_is_an_error(app, runner):
     result = runner.invoke(args=["export", "--tenant", "nobody"])
     assert result.exit_code != 0
