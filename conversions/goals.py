@@ -29,6 +29,9 @@ def goal_row(tenant_id: str, body: dict, received_at: float,
     by today's rules and configuration; refuses one that breaks a rule. ``rendered``: the
     body's canonical renderings when the caller has them (the middleware's)."""
     check_pii(body)
+    unstorable = rules.lone_surrogates(body)
+    if unstorable:
+        raise invalid_event(unstorable)
     if test_events.PARAM in body:  # not signed (SIGNING.md): a test flag must not be forged in
         raise invalid_event({test_events.PARAM: [
             "is not signed in a goal; send ?test_event_code= or X-Conversions-Test instead"]})

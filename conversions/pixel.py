@@ -130,6 +130,9 @@ def track_pixel() -> ResponseReturnValue:
     found = dict(rules.find_pii(data))
     if found:
         return refuse_with(errors.pii_rejected(found))
+    unstorable = rules.lone_surrogates(data)
+    if unstorable:
+        return refuse_with(errors.invalid_event(unstorable))
     try:
         event = pixel_event.load(data)
     except ValidationError as err:

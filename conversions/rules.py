@@ -77,8 +77,28 @@ def mask_pii(value: Any) -> Any:
 
 def find_pii(value: Any) -> Iterator[tuple[str, str]]:
     """Yield ``(field path, kind)`` for every string in ``value`` that holds PII."""
-    for where, kind in _pii_in(value, None):
-        yield _path(where), kind
+    for where, text in _texts(value, None):
+        kind = pii_kind(text)
+        if kind:
+            yield _path(where), kind
+
+
+LONE_SURROGATE = "must be valid Unicode text (it holds a lone surrogate)"
+
+
+def lone_surrogates(value: Any) -> dict[str, list[str]]:
+    """Where ``value`` holds text with a lone surrogate: JSON can escape one (``"\\ud800"``),
+    but it is no Unicode text, so no store could keep it."""
+    return {_path(where): [LONE_SURROGATE] for where, text in _texts(value, None)
+            if not text.isascii() and _has_lone_surrogate(text)}
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 # Where a value sits: (where its container sits, a key or an index) or None for the top. The
@@ -86,22 +106,19 @@ def find_pii(value: Any) -> Iterator[tuple[str, str]]:
 _Where = tuple[Any, Any] | None
 
 
-def _pii_in(value: Any, where: _Where) -> Iterator[tuple[_Where, str]]:
+def _texts(value: Any, where: _Where) -> Iterator[tuple[_Where, str]]:
+    """Every string in ``value`` and every key (as text), with where it sits."""
     if isinstance(value, str):
-        kind = pii_kind(value)
-        if kind:
-            yield where, kind
+        yield where, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            kind = pii_kind(str(key))
-            if kind:
-                yield (where, (f"{key}(key)",)), kind
+            yield (where, (f"{key}(key)",)), str(key)
             if isinstance(item, (str, dict, list)):
-                yield from _pii_in(item, (where, (key,)))
+                yield from _texts(item, (where, (key,)))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if isinstance(item, (str, dict, list)):
-                yield from _pii_in(item, (where, index))
+                yield from _texts(item, (where, index))
 
 
 def _path(where: _Where) -> str:

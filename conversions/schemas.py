@@ -112,11 +112,8 @@ def _event_name(value: str) -> None:
 
 
 def _json_text(value: Any) -> None:
-    try:
-        text = canonical.json_text(value)
-        text.encode()
-    except (UnicodeEncodeError, TypeError, ValueError):
-        raise ValidationError("must be valid Unicode JSON") from None
+    # Parsed JSON always serialises; text no store keeps (a lone surrogate) is refused before.
+    text = canonical.json_text(value)
     if len(text) > MAX_PROPERTIES:
         raise ValidationError(f"must be at most {MAX_PROPERTIES} characters as JSON")
 

@@ -48,6 +48,10 @@ def validate(events: list[Any], prefix: str) -> list[dict[str, Any]]:
            for path, kind in rules.find_pii(event)}
     if pii:
         raise pii_rejected(pii)
+    unstorable = {name(i, path): messages for i, event in enumerate(events)
+                  for path, messages in rules.lone_surrogates(event).items()}
+    if unstorable:
+        raise invalid_event(unstorable)
     loaded, problems = [], {}
     for index, event in enumerate(events):
         if not isinstance(event, dict):

@@ -276,10 +276,9 @@ def test_overlong_webhook_id_is_refused(client, tenant):
 
 @pytest.mark.parametrize(("properties", "problem"), [
     ({"pad": "x" * 17000}, "must be at most"),
-    ({"bad": "\ud800"}, "must be valid Unicode JSON"),
     ("not an object", "Not a valid mapping type"),
 ])
-def test_properties_must_be_a_small_unicode_object(client, tenant, properties, problem):
+def test_properties_must_be_a_small_object(client, tenant, properties, problem):
     body = json.dumps(event(properties=properties)).encode()
     response = send(client, tenant, body)
     assert response.status_code == 400
