@@ -8,7 +8,7 @@ from typing import Any
 
 from peewee import AutoField, Model, fn
 
-from conversions import aggregation, leases, migrations
+from conversions import aggregation, generations, leases, migrations
 from conversions.db import database, is_postgres
 from conversions.models import Event, SigningKey, TenantSetting, WebhookDelivery
 from conversions.transfer import (
@@ -103,6 +103,8 @@ def import_(source: Iterable[str]) -> dict[str, dict[str, int]]:
         pending.append(row)
     flush()
     _restart_sequences()
+    with database.atomic():  # keys may have come or changed: cached keyrings are stale
+        generations.bump(generations.SIGNING_KEYS)
     if received:
         _aggregate_since(min(received))
     return counts

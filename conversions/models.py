@@ -240,9 +240,18 @@ class IngestionTestEvent(BaseModel):
         indexes = ((("tenant", "source_type", "id"), False),)
 
 
+class Generation(BaseModel):
+    """A counter a change bumps, so every process can tell its cached copy is stale
+    (``conversions/generations.py``)."""
+
+    name = CharField(primary_key=True, max_length=32)
+    value = BigIntegerField()
+
+
 # In dependency order: a table comes after those it refers to.
 MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting, HourlyAggregate, JobCursor,
-          JobRun, JobLease, OutcomeCount, SourceState, IngestionFailure, IngestionTestEvent]
+          JobRun, JobLease, OutcomeCount, SourceState, IngestionFailure, IngestionTestEvent,
+          Generation]
 
 
 def create_schema() -> list[int]:

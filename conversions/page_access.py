@@ -1,4 +1,5 @@
-"""Who may see ``/settings/system``: a session opened with the admin token, else loopback."""
+"""Who may see ``/settings/system``: a session opened with the admin token and not ended by
+a sign-out since, else loopback."""
 from __future__ import annotations
 
 import hashlib
@@ -6,7 +7,9 @@ import hmac
 
 from flask import current_app, request, session
 
+from conversions import generations
 from conversions.auth import is_local_client, token_matches
+from conversions.db import database
 
 ALLOWED, LOGIN, FORBIDDEN = "allowed", "login", "forbidden"
 
@@ -27,6 +30,15 @@ def open_session() -> None:
     session.clear()
     session.permanent = True
     session["admin"] = _token_fingerprint()
+    session["generation"] = generations.current(generations.ADMIN_SESSIONS)
+
+
+def end_sessions() -> None:
+    """Sign out: end this session and, server-side, every session the admin opened before
+    (a cookie copied before sign-out no longer opens the page)."""
+    with database.atomic():
+        generations.bump(generations.ADMIN_SESSIONS)
+    session.clear()
 
 
 def _bearer_matches() -> bool:
@@ -37,6 +49,7 @@ def _bearer_matches() -> bool:
 def access() -> str:
     """ALLOWED, LOGIN (a token is configured but not presented) or FORBIDDEN (not loopback)."""
     if token_required():
-        signed_in = hmac.compare_digest(str(session.get("admin", "")), _token_fingerprint())
+        signed_in = hmac.compare_digest(str(session.get("admin", "")), _token_fingerprint()) \
+            and session.get("generation") == generations.current(generations.ADMIN_SESSIONS)
         return ALLOWED if signed_in or _bearer_matches() else LOGIN
     return ALLOWED if is_local_client() else FORBIDDEN

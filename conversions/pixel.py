@@ -98,7 +98,8 @@ def buyer_tenant() -> str | None:
         except RequestEntityTooLarge:  # the body is refused; the query may still name one
             buyer = request.args.get("buyer_id")
         usable = isinstance(buyer, str) and 0 < len(buyer) <= 64 and buyer.isprintable()
-        keyring = key_cache.get("buyer_id", buyer, "pixel") if usable else None
+        keyring = (key_cache.get("buyer_id", buyer, "pixel", keys_needed=False) if usable
+                   else None)
         g.tenant_id = keyring.tenant_id if keyring else None
     return g.tenant_id
 

@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -94,7 +93,7 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     if not LogoutForm().validate_on_submit():
         return forged()
-    session.clear()
+    page_access.end_sessions()
     return redirect(url_for(".login" if page_access.token_required() else ".system"))
 
 

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from conversions import clock
+from conversions import clock, generations
 from conversions.db import connection, database
 from conversions.models import SECRET_KINDS, SigningKey, Tenant
 from middleware import Key, Keyring
@@ -62,6 +62,7 @@ def create(domain: str, buyer_id: str | None = None) -> dict[str, Any]:
         for kind in SECRET_KINDS:
             raw, shown[kind] = _new_secret(kind)
             SigningKey.create(tenant=tenant, kind=kind, secret=raw, created_at_ms=now)
+        generations.bump(generations.SIGNING_KEYS)  # a cached "no such tenant" is stale
     return {**public(tenant), "pixel_secret": shown["pixel"], "webhook_secret": shown["webhook"]}
 
 
@@ -83,56 +84,93 @@ def rotate(tenant_id: str, kind: str, grace_seconds: int = 0) -> dict[str, Any]:
          .execute())
         raw, shown = _new_secret(kind)
         SigningKey.create(tenant=tenant, kind=kind, secret=raw, created_at_ms=now)
-    key_cache.clear()
+        # Every process's cached keys are stale from the commit on: a grace of 0 ends the old
+        # key at once everywhere, not when caches age.
+        generations.bump(generations.SIGNING_KEYS)
     name = "pixel_secret" if kind == "pixel" else "webhook_secret"
     return {**public(tenant), name: shown, "previous_valid_until_ms": until}
 
 
-def live_keys(tenant_id: str, kind: str) -> list[Key]:
+def live_keys(tenant_id: str, kind: str) -> tuple[list[Key], int | None]:
+    """The tenant's live ``kind`` keys, newest first, and when the first of them expires
+    (Unix ms; None: none does)."""
     now = clock.now_ms()
-    rows = (SigningKey.select(SigningKey.id, SigningKey.secret)
+    rows = (SigningKey.select(SigningKey.id, SigningKey.secret, SigningKey.expires_at_ms)
             .where(SigningKey.tenant == tenant_id, SigningKey.kind == kind,
                    SigningKey.expires_at_ms.is_null() | (SigningKey.expires_at_ms > now))
             .order_by(SigningKey.id.desc()))
-    return [Key(str(row.id), bytes(row.secret)) for row in rows]
+    keys, ends = [], []
+    for row in rows:
+        keys.append(Key(str(row.id), bytes(row.secret)))
+        if row.expires_at_ms is not None:
+            ends.append(row.expires_at_ms)
+    return keys, min(ends, default=None)
 
 
 @dataclass
 class _Entry:
     keyring: Keyring | None
     loaded_at: float
+    generation: int
+    valid_until_ms: int | None  # when a key of it expires (a rotation's grace ends)
 
 
 class KeyCache:
-    """Per-process cache of keyrings by (field, value, kind), valid for ``ttl`` seconds."""
+    """Per-process cache of keyrings by (field, value, kind).
+
+    An entry is used for at most ``ttl`` seconds, and only while the ``signing-keys``
+    generation is the one it was loaded at (``generations``: any change of a secret, in any
+    process, bumps it) and none of its keys has expired: a rotation takes effect at once.
+    """
 
     def __init__(self, ttl: float = 2.0) -> None:
         self.ttl = ttl
         self._entries: dict[tuple[str, str, str], _Entry] = {}
         self._lock = threading.Lock()
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+    def get(self, field: str, value: str, kind: str, fresh: bool = False,
+            keys_needed: bool = True) -> Keyring | None:
+        """The keyring of the tenant whose ``field`` is ``value``, or None if there is none.
 
-    def get(self, field: str, value: str, kind: str, fresh: bool = False) -> Keyring | None:
-        """The keyring of the tenant whose ``field`` is ``value``, or None if there is none."""
+        ``keys_needed=False``: the caller uses only the tenant id (the pixel), which no
+        rotation changes, so the entry is only aged and the generation is not read.
+        """
         key = (field, value, kind)
         entry = self._entries.get(key)
         now = time.monotonic()
-        if entry is not None and not fresh and now - entry.loaded_at < self.ttl:
-            if entry.keyring is None:
-                return None
-            return Keyring(entry.keyring.tenant_id, entry.keyring.keys, cached=True)
+        usable = entry is not None and not fresh and now - entry.loaded_at < self.ttl
+        if usable and not keys_needed:
+            return _cached(entry)
         with connection():
-            tenant_id = (Tenant.select(Tenant.id)
-                         .where(getattr(Tenant, field) == value).scalar())
-            keyring = Keyring(tenant_id, live_keys(tenant_id, kind)) if tenant_id else None
+            if usable and self._current(entry):
+                return _cached(entry)
+            return self._load(key, now)
+
+    def _load(self, key: tuple[str, str, str], now: float) -> Keyring | None:
+        field, value, kind = key
+        # The generation is read first: a change committed after it leaves the entry stale,
+        # never the other way round.
+        generation = generations.current(generations.SIGNING_KEYS)
+        tenant_id = Tenant.select(Tenant.id).where(getattr(Tenant, field) == value).scalar()
+        keys, valid_until_ms = live_keys(tenant_id, kind) if tenant_id else ([], None)
+        keyring = Keyring(tenant_id, keys) if tenant_id else None
         with self._lock:
             if len(self._entries) > 10000:
                 self._entries.clear()
-            self._entries[key] = _Entry(keyring, now)
+            self._entries[key] = _Entry(keyring, now, generation, valid_until_ms)
         return keyring
+
+    @staticmethod
+    def _current(entry: _Entry | None) -> bool:
+        return entry is not None and (
+            entry.generation == generations.current(generations.SIGNING_KEYS)
+            and (entry.valid_until_ms is None or clock.now_ms() < entry.valid_until_ms))
+
+
+def _cached(entry: _Entry | None) -> Keyring | None:
+    if entry is None or entry.keyring is None:
+        return None
+    return Keyring(entry.keyring.tenant_id, entry.keyring.keys, cached=True)
 
 
 key_cache = KeyCache()

@@ -208,4 +208,4 @@ def test_importing_again_after_changes_here_keeps_them(app, tmp_path):
     assert {t: c["stored"] for t, c in again.items()} == dict.fromkeys(MOVED, 0)
     assert settings.overrides(first["tenant_id"])["rate_limit.pixel"] == "70 per minute"
     with connection():
-        assert len(tenants.live_keys(first["tenant_id"], "webhook")) == 1
+        assert len(tenants.live_keys(first["tenant_id"], "webhook")[0]) == 1

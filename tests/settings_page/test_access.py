@@ -48,6 +48,21 @@ def test_signing_in_opens_the_page_and_signing_out_closes_it(signed_in, tenant):
     assert signed_in.get("/settings/system", environ_overrides=REMOTE).status_code == 302
 
 
+def test_a_session_cookie_copied_before_sign_out_no_longer_opens_the_page(admin_app, signed_in,
+                                                                         tenant):
+    page = signed_in.get("/settings/system", environ_overrides=REMOTE)
+    copied = signed_in.get_cookie(admin_app.config["SESSION_COOKIE_NAME"]).value
+    signed_in.post("/settings/logout", data={"csrf_token": csrf(page.text)},
+                   environ_overrides=REMOTE)
+    thief = admin_app.test_client()
+    thief.set_cookie(admin_app.config["SESSION_COOKIE_NAME"], copied)
+    answer = thief.get("/settings/system", environ_overrides=REMOTE)
+    assert answer.status_code == 302
+    assert answer.location.endswith("/settings/login")
+    assert sign_in(thief).status_code == 302  # signing in again opens a new session
+    assert thief.get("/settings/system", environ_overrides=REMOTE).status_code == 200
+
+
 def test_a_new_admin_token_ends_sessions_opened_with_the_old(admin_app, signed_in, tenant):
     admin_app.config["ADMIN_TOKEN"] = TOKEN + "-rotated"
     assert signed_in.get("/settings/system", environ_overrides=REMOTE).status_code == 302
