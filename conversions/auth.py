@@ -64,9 +64,21 @@ def check_admin() -> None:
                        "No admin token is configured: only loopback clients are answered.")
 
 
-# Headers a reverse proxy adds. Unless ProxyFix resolved them (PROXY_FIX_HOPS), a loopback
-# peer that sends one is a proxy on this host relaying someone else, not a local client.
-PROXY_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+# Headers proxies, load balancers and CDNs add to say whom they relay: by name, and by the
+# patterns their many spellings share. A loopback peer sending one is a proxy on this host
+# relaying someone else, not a local client: behind a proxy an admin token is required.
+FORWARDING_HEADERS = frozenset({
+    "forwarded", "via", "client-ip", "x-client-ip", "x-cluster-client-ip", "x-originating-ip",
+    "x-remote-ip", "x-remote-addr", "x-envoy-external-address", "x-proxyuser-ip",
+})
+FORWARDING_PREFIXES = ("x-forwarded", "x-original-forwarded")
+FORWARDING_SUFFIXES = ("-client-ip", "-real-ip", "-connecting-ip", "-user-ip")
+
+
+def is_forwarding_header(name: str) -> bool:
+    name = name.lower()
+    return (name in FORWARDING_HEADERS or name.startswith(FORWARDING_PREFIXES)
+            or name.endswith(FORWARDING_SUFFIXES))
 
 
 def local_host() -> bool:
@@ -77,8 +89,9 @@ def local_host() -> bool:
 
 
 def proxied() -> bool:
-    return not current_app.config.get("PROXY_FIX_HOPS") and any(
-        name in request.headers for name in PROXY_HEADERS)
+    """Whether a proxy relayed the request (ProxyFix's resolution included: loopback-only
+    mode is for tools on this machine, never for clients behind a proxy)."""
+    return any(is_forwarding_header(name) for name, _ in request.headers)
 
 
 def check_same_site() -> None:

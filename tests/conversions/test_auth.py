@@ -44,21 +44,36 @@ def test_admin_access(token, remote, authorization, status):
         assert "s3cret" not in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("header", ["X-Forwarded-For", "X-Real-IP", "Forwarded"])
+@pytest.mark.parametrize("header", [
+    "X-Forwarded-For", "x-forwarded-for", "X-Forwarded-Host", "X-Forwarded-Proto",
+    "X-Forwarded-Port", "X-Forwarded-Server", "X-Forwarded-Prefix", "X-Original-Forwarded-For",
+    "Forwarded", "Via", "X-Real-IP", "True-Client-IP", "X-Client-IP", "Client-IP",
+    "X-Cluster-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP", "X-Originating-IP",
+    "X-Remote-IP", "X-Remote-Addr", "X-Envoy-External-Address", "X-ProxyUser-Ip",
+    "X-AppEngine-User-IP",
+])
 def test_without_token_a_request_relayed_by_a_local_proxy_is_not_loopback(header):
-    """gunicorn on 127.0.0.1 behind nginx on the same host: every peer is loopback."""
+    """gunicorn on 127.0.0.1 behind nginx (or any proxy) on the same host: every peer is
+    loopback, so any forwarding header, whatever its spelling, means someone is relayed."""
     response = make_app("").test_client().get(
-        "/admin", headers={header: "203.0.113.9"}, environ_overrides={"REMOTE_ADDR": "127.0.0.1"})
+        "/admin", headers={header: "127.0.0.1"}, environ_overrides={"REMOTE_ADDR": "127.0.0.1"})
     assert (response.status_code, response.json["error"]) == (403, "forbidden")
 
 
-def test_a_relayed_client_is_judged_by_its_own_address_when_proxy_fix_resolves_it():
+def test_without_token_other_headers_leave_a_local_client_local():
+    response = make_app("").test_client().get(
+        "/admin", headers={"X-Request-Id": "1", "X-Conversions-Test": "t", "User-Agent": "curl"},
+        environ_overrides={"REMOTE_ADDR": "127.0.0.1"})
+    assert response.status_code == 200
+
+
+def test_without_token_a_relayed_client_is_refused_even_when_proxy_fix_resolves_it():
     app = make_app("")
     app.config["PROXY_FIX_HOPS"] = 1
     response = app.test_client().get(  # ProxyFix already set REMOTE_ADDR to the client's
         "/admin", headers={"X-Forwarded-For": "127.0.0.1"},
         environ_overrides={"REMOTE_ADDR": "127.0.0.1"})
-    assert response.status_code == 200
+    assert (response.status_code, response.json["error"]) == (403, "forbidden")
 
 
 @pytest.mark.parametrize(("host", "status"), [
