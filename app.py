@@ -63,4 +63,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     replay.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
     limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
+    # Outermost: nothing waits on a slow body.
+    protections.read_bodies_in_time(app, on_reject=signing.record_rejection)
     return app

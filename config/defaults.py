@@ -23,6 +23,11 @@ KEY_CACHE_SECONDS = 2.0
 GOAL_MAX_BODY = 64 * 1024
 WEBHOOK_MAX_BODY = 1024 * 1024
 MAX_CONTENT_LENGTH = 64 * 1024
+# A body must arrive within this many seconds (408 beyond), and at most BODY_READERS threads a
+# process wait for bodies at once (503 beyond), so slow senders cannot hold every thread.
+# config/gunicorn.conf.py sets BODY_READERS to its threads less two.
+BODY_TIMEOUT_SECONDS = 10.0
+BODY_READERS = 6
 
 # Time rules.
 WEBHOOK_TOLERANCE_SECONDS = 300

@@ -8,6 +8,9 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", 8))
+# At most this many threads of a worker wait for request bodies (middleware/body_deadline.py):
+# two stay free for everything else, health checks included, whatever slow senders do.
+os.environ.setdefault("CONVERSIONS_BODY_READERS", str(max(1, threads - 2)))
 # Bounded request lines and headers; bodies are bounded by the app and the middleware.
 limit_request_line = 8190
 limit_request_fields = 64
@@ -15,8 +18,10 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 # One line a request on stdout; ACCESS_LOG="" turns it off (it costs every request a write).
+# The path without its query string: a pixel's parameters may hold the personal data the
+# service refuses, which must not land on disk here either.
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 # One control socket per user would clash between instances on one host.
 control_socket_disable = True
 

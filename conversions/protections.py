@@ -1,4 +1,5 @@
-"""Protections every response gets: a body limit on every endpoint and security headers.
+"""Protections every request gets: its body read within a deadline, a body limit on every
+endpoint, and security headers.
 
 Signed routes have their own per-route limits in the middleware (a 1 MiB webhook is not
 refused by the 64 KiB default here); everything else is held to ``MAX_CONTENT_LENGTH``
@@ -6,8 +7,18 @@ before the view runs, whether or not the view reads the body.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
+
+from middleware import BodyDeadline, Failure
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+RejectHook = Callable[["WSGIEnvironment", Failure], None]
 
 # HTML pages load only this origin's scripts, styles and images (no inline ones), are never
 # framed (clickjacking), post forms only back here and send no referrer.
@@ -45,3 +56,15 @@ def add_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.before_request(check_body_size)
     app.after_request(add_headers)
+
+
+def read_bodies_in_time(app: Flask, on_reject: RejectHook) -> None:
+    """Wrap the whole WSGI stack (so call it last): every body is read within
+    ``BODY_TIMEOUT_SECONDS`` by at most ``BODY_READERS`` threads a process, before anything
+    else runs (``middleware/body_deadline.py``); ``on_reject`` counts its refusals."""
+    config = app.config
+    largest = max(int(config[name]) for name in ("MAX_CONTENT_LENGTH", "GOAL_MAX_BODY",
+                                                 "WEBHOOK_MAX_BODY"))
+    app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
+        app.wsgi_app, seconds=float(config["BODY_TIMEOUT_SECONDS"]),
+        readers=int(config["BODY_READERS"]), max_body=largest, on_reject=on_reject)

@@ -13,6 +13,7 @@ from peewee import InterfaceError, OperationalError
 
 from conversions import canonical, clock, errors, limits, tally
 from conversions.errors import ApiError
+from conversions.pixel import PATH as PIXEL_PATH
 from conversions.tenants import key_cache
 from middleware import (
     Failure,
@@ -93,11 +94,12 @@ def webhook_keys(environ: WSGIEnvironment, fresh: bool) -> Keyring | Failure:
     return keyring
 
 
-SOURCES = {GOAL_PATH: "goal", WEBHOOK_PATH: "webhook"}
+SOURCES = {GOAL_PATH: "goal", WEBHOOK_PATH: "webhook", PIXEL_PATH: "pixel"}
 
 
-def record_rejection(environ: WSGIEnvironment, failure: Failure, keyring: Keyring | None) -> None:
-    """Count and log a refusal by the middleware (never the signature or the key)."""
+def record_rejection(environ: WSGIEnvironment, failure: Failure,
+                     keyring: Keyring | None = None) -> None:
+    """Count and log a refusal by a middleware (never the signature or the key)."""
     tenant_id = keyring.tenant_id if keyring else None
     if failure.error == "invalid_signature" and keyring is not None:
         limits.signature_failures.record(environ, keyring)

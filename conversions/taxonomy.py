@@ -45,6 +45,10 @@ ERRORS: dict[str, ErrorCode] = {
     "incomplete_body": ErrorCode(400, "The body is shorter than its Content-Length.",
                                  "Retry; the connection lost part of the body."),
     "invalid_content_length": ErrorCode(400, "Content-Length is not a number.", _FIX),
+    "request_timeout": ErrorCode(408, "The body did not arrive within BODY_TIMEOUT_SECONDS "
+                                 "(10 s).", "Send the whole body at once; retry."),
+    "server_busy": ErrorCode(503, "Every thread that reads bodies is waiting for a slow one.",
+                             "Retry after Retry-After seconds."),
     "payload_too_large": ErrorCode(413, "The body is over the limit (64 KiB goal, 1 MiB "
                                    "webhook).", "Send smaller bodies or smaller batches."),
     "invalid_json": ErrorCode(400, "The body is not a JSON object.", _FIX, dead_letter=True),

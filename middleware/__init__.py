@@ -1,9 +1,11 @@
-"""Framework-free WSGI middleware that verifies HMAC-signed requests.
+"""Framework-free WSGI middleware: verifying HMAC-signed requests, and reading request bodies
+within a deadline.
 
 Only the generic core is exported here; it imports nothing but the standard library.
 """
 from __future__ import annotations
 
+from middleware.body_deadline import BodyDeadline
 from middleware.hmac_auth import HmacMiddleware, Route
 from middleware.schemes import (
     Failure,
@@ -15,6 +17,7 @@ from middleware.schemes import (
 )
 
 __all__ = [
+    "BodyDeadline",
     "Failure",
     "HeaderHmacScheme",
     "HmacMiddleware",

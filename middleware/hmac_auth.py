@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from middleware.refusals import refuse
 from middleware.schemes import Failure, Keyring, Scheme, Verified
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class HmacMiddleware:
         if isinstance(outcome, Failure):
             if self.on_reject is not None:
                 self.on_reject(environ, outcome, keyring)
-            return _refuse(start_response, outcome)
+            return refuse(start_response, outcome)
         assert keyring is not None
         environ.update(outcome.extra)
         environ.update(
@@ -149,26 +149,3 @@ def _read_body(environ: WSGIEnvironment, limit: int) -> bytes | Failure:
 
 def _too_large(limit: int) -> Failure:
     return Failure(413, "payload_too_large", f"The body is larger than {limit} bytes.")
-
-
-def _refuse(start_response: StartResponse, failure: Failure) -> list[bytes]:
-    body = json.dumps({"error": failure.error, "message": failure.message}).encode()
-    headers = [
-        ("Content-Type", "application/json"),
-        ("Content-Length", str(len(body))),
-        ("Cache-Control", "no-store"),
-        *failure.headers,
-    ]
-    start_response(f"{failure.status} {_REASONS.get(failure.status, 'Error')}", headers)
-    return [body]
-
-
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    411: "Length Required",
-    413: "Content Too Large",
-    429: "Too Many Requests",
-    503: "Service Unavailable",
-}

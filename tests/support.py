@@ -105,6 +105,14 @@ def require_redis(url: str = REDIS_URL) -> str:
     return url
 
 
+def wsgi_layer(app, kind: type):
+    """The WSGI middleware of type ``kind`` among the layers wrapping ``app``'s Flask callable."""
+    layer = app.wsgi_app
+    while not isinstance(layer, kind):
+        layer = layer.app
+    return layer
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

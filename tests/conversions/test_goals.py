@@ -10,6 +10,8 @@ import pytest
 
 from conversions.db import connection
 from conversions.models import Event
+from middleware import HmacMiddleware
+from tests.support import wsgi_layer
 
 GOAL = "/api/v1/track/pixel/goal?domain=shop.example.com"
 
@@ -299,7 +301,7 @@ def test_first_touch_is_honored_only_within_180_days(app, client, tenant, refere
 
 def test_unverified_request_never_reaches_storage(app):
     """The view refuses if the app is ever served without the middleware."""
-    bare = app.wsgi_app.app  # the Flask WSGI callable under the middleware
+    bare = wsgi_layer(app, HmacMiddleware).app  # the Flask WSGI callable under the middleware
     from werkzeug.test import Client
     response = Client(bare).post(GOAL, data=b'{"event_name":"x"}',
                                  headers={"Content-Type": "application/json"})

@@ -7,13 +7,15 @@ from flask import Flask
 from conversions import protections
 from conversions.auth import admin_required
 from conversions.errors import register
+from middleware import HmacMiddleware
 from tests.security.conftest import TOKEN, concrete, operations
+from tests.support import wsgi_layer
 
 BODY_METHODS = ("post", "put", "patch")
 
 
 def body_limit(app, path: str) -> int:
-    route = app.wsgi_app.routes.get(path)  # the HMAC middleware's own per-route limit
+    route = wsgi_layer(app, HmacMiddleware).routes.get(path)  # its own per-route limit
     return route.max_body if route else app.config["MAX_CONTENT_LENGTH"]
 
 

@@ -1,0 +1,176 @@
+"""The WSGI middleware that reads request bodies within a deadline, so slow senders cannot hold
+every thread of a server that faces clients directly."""
+from __future__ import annotations
+
+import contextlib
+import io
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from middleware.hmac_auth import INCOMPLETE_BODY
+from middleware.refusals import refuse
+from middleware.schemes import Failure
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+READ_STEP = 64 * 1024
+
+
+class BodyDeadline:
+    """Read each request body whole before the wrapped app runs, within ``seconds``, with at
+    most ``readers`` threads of the process waiting for bodies at once.
+
+    A threaded server serving clients itself (gunicorn's ``gthread`` without a buffering proxy
+    in front) gives each request a thread, which then blocks while the body trickles in: a
+    few senders that declare a length and send a few bytes hold every thread. Here a body
+    that has not arrived within ``seconds`` is answered 408 ``request_timeout`` (and the
+    connection closed), and a request finding every reader busy is answered 503
+    ``server_busy`` with ``Retry-After`` at once, so the threads above ``readers`` stay free
+    for everything else (health checks included).
+
+    The deadline holds however the bytes trickle in: when it passes, a watchdog thread shuts
+    the read side of the socket (gunicorn puts it in the environ as ``gunicorn.socket``),
+    which ends a blocked read. Without a socket there (another server, a test client) the
+    body is read as the server delivers it. A body declared over ``max_body`` is left unread
+    for the app to refuse; the app gets every other body intact and re-readable, with its
+    ``CONTENT_LENGTH``; ``on_reject(environ, failure)`` hears of each refusal. Trusts
+    nothing of the client but its declared length::
+
+        app = BodyDeadline(app, seconds=10, readers=6, max_body=1024 * 1024)
+    """
+
+    def __init__(self, app: WSGIApplication, *, seconds: float = 10.0, readers: int = 6,
+                 max_body: int = 1024 * 1024,
+                 on_reject: Callable[[WSGIEnvironment, Failure], None] | None = None) -> None:
+        self.app = app
+        self.on_reject = on_reject
+        self.seconds = seconds
+        self.max_body = max_body
+        self.readers = threading.BoundedSemaphore(max(1, readers))
+        self.busy = Failure(503, "server_busy",
+                            "Too many request bodies are arriving at once; retry shortly.",
+                            (("Retry-After", "1"),))
+        self.too_slow = Failure(408, "request_timeout",
+                                f"The body did not arrive within {seconds:g} s.")
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        length_text = environ.get("CONTENT_LENGTH", "")
+        length = int(length_text) if length_text.isdigit() else 0
+        if not chunked and length == 0:
+            return self.app(environ, start_response)
+        if not chunked and length > self.max_body:
+            _stop_reading(environ)  # the app refuses it by its length; nothing to wait for
+            return self.app(environ, start_response)
+        if not self.readers.acquire(blocking=False):
+            _stop_reading(environ)
+            return self._refuse(environ, start_response, self.busy)
+        try:
+            body = self._read(environ, length, chunked)
+        finally:
+            self.readers.release()
+        if isinstance(body, Failure):
+            return self._refuse(environ, start_response, body)
+        if chunked:  # now a body of known length (over max_body when it was longer)
+            if len(body) > self.max_body:
+                _stop_reading(environ)
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+            environ["wsgi.input_terminated"] = True
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return self.app(environ, start_response)
+
+    def _refuse(self, environ: WSGIEnvironment, start_response: StartResponse,
+                failure: Failure) -> list[bytes]:
+        if self.on_reject is not None:
+            self.on_reject(environ, failure)
+        return refuse(start_response, failure)
+
+    def _read(self, environ: WSGIEnvironment, length: int, chunked: bool) -> bytes | Failure:
+        """The body (a chunked one up to ``max_body + 1`` bytes); 408 when the deadline cut
+        it short, 400 when the client ended it early."""
+        wanted = self.max_body + 1 if chunked else length
+        stream = environ["wsgi.input"]
+        watched = environ.get("gunicorn.socket")
+        deadline = time.monotonic() + self.seconds
+        ticket = watchdog.watch(watched, deadline) if isinstance(watched, socket.socket) else None
+        parts, got = [], 0
+        try:
+            while got < wanted and time.monotonic() < deadline:
+                part = stream.read(min(READ_STEP, wanted - got))
+                if not part:
+                    break
+                parts.append(part)
+                got += len(part)
+        except OSError:  # the client went away, or its socket was shut at the deadline
+            pass
+        finally:
+            fired = ticket is not None and watchdog.forget(ticket)
+        if chunked:  # it ends where its stream ends, which a shut socket fakes
+            return self.too_slow if fired else b"".join(parts)
+        if got < wanted:
+            return self.too_slow if fired or time.monotonic() >= deadline else INCOMPLETE_BODY
+        return b"".join(parts)
+
+
+def _stop_reading(environ: WSGIEnvironment) -> None:
+    """Shut the read side of the client's socket: the server's own reads of what is left of
+    the body (gunicorn drains it to keep the connection) then end at once, never wait."""
+    sock = environ.get("gunicorn.socket")
+    if isinstance(sock, socket.socket):
+        _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # closed meanwhile
+        sock.shutdown(socket.SHUT_RD)
+
+
+class _Watchdog:
+    """One thread a process that shuts the read side of each socket whose deadline passed."""
+
+    def __init__(self) -> None:
+        self._watched: dict[int, tuple[float, socket.socket]] = {}
+        self._fired: set[int] = set()
+        self._next = 0
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, sock: socket.socket, deadline: float) -> int:
+        with self._wake:
+            if self._thread is None or not self._thread.is_alive():  # a forked child too
+                self._thread = threading.Thread(target=self._run, name="body-deadline",
+                                                daemon=True)
+                self._thread.start()
+            self._next += 1
+            self._watched[self._next] = (deadline, sock)
+            self._wake.notify()
+            return self._next
+
+    def forget(self, ticket: int) -> bool:
+        """Stop watching; whether the deadline had passed and the socket was shut."""
+        with self._wake:
+            self._watched.pop(ticket, None)
+            if ticket in self._fired:
+                self._fired.discard(ticket)
+                return True
+            return False
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                now = time.monotonic()
+                for ticket, (deadline, sock) in list(self._watched.items()):
+                    if deadline <= now:
+                        del self._watched[ticket]
+                        self._fired.add(ticket)
+                        _shut(sock)
+                soonest = min((deadline for deadline, _ in self._watched.values()), default=None)
+                self._wake.wait(None if soonest is None else max(soonest - now, 0.0))
+
+
+watchdog = _Watchdog()

@@ -1,0 +1,155 @@
+"""BodyDeadline around a bare WSGI callable: bodies read whole within a deadline, at most so many
+readers at once, slow senders cut off on a real socket. No Flask, no ``conversions``."""
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+
+import pytest
+from werkzeug.test import Client
+
+from middleware import BodyDeadline
+
+
+def echo_app(environ, start_response):
+    """Reports the body it was handed and the length it was told."""
+    body = environ["wsgi.input"].read()
+    payload = json.dumps({"body": body.decode(), "length": environ.get("CONTENT_LENGTH"),
+                          "chunked": "HTTP_TRANSFER_ENCODING" in environ}).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [payload]
+
+
+def call(app, environ):
+    """Run ``app`` on a raw environ: status and JSON body."""
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"], answer["headers"] = status, dict(headers)
+
+    body = b"".join(app(environ, start_response))
+    return int(answer["status"][:3]), answer["headers"], json.loads(body)
+
+
+def environ_with(stream, length: str = "", **extra):
+    return {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "CONTENT_LENGTH": length,
+            "wsgi.input": stream, **extra}
+
+
+def test_a_body_is_handed_on_whole_and_rereadable():
+    response = Client(BodyDeadline(echo_app)).post("/", data=b"hello")
+    assert response.status_code == 200
+    assert response.json == {"body": "hello", "length": "5", "chunked": False}
+
+
+def test_a_request_without_a_body_passes_untouched():
+    stream = io.BytesIO(b"")
+    status, _, seen = call(BodyDeadline(echo_app), environ_with(stream))
+    assert (status, seen["length"]) == (200, "")
+
+
+def test_a_chunked_body_gets_its_length():
+    environ = environ_with(io.BytesIO(b"abc"), HTTP_TRANSFER_ENCODING="chunked",
+                           **{"wsgi.input_terminated": True})
+    status, _, seen = call(BodyDeadline(echo_app), environ)
+    assert (status, seen) == (200, {"body": "abc", "length": "3", "chunked": False})
+
+
+def test_a_body_declared_over_the_limit_is_left_for_the_app_to_refuse():
+    def refusing_app(environ, start_response):
+        start_response("413 Content Too Large", [("Content-Type", "application/json")])
+        return [json.dumps({"declared": environ["CONTENT_LENGTH"]}).encode()]
+
+    response = Client(BodyDeadline(refusing_app, max_body=4)).post("/", data=b"too long")
+    assert (response.status_code, response.json) == (413, {"declared": "8"})
+
+
+def test_a_body_shorter_than_its_length_is_refused():
+    status, _, body = call(BodyDeadline(echo_app), environ_with(io.BytesIO(b"abc"), "10"))
+    assert (status, body["error"]) == (400, "incomplete_body")
+
+
+class WaitingStream:
+    """A body that arrives only when the test says so."""
+
+    def __init__(self) -> None:
+        self.reading, self.arrive = threading.Event(), threading.Event()
+
+    def read(self, size: int) -> bytes:
+        self.reading.set()
+        self.arrive.wait(10)
+        return b"x"
+
+
+def test_when_every_reader_waits_the_next_body_is_refused_at_once_with_retry_after():
+    refusals = []
+    app = BodyDeadline(echo_app, readers=1, on_reject=lambda env, failure: refusals.append(
+        failure.error))
+    slow = WaitingStream()
+    first = threading.Thread(target=call, args=(app, environ_with(slow, "1")))
+    first.start()
+    assert slow.reading.wait(10)
+    status, headers, body = call(app, environ_with(io.BytesIO(b"y"), "1"))
+    slow.arrive.set()
+    first.join(10)
+    assert (status, body["error"], headers["Retry-After"]) == (503, "server_busy", "1")
+    assert refusals == ["server_busy"]
+    # Once the slow one is done, the reader is free again.
+    assert call(app, environ_with(io.BytesIO(b"y"), "1"))[0] == 200
+
+
+@pytest.fixture
+def connected():
+    """Both ends of a TCP connection on loopback: (the server's socket, the client's)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    yield server, client
+    client.close()
+    server.close()
+
+
+def test_a_body_trickling_in_is_cut_off_at_the_deadline(connected):
+    server, client = connected
+    stop = threading.Event()
+
+    def trickle() -> None:  # never silent long enough for a per-read timeout to fire
+        client.sendall(b"0123456789")
+        while not stop.wait(0.05):
+            client.sendall(b".")
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    reached = []
+    app = BodyDeadline(lambda env, sr: reached.append(env) or [], seconds=0.3)
+    environ = environ_with(server.makefile("rb"), "100000", **{"gunicorn.socket": server})
+    try:
+        status, _, body = call(app, environ)
+    finally:
+        stop.set()
+        sender.join(10)
+    assert (status, body["error"]) == (408, "request_timeout")
+    assert reached == []  # the app never waited on it
+
+
+def test_a_body_that_arrives_in_time_on_a_socket_is_read(connected):
+    server, client = connected
+    client.sendall(b"hello")
+    environ = environ_with(server.makefile("rb"), "5", **{"gunicorn.socket": server})
+    status, _, seen = call(BodyDeadline(echo_app, seconds=5), environ)
+    assert (status, seen["body"]) == (200, "hello")
+    server.sendall(b"reply")  # the connection still answers
+    assert client.recv(5) == b"reply"
+
+
+def test_without_a_socket_a_body_still_arriving_at_the_deadline_is_refused():
+    class Slow:
+        def read(self, size: int) -> bytes:
+            time.sleep(0.05)
+            return b"x"
+
+    status, _, body = call(BodyDeadline(echo_app, seconds=0.2), environ_with(Slow(), "1000"))
+    assert (status, body["error"]) == (408, "request_timeout")
