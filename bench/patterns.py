@@ -57,20 +57,22 @@ def main() -> None:
     parser.add_argument("--rules", help="a rules.py to measure instead of the installed one")
     parser.add_argument("--budget", type=float, default=120.0,
                         help="CPU seconds above which the next size is extrapolated")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES),
+                        help="input sizes in bytes (default: 10 KiB, 64 KiB, 1 MiB)")
     args = parser.parse_args()
-    results: dict[str, dict[str, Any]] = {}
     for name, work in cases(load_rules(args.rules)).items():
-        results[name] = {}
         last: tuple[int, float] | None = None
-        for size in SIZES:
+        for size in args.sizes:
             if last is not None and last[1] > args.budget:
                 estimate = last[1] * (size / last[0]) ** 2
-                results[name][str(size)] = {"cpu_s": round(estimate, 1), "extrapolated": True}
-                continue
-            seconds = cpu_seconds(work, size)
-            results[name][str(size)] = {"cpu_s": round(seconds, 6), "extrapolated": False}
-            last = (size, seconds)
-    print(json.dumps(results, indent=2))
+                row = {"case": name, "bytes": size, "cpu_s": round(estimate, 1),
+                       "extrapolated": True}
+            else:
+                seconds = cpu_seconds(work, size)
+                row = {"case": name, "bytes": size, "cpu_s": round(seconds, 6),
+                       "extrapolated": False}
+                last = (size, seconds)
+            print(json.dumps(row), flush=True)  # one line as each is known: runs may be long
 
 
 if __name__ == "__main__":

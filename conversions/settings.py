@@ -101,6 +101,11 @@ def _parsed(base: str, text: str) -> Any:
 def put(tenant_id: str, name: str, text: str) -> Any:
     """Validate and save ``name`` for the tenant; returns the parsed value."""
     base, _ = _split(name)
+    # As stored, and before any parsing: flask-limiter's rate-limit pattern is quadratic in
+    # runs of spaces.
+    limit = TenantSetting.value.max_length
+    if len(str(text)) > limit:
+        raise ValueError(f"must be at most {limit} characters")
     value = SETTINGS[base][0](text)
     with connection():
         (TenantSetting.insert(tenant=tenant_id, name=name, value=str(text).strip(),

@@ -31,6 +31,9 @@ def test_source_override_beats_tenant_override_beats_default(app, tenant):
         pytest.param("rate_limit.pixel", "lots", id="limit-unparseable"),
         pytest.param("colour", "blue", id="unknown-name"),
         pytest.param("rate_limit.fax", "1 per second", id="unknown-source"),
+        # Refused by its length before flask-limiter's quadratic pattern sees it.
+        pytest.param("rate_limit", "1" + " " * 60000 + "x", id="limit-too-long"),
+        pytest.param("freshness_window_seconds", "9" * 5000, id="window-too-long"),
     ],
 )
 def test_invalid_values_are_refused(app, tenant, name, text):
