@@ -45,9 +45,9 @@ def missing(message: str) -> NoReturn:
 
 def empty_database() -> None:
     """Remove every row, keeping the schema; ids start again at 1 on either database."""
-    from conversions.store.database import database
     from peewee import AutoField, PostgresqlDatabase
 
+    from conversions.store.database import database
     from conversions.store.models import MODELS
 
     statements = [f'DELETE FROM "{model._meta.table_name}"' for model in reversed(MODELS)]
