@@ -38,11 +38,13 @@ test-postgres: $(VENV)/.installed
 soak: $(VENV)/.installed
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
-# ruff, mypy strict on middleware/, and no regular expression that can backtrack more than
-# linearly in the service code (tools/redos_check.py).
+# ruff, mypy strict on middleware/, the layers of conversions/ (pyproject.toml's importlinter),
+# and no regular expression that can backtrack more than linearly in the service code
+# (tools/redos_check.py).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m tools.redos_check conversions middleware config app.py wsgi.py
 
 # The benchmark (bench/): wrk from Debian's packages (installing it needs root), the

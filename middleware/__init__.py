@@ -6,7 +6,7 @@ Only the generic core is exported here; it imports nothing but the standard libr
 from __future__ import annotations
 
 from middleware.body_deadline import BodyDeadline
-from middleware.hmac_auth import HmacMiddleware, Route
+from middleware.hmac_auth import HmacMiddleware, KeyLookup, Route
 from middleware.schemes import (
     Failure,
     HeaderHmacScheme,
@@ -22,6 +22,7 @@ __all__ = [
     "HeaderHmacScheme",
     "HmacMiddleware",
     "Key",
+    "KeyLookup",
     "Keyring",
     "Route",
     "StandardWebhookScheme",

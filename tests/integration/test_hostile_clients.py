@@ -22,8 +22,8 @@ SLOW_SENDERS = 16  # as many as the server has threads
 def served(tmp_path_factory):
     """gunicorn on its own database with one tenant; yields (server, tenant, log path)."""
     from app import create_app
-    from conversions import tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts
     from tests.support import empty_database, test_database_url
 
     tmp = tmp_path_factory.mktemp("hostile")
@@ -31,7 +31,7 @@ def served(tmp_path_factory):
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
         empty_database()
-        tenant = tenants.create("hostile.example.com", "hostile-buyer")
+        tenant = accounts.create("hostile.example.com", "hostile-buyer")
     log = tmp / "gunicorn.log"
     env = {"DATABASE_URL": url, "CONVERSIONS_BODY_TIMEOUT_SECONDS": "2",
            # Long enough that only an invalidation, never the cache's age, can explain a
@@ -96,7 +96,7 @@ def test_the_access_log_keeps_the_path_but_never_the_query_string(served):
 
 def goal(server, tenant, secret: str):
     """A new signed goal (its own session), as the reference client signs it."""
-    from conversions import canonical
+    from conversions.core import canonical
     from tests.reliability.goal_signing import mac
 
     body = json.dumps({"event_name": "purchase", "session_id": f"s-{uuid.uuid4()}"}).encode()
@@ -109,15 +109,15 @@ def goal(server, tenant, secret: str):
 
 
 def test_a_rotation_without_grace_ends_the_old_secret_at_once_in_every_worker(served):
-    from conversions import tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts
 
     server, tenant, _ = served
     old = tenant["pixel_secret"]
     # Enough requests that both workers (and their threads) have the keys cached.
     assert {goal(server, tenant, old)[0] for _ in range(30)} == {202}
     with connection():  # another process, as the CLI or the settings page of another worker
-        new = tenants.rotate(tenant["tenant_id"], "pixel", 0)["pixel_secret"]
+        new = accounts.rotate(tenant["tenant_id"], "pixel", 0)["pixel_secret"]
     refused = [goal(server, tenant, old) for _ in range(30)]
     assert {(status, body["error"]) for status, body in refused} == {(401, "invalid_signature")}
     assert {goal(server, tenant, new)[0] for _ in range(10)} == {202}

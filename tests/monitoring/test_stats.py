@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conversions import csv_cells
+from conversions.core import csv_cells
 
 from .conftest import T0
 

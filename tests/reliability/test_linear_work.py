@@ -16,16 +16,18 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from conversions import canonical, clock, openapi, settings
-from conversions.page_forms import SCOPES, field_name
+from conversions.core import canonical, clock
+from conversions.settings_page.forms import SCOPES, field_name
+from conversions.tenants import settings
 from tests.reliability.goal_signing import mac
 from tests.security.conftest import concrete
 from tests.settings_page.conftest import csrf
+from tests.support import openapi_document
 from tests.webhook_senders import hand_headers
 
 pytestmark = pytest.mark.slow
 
-DOCUMENT = openapi.build()
+DOCUMENT = openapi_document()
 TOKEN = "linear-work-admin-token"  # noqa: S105  (a test credential)
 
 # What one request may carry: gunicorn's request line and header field limits (the query

@@ -9,9 +9,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conversions import canonical, clock
-from conversions.db import connection
-from conversions.models import IngestionFailure
+from conversions.core import canonical, clock
+from conversions.store.database import connection
+from conversions.store.models import IngestionFailure
 from tests.reliability.goal_signing import mac, post
 from tests.reliability.strategies import SAFE_TEXT
 from tests.webhook_senders import hand_headers

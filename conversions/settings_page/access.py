@@ -1,0 +1,50 @@
+"""Who may see ``/settings/system``: a session opened with the admin token and not ended by
+a sign-out since, else loopback."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import current_app, session
+
+from conversions.store import generations
+from conversions.store.database import database
+from conversions.web.auth import bearer_matches, is_local_client
+
+ALLOWED, LOGIN, FORBIDDEN = "allowed", "login", "forbidden"
+
+
+def token_required() -> bool:
+    return bool(current_app.config.get("ADMIN_TOKEN"))
+
+
+def _token_fingerprint() -> str:
+    """A keyed digest of the admin token: a new token ends every session opened with the old."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    token = str(current_app.config.get("ADMIN_TOKEN") or "").encode()
+    return hmac.new(key, b"settings-login:" + token, hashlib.sha256).hexdigest()
+
+
+def open_session() -> None:
+    """Start a fresh signed-in session (nothing from before the login survives)."""
+    session.clear()
+    session.permanent = True
+    session["admin"] = _token_fingerprint()
+    session["generation"] = generations.current(generations.ADMIN_SESSIONS)
+
+
+def end_sessions() -> None:
+    """Sign out: end this session and, server-side, every session the admin opened before
+    (a cookie copied before sign-out no longer opens the page)."""
+    with database.atomic():
+        generations.bump(generations.ADMIN_SESSIONS)
+    session.clear()
+
+
+def access() -> str:
+    """ALLOWED, LOGIN (a token is configured but not presented) or FORBIDDEN (not loopback)."""
+    if token_required():
+        signed_in = hmac.compare_digest(str(session.get("admin", "")), _token_fingerprint()) \
+            and session.get("generation") == generations.current(generations.ADMIN_SESSIONS)
+        return ALLOWED if signed_in or bearer_matches() else LOGIN
+    return ALLOWED if is_local_client() else FORBIDDEN
