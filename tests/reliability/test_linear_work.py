@@ -22,10 +22,14 @@ from conversions.tenants import settings
 from tests.reliability.goal_signing import mac
 from tests.security.conftest import concrete
 from tests.settings_page.conftest import csrf
-from tests.support import openapi_document
+from tests.support import openapi_document, postgres_pass
 from tests.webhook_senders import hand_headers
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # What is measured is parsing and scanning, the same on either store: once is enough.
+    pytest.mark.skipif(postgres_pass(), reason="measured in the SQLite pass"),
+]
 
 DOCUMENT = openapi_document()
 TOKEN = "linear-work-admin-token"  # noqa: S105  (a test credential)
