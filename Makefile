@@ -15,7 +15,7 @@ $(VENV)/.service: $(BIN)/activate requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.installed: $(VENV)/.service requirements-dev.txt
+$(VENV)/.installed: $(VENV)/.service requirements-dev.txt clients/python/pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -103,6 +105,28 @@ def require_redis(url: str = REDIS_URL) -> str:
         missing(f"Redis is unreachable at {url} ({err}); start it (.ci/run does) "
                 "or set TEST_REDIS_URL, then run make test")
     return url
+
+
+def require_node() -> str:
+    """The path of Node.js 18 or later; missing it fails under ``CI=true``, skips otherwise."""
+    node = shutil.which("node")
+    version = ""
+    if node:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout.strip()
+    major = re.match(r"v(\d+)\.", version)
+    if node is None or major is None or int(major[1]) < 18:
+        missing(f"Node.js 18 or later is needed for clients/js (found {version or 'none'}): "
+                "apt-get install nodejs (.ci/run does), then run make test")
+    return node
+
+
+def run_node(script: str, *args: str, timeout: float = 120) -> str:
+    """Run an ES module ``script`` (imports relative to the repository root); its stdout."""
+    run = subprocess.run([require_node(), "--input-type=module", "-", *args], input=script,
+                         cwd=ROOT, capture_output=True, encoding="utf-8", timeout=timeout)
+    assert run.returncode == 0, f"node failed:\n{run.stdout}\n{run.stderr}"
+    return run.stdout
 
 
 def free_port() -> int:
