@@ -24,6 +24,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "postgres: runs only in the PostgreSQL pass (TEST_DATABASE_URL=postgresql://...)")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Tests skipped for one missing service are summed up in one line, not one per test."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = report.longrepr[2]
+        if reason.removeprefix("Skipped: ") in support.missing_reasons:
+            report.longrepr = (support.__file__, None, reason)
+    return report
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("postgres") and not support.postgres_pass():
         pytest.skip("PostgreSQL pass only: make test runs it (tests/postgres_pass.py)")

@@ -38,11 +38,21 @@ def postgres_pass() -> bool:
     return urlsplit(os.environ.get("TEST_DATABASE_URL", "")).scheme.startswith("postgres")
 
 
+# Why tests were skipped for a missing service or tool, each reported once (tests/conftest.py).
+missing_reasons: set[str] = set()
+
+
 def missing(message: str) -> NoReturn:
     """A service the test needs is not there: fail under ``CI=true``, skip elsewhere."""
     if os.environ.get("CI") == "true":
         pytest.fail(message)
+    missing_reasons.add(message)
     pytest.skip(message)
+
+
+def one_line(err: BaseException) -> str:
+    """An error's text on one line (psycopg's span several)."""
+    return " ".join(str(err).split())
 
 
 def empty_database() -> None:
@@ -74,7 +84,7 @@ def require_postgres(admin_url: str = POSTGRES_ADMIN_URL) -> str:
     try:
         psycopg.connect(admin_url, connect_timeout=3).close()
     except psycopg.OperationalError as err:
-        missing(f"PostgreSQL is unreachable at {admin_url} ({str(err).strip()}); "
+        missing(f"PostgreSQL is unreachable at {admin_url} ({one_line(err)}); "
                 "start it (.ci/run does) or set TEST_POSTGRES_URL, then run make test")
     return admin_url
 
@@ -102,7 +112,7 @@ def require_redis(url: str = REDIS_URL) -> str:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as err:
-        missing(f"Redis is unreachable at {url} ({err}); start it (.ci/run does) "
+        missing(f"Redis is unreachable at {url} ({one_line(err)}); start it (.ci/run does) "
                 "or set TEST_REDIS_URL, then run make test")
     return url
 
