@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 def served(tmp_path_factory):
     """gunicorn (2 workers) on its own database with one tenant, as ``tenant create`` made it."""
     from app import create_app
-    from conversions import tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts
     from tests.support import empty_database, test_database_url
 
     tmp = tmp_path_factory.mktemp("clients-server")
@@ -26,7 +26,7 @@ def served(tmp_path_factory):
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
         empty_database()
-        shop = tenants.create("shop.example.com", "buyer-shop")
+        shop = accounts.create("shop.example.com", "buyer-shop")
     with Server({"DATABASE_URL": url}, log_path=tmp / "gunicorn.log") as server:
         yield server, shop
 

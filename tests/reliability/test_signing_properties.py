@@ -8,7 +8,7 @@ from conversions_client import sign_goal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conversions import canonical
+from conversions.core import canonical
 from tests.reliability.goal_signing import SIGNATURE_ERRORS, post, server_verifies
 from tests.reliability.strategies import valid_goals, wild_goals
 from tests.support import run_node

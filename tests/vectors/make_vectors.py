@@ -1,7 +1,7 @@
 """Write ``tests/vectors/signing.json``: the project's known answers for signing.
 
 ``.venv/bin/python -m tests.vectors.make_vectors`` (``--check`` only compares). Every goal's
-canonical bytes are the service's own (``conversions.canonical.renderings``); webhook
+canonical bytes are the service's own (``conversions.core.canonical.renderings``); webhook
 signatures come from the public ``standardwebhooks`` package; pixel URLs are written here.
 Tenants and secrets are derived from each case's name, so the output never changes unless
 the cases do. The service, ``clients/python`` and ``clients/js`` are all tested against it.
@@ -20,7 +20,7 @@ from urllib.parse import quote_plus, urlencode
 
 from standardwebhooks import Webhook
 
-from conversions import canonical
+from conversions.core import canonical
 from tests.vectors import PATH
 
 OUTPUT = PATH

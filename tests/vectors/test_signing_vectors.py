@@ -1,5 +1,5 @@
 """The known answers themselves: written by their script, covering every rule, and accepted by
-the service. (The goals are posted in tests/conversions/test_goals.py and to a real gunicorn in
+the service. (The goals are posted in tests/ingest/test_goals.py and to a real gunicorn in
 tests/integration/test_goal_server.py; clients/python and clients/js check them too.)"""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conversions import clock
+from conversions.core import clock
 from tests.conftest import seed_tenant
 from tests.vectors import load, make_vectors
 
