@@ -38,7 +38,7 @@ test-postgres: $(VENV)/.installed
 soak: $(VENV)/.installed
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
-# ruff, mypy strict on middleware/ and clients/python, and the layers of conversions/ (pyproject.toml's importlinter).
+# ruff, mypy strict on middleware/ and clients/python, the layers of conversions/ (importlinter).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
