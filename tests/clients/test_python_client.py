@@ -35,8 +35,9 @@ def test_pip_installs_it_and_it_works_alone(tmp_path):
     assert (installed / "py.typed").is_file()
     script = tmp_path / "use.py"
     script.write_text(USE)
-    # -I: no PYTHONPATH, no user site, not the script's folder: only the installed copy.
-    run = subprocess.run([sys.executable, "-I", str(script), str(target), str(PATH)],
+    # -I: no PYTHONPATH, no user site, not the script's folder; -S: no site-packages either.
+    # So only the standard library and the installed copy can be imported.
+    run = subprocess.run([sys.executable, "-I", "-S", str(script), str(target), str(PATH)],
                          capture_output=True, text=True, check=True, timeout=60, cwd=tmp_path)
     answer = json.loads(run.stdout)
     assert answer["module"].startswith(str(installed))
