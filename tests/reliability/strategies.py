@@ -1,4 +1,4 @@
-"""Hypothesis strategies: goal events a reference client may sign, and arbitrary bodies."""
+"""Hypothesis strategies: goal events a client may sign, and arbitrary bodies."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
