@@ -336,7 +336,7 @@ class Analysis:
             return
         guard: Ranges = ()
         prefix: list[Any] = []
-        for op, av in items:
+        for index, (op, av) in enumerate(items):
             if op is sre.AT and av in (sre.AT_BEGINNING, sre.AT_BEGINNING_STRING):
                 return
             if op is sre.ASSERT_NOT and av[0] == -1:
@@ -347,6 +347,9 @@ class Analysis:
             item = [(op, av)]
             if op in REPEATS and av[1] > BOUND:
                 run = self.chars(list(av[2]))
+                rest = items[index + 1:]
+                if self.min_length(rest) == 0 and not any(o in ZERO_WIDTH for o, _ in rest):
+                    return  # nothing after the run can fail: a search stops at the first run
                 if _covers(guard, run):
                     return
                 if all(_intersect(self.first([p]), run) for p in prefix):
