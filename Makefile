@@ -39,13 +39,13 @@ soak: $(VENV)/.installed
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 # ruff, mypy strict on middleware/ and clients/python, the layers of conversions/ (importlinter),
-# and no regular expression that can backtrack more than linearly in the service code
+# and no regular expression that can backtrack more than linearly in the service and client code
 # (tools/redos_check.py).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m tools.redos_check conversions middleware config app.py wsgi.py
+	$(BIN)/python -m tools.redos_check conversions middleware config clients/python app.py wsgi.py
 
 # The benchmark (bench/): wrk from Debian's packages (installing it needs root), the
 # plotting library into .venv, then every scenario in one bounded run.

@@ -86,7 +86,7 @@ def test_the_command_fails_on_a_finding(tmp_path, capsys):
     assert redos_check.main([str(tmp_path)]) == 0
 
 
-def test_the_service_code_passes():
-    paths = [ROOT / name for name in ("conversions", "middleware", "config", "app.py",
-                                      "wsgi.py")]
+def test_the_service_and_client_code_passes():
+    paths = [ROOT / name for name in ("conversions", "middleware", "config", "clients/python",
+                                      "app.py", "wsgi.py")]
     assert redos_check.check_paths(paths) == []
