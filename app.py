@@ -22,6 +22,7 @@ from conversions import (
     monitoring,
     openapi,
     pixel,
+    postbacks,
     protections,
     replay,
     scheduler,
@@ -52,8 +53,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     secret_key.init_app(app)
     app.session_interface = sessions.LeanCookieSessions()
-    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, monitoring.bp, stats.bp,
-                      ingestion.bp, test_events.bp, security.bp, snippet.bp,
+    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, postbacks.bp, monitoring.bp,
+                      stats.bp, ingestion.bp, test_events.bp, security.bp, snippet.bp,
                       attribution_api.bp, settings_page.bp):
         app.register_blueprint(blueprint)
     openapi.init_app(app)

@@ -17,6 +17,8 @@ keepalive = 5
 # One line a request on stdout; ACCESS_LOG="" turns it off (it costs every request a write).
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# A postback URL holds its token: the access log masks it (config/access_log.py).
+logger_class = "config.access_log.MaskedAccessLogger"
 # One control socket per user would clash between instances on one host.
 control_socket_disable = True
 

@@ -70,3 +70,15 @@ def aggregate(end_ms: int, start_ms: int | None = None) -> int:
          .on_conflict(conflict_target=[JobCursor.name], preserve=[JobCursor.position_ms])
          .execute())
     return len(rows)
+
+
+def refresh_hour(tenant_id: str, at_ms: int) -> None:
+    """Recompute the tenant's hour holding event time ``at_ms`` from the events received
+    before the cursor, in the caller's transaction: an event of that hour changed and was
+    moved to the tail (a later Approved postback), so it leaves the aggregate it was in."""
+    hour = at_ms // HOUR_MS
+    rows = _hour_rows(tenant_id, hour, cursor_ms())
+    HourlyAggregate.delete().where(HourlyAggregate.tenant == tenant_id,
+                                   HourlyAggregate.hour_start_ms == hour * HOUR_MS).execute()
+    if rows:
+        HourlyAggregate.insert_many(rows).execute()

@@ -12,12 +12,14 @@ from conversions import api_schemas, schemas
 _ERRORS = {
     400: "The request breaks a rule (see `error`).",
     401: "Missing or invalid credentials or signature.",
-    403: "Not allowed from here (no admin token configured and not loopback, or cross-site).",
+    403: "Not allowed from here (no admin token configured and not loopback, or cross-site; "
+         "for a postback, an address off the tenant's allow-list).",
     404: "Unknown tenant or resource.",
     409: "The resource cannot do this (see `error`).",
     411: "A Content-Length header is required.",
     413: "The body is over the endpoint's limit (`payload_too_large`).",
     415: "The body has an unsupported media type.",
+    422: "Rows break rules and nothing was stored (`import_refused`, with every error).",
     429: "Over the rate limit (`rate_limited`); retry after `Retry-After` seconds.",
     503: "Storage is unavailable (`store_unavailable`); retry after `Retry-After` seconds.",
 }
@@ -101,6 +103,7 @@ def paths() -> dict[str, dict[str, Any]]:
     from conversions.api_monitoring import monitoring_paths
     from conversions.api_operations import operations_paths
     from conversions.api_pages import page_paths
+    from conversions.api_postbacks import postback_paths
 
     return {**core_paths(), **ingestion_paths(), **monitoring_paths(), **operations_paths(),
-            **attribution_paths(), **page_paths()}
+            **attribution_paths(), **page_paths(), **postback_paths()}

@@ -60,7 +60,8 @@ def pii_rejected(fields: dict[str, Any]) -> ApiError:
 
 
 # Blueprints that ingest events, by the source type their rejections are counted under.
-INGESTION_SOURCES = {"goals": "goal", "pixel": "pixel", "webhooks": "webhook"}
+INGESTION_SOURCES = {"goals": "goal", "pixel": "pixel", "webhooks": "webhook",
+                     "postbacks": "postback"}
 
 
 def count_rejection(error: str, status: int = 400, detail: Any = None) -> None:

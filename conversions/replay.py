@@ -15,7 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from conversions import clock, failures, goals, store, tally, webhooks
+from conversions import clock, failures, goals, postbacks, store, tally, webhooks
 from conversions.db import connection, database
 from conversions.errors import ApiError
 from conversions.models import IngestionFailure
@@ -35,6 +35,7 @@ def webhook_rows(tenant_id: str, payload: Any, received_at: float) -> list[dict[
 REVALIDATORS: dict[str, Revalidator] = {
     "goal": lambda tenant_id, payload, at: [goals.goal_row(tenant_id, payload, at)],
     "webhook": webhook_rows,
+    "postback": postbacks.replay_rows,
 }
 
 

@@ -1,0 +1,160 @@
+"""Postback tokens and address allow-lists: the defences providers that cannot sign offer.
+
+AppsFlyer and Adjust cannot sign a postback with HMAC; their documented defences are a secret
+in the URL and an IP allow-list. A token is shown once and kept only as its SHA-256 (a
+high-entropy secret needs no slow hash), so the database never holds a usable token. Several
+tokens may be live, so a provider can be moved to a new one before the old is revoked.
+"""
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+import threading
+import time
+from typing import Any
+
+from conversions import clock
+from conversions.db import connection, database
+from conversions.models import PostbackNetwork, PostbackToken, Tenant
+from conversions.postback_providers import PROVIDERS
+
+PREFIX = "pb_"
+PATH = "/api/conversions/postback/{provider}/{token}"
+MAX_NETWORKS = 50
+
+
+class PostbackError(ValueError):
+    """A token or allow-list change that cannot be carried out."""
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def urls(base_url: str, token: str) -> dict[str, str]:
+    """The postback URL of each provider, with its query in the provider's macro syntax."""
+    out = {}
+    for name, provider in PROVIDERS.items():
+        url = base_url.rstrip("/") + PATH.format(provider=name, token=token)
+        out[name] = f"{url}?{provider.template}" if provider.template else url
+    return out
+
+
+def issue(tenant_id: str, base_url: str) -> dict[str, Any]:
+    """A new live token for the tenant: the only time it is returned, with its URLs."""
+    token = PREFIX + secrets.token_urlsafe(32)
+    row = PostbackToken.create(tenant=tenant_id, token_hash=digest(token), hint=token[:10],
+                               created_at_ms=clock.now_ms())
+    return {"tenant_id": tenant_id, "token_id": str(row.id), "token": token,
+            "urls": urls(base_url, token)}
+
+
+def revoke(tenant_id: str, token: str) -> dict[str, Any]:
+    """End a token of the tenant (the token itself, or its id as listed)."""
+    query = PostbackToken.select().where(PostbackToken.tenant == tenant_id,
+                                         PostbackToken.revoked_at_ms.is_null())
+    query = query.where(PostbackToken.id == int(token)) if token.isdigit() \
+        else query.where(PostbackToken.token_hash == digest(token))
+    row = query.first()
+    if row is None:
+        raise PostbackError("no live postback token of this tenant matches")
+    row.revoked_at_ms = clock.now_ms()
+    row.save()
+    token_cache.clear()
+    return {"tenant_id": tenant_id, "token_id": str(row.id), "hint": row.hint,
+            "revoked_at_ms": row.revoked_at_ms}
+
+
+def live(tenant_id: str) -> list[dict[str, Any]]:
+    """The tenant's live tokens, as they may be shown: id, first characters, creation."""
+    rows = (PostbackToken.select().where(PostbackToken.tenant == tenant_id,
+                                         PostbackToken.revoked_at_ms.is_null())
+            .order_by(PostbackToken.id))
+    return [{"token_id": str(row.id), "hint": row.hint, "created_at_ms": row.created_at_ms}
+            for row in rows]
+
+
+def tenant_by_domain(domain: str) -> str:
+    tenant_id = Tenant.select(Tenant.id).where(Tenant.domain == domain.strip().lower()).scalar()
+    if tenant_id is None:
+        raise PostbackError(f"no tenant with domain {domain}")
+    return str(tenant_id)
+
+
+class TokenCache:
+    """Per-process cache: token digest -> (tenant id or None, allowed networks)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, str | None, list[Any]]] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def get(self, token: str, ttl: float) -> tuple[str | None, list[Any]]:
+        """The token's tenant and allow-list, looked up again after ``ttl`` seconds."""
+        key = digest(token)
+        entry = self._entries.get(key)
+        if entry is not None and time.monotonic() - entry[0] < ttl:
+            return entry[1], entry[2]
+        with connection():
+            tenant_id = (PostbackToken.select(PostbackToken.tenant)
+                         .where(PostbackToken.token_hash == key,
+                                PostbackToken.revoked_at_ms.is_null()).scalar())
+            allowed = [ipaddress.ip_network(cidr) for cidr in networks(tenant_id)] \
+                if tenant_id else []
+        with self._lock:
+            if len(self._entries) > 10000:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic(), tenant_id, allowed)
+        return tenant_id, allowed
+
+
+token_cache = TokenCache()
+
+
+def networks(tenant_id: str) -> list[str]:
+    """The tenant's allow-list as CIDR text; empty: postbacks from any address."""
+    rows = (PostbackNetwork.select(PostbackNetwork.cidr)
+            .where(PostbackNetwork.tenant == tenant_id).order_by(PostbackNetwork.id))
+    return [row.cidr for row in rows]
+
+
+def parse_networks(text: str) -> list[str]:
+    """CIDR ranges (or single addresses) separated by commas, spaces or lines, normalised."""
+    found = []
+    for part in text.replace(",", " ").split():
+        try:
+            found.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise PostbackError(f"{part} is not an IP address or CIDR range") from None
+    if len(found) > MAX_NETWORKS:
+        raise PostbackError(f"at most {MAX_NETWORKS} ranges")
+    return list(dict.fromkeys(found))
+
+
+def set_networks(tenant_id: str, text: str) -> list[str]:
+    """Replace the tenant's allow-list (blank text: allow any address)."""
+    cidrs = parse_networks(text)
+    now = clock.now_ms()
+    with database.atomic():
+        PostbackNetwork.delete().where(PostbackNetwork.tenant == tenant_id).execute()
+        for cidr in cidrs:
+            PostbackNetwork.create(tenant=tenant_id, cidr=cidr, created_at_ms=now)
+    token_cache.clear()
+    return cidrs
+
+
+def address_allowed(allowed: list[Any], address: str | None) -> bool:
+    """Whether ``address`` (as ProxyFix leaves it) is in the allow-list; empty allows all."""
+    if not allowed:
+        return True
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in allowed if network.version == ip.version)
