@@ -15,6 +15,7 @@ from conversions import (
     errors,
     goals,
     health,
+    imports_api,
     ingestion,
     jobs,
     limits,
@@ -55,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.session_interface = sessions.LeanCookieSessions()
     for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, postbacks.bp, monitoring.bp,
                       stats.bp, ingestion.bp, test_events.bp, security.bp, snippet.bp,
-                      attribution_api.bp, settings_page.bp):
+                      attribution_api.bp, imports_api.bp, settings_page.bp):
         app.register_blueprint(blueprint)
     openapi.init_app(app)
     cli.init_app(app)

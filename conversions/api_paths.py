@@ -103,7 +103,7 @@ def paths() -> dict[str, dict[str, Any]]:
     from conversions.api_monitoring import monitoring_paths
     from conversions.api_operations import operations_paths
     from conversions.api_pages import page_paths
-    from conversions.api_postbacks import postback_paths
+    from conversions.api_postbacks import import_paths, postback_paths
 
     return {**core_paths(), **ingestion_paths(), **monitoring_paths(), **operations_paths(),
-            **attribution_paths(), **page_paths(), **postback_paths()}
+            **attribution_paths(), **page_paths(), **postback_paths(), **import_paths()}

@@ -5,7 +5,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from conversions.api_paths import TEST_FLAGS, accepted_or_test, errors, json_response
+from conversions.api_paths import TEST_FLAGS, accepted_or_test, admin, errors, json_response
 from conversions.postback_providers import PROVIDERS
 
 
@@ -71,3 +71,34 @@ def _postback(method: str) -> dict[str, Any]:
 def postback_paths() -> dict[str, dict[str, Any]]:
     return {"/api/conversions/postback/{provider}/{token}": {
         "get": _postback("get"), "post": _postback("post")}}
+
+
+def import_paths() -> dict[str, dict[str, Any]]:
+    flags = [{"in": "query", "name": name, "schema": {"type": "boolean"}, "description": text}
+             for name, text in (("dry_run", "Judge and count every row; store nothing."),
+                                ("partial", "Store the valid rows even when others are "
+                                            "refused."))]
+    return {"/api/conversions/imports": {"post": admin({
+        "summary": "Offline conversions from a CSV file (generic or Google Ads' template).",
+        "description": "UTF-8 with or without BOM, ',' or ';', quoted fields; rows keyed by "
+                       "event_id (Order ID) or a digest, so a re-upload stores nothing twice. "
+                       "Without partial=true any refused row stores nothing (422).",
+        "tags": ["operations"],
+        "parameters": [
+            {"in": "query", "name": "tenant_id", "required": True, "schema": {"type": "string"}},
+            {"in": "query", "name": "format", "required": True,
+             "schema": {"type": "string", "enum": ["generic", "google_ads"]}},
+            *flags,
+        ],
+        "requestBody": {"required": True, "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {"schema": {"type": "object", "properties": {
+                "file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}},
+        "responses": {
+            "200": json_response("Imported (or counted, with dry_run).", ImportResult),
+            "422": json_response("Rows break rules and nothing was stored: `import_refused`, "
+                                 "with the ImportResult fields and every error listed.",
+                                 "Error"),
+            **errors(400, 404, 413, 415, 503),
+        },
+    })}}

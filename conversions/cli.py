@@ -51,7 +51,7 @@ def rotate_secret(tenant_id: str, kind: str, grace: int) -> None:
 def postback_token(domain: str, revoke: str | None) -> None:
     """Issue a postback token and print it (shown this once) with each provider's URL."""
     def act() -> dict:
-        tenant_id = postback_tokens.tenant_by_domain(domain)
+        tenant_id = tenants.id_by_domain(domain)
         if revoke is not None:
             return postback_tokens.revoke(tenant_id, revoke)
         return postback_tokens.issue(tenant_id, str(current_app.config["PUBLIC_URL"]))
@@ -59,7 +59,7 @@ def postback_token(domain: str, revoke: str | None) -> None:
     try:
         with connection():
             _emit(act())
-    except postback_tokens.PostbackError as err:
+    except (tenants.TenantError, postback_tokens.PostbackError) as err:
         raise click.ClickException(str(err)) from None
 
 
@@ -71,8 +71,10 @@ def list_tenants() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from conversions.import_cli import import_csv_command
     from conversions.transfer_cli import export_command, import_command
 
     app.cli.add_command(tenant_cli)
     app.cli.add_command(export_command)
     app.cli.add_command(import_command)
+    app.cli.add_command(import_csv_command)

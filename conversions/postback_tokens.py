@@ -16,7 +16,7 @@ from typing import Any
 
 from conversions import clock
 from conversions.db import connection, database
-from conversions.models import PostbackNetwork, PostbackToken, Tenant
+from conversions.models import PostbackNetwork, PostbackToken
 from conversions.postback_providers import PROVIDERS
 
 PREFIX = "pb_"
@@ -73,13 +73,6 @@ def live(tenant_id: str) -> list[dict[str, Any]]:
             .order_by(PostbackToken.id))
     return [{"token_id": str(row.id), "hint": row.hint, "created_at_ms": row.created_at_ms}
             for row in rows]
-
-
-def tenant_by_domain(domain: str) -> str:
-    tenant_id = Tenant.select(Tenant.id).where(Tenant.domain == domain.strip().lower()).scalar()
-    if tenant_id is None:
-        raise PostbackError(f"no tenant with domain {domain}")
-    return str(tenant_id)
 
 
 class TokenCache:

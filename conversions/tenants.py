@@ -88,6 +88,14 @@ def rotate(tenant_id: str, kind: str, grace_seconds: int = 0) -> dict[str, Any]:
     return {**public(tenant), name: shown, "previous_valid_until_ms": until}
 
 
+def id_by_domain(domain: str) -> str:
+    """The id of the tenant with ``domain`` (as the CLI names tenants)."""
+    tenant_id = Tenant.select(Tenant.id).where(Tenant.domain == domain.strip().lower()).scalar()
+    if tenant_id is None:
+        raise TenantError(f"no tenant with domain {domain}")
+    return str(tenant_id)
+
+
 def live_keys(tenant_id: str, kind: str) -> list[Key]:
     now = clock.now_ms()
     rows = (SigningKey.select(SigningKey.id, SigningKey.secret)
