@@ -249,14 +249,15 @@ class IngestionTestEvent(BaseModel):
         indexes = ((("tenant", "source_type", "id"), False),)
 
 
-class PostbackToken(BaseModel):
+class PostbackKey(BaseModel):
     """A secret of a tenant's postback URLs, kept only as its SHA-256; live until revoked."""
 
     id = AutoField()
-    tenant = ForeignKeyField(Tenant, backref="postback_tokens", on_delete="CASCADE")
-    token_hash = CharField(max_length=64, unique=True)
-    # The token's first characters, so people can tell tokens apart without the secret.
-    hint = CharField(max_length=16)
+    tenant = ForeignKeyField(Tenant, backref="postback_keys", on_delete="CASCADE")
+    key_hash = CharField(max_length=64, unique=True)
+    # The token's first characters, so people can tell tokens apart without the secret; a
+    # look-up starts there and compares the hashes in constant time.
+    hint = CharField(max_length=16, index=True)
     created_at_ms = BigIntegerField()
     revoked_at_ms = BigIntegerField(null=True)
 
@@ -276,7 +277,7 @@ class PostbackNetwork(BaseModel):
 # In dependency order: a table comes after those it refers to.
 MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting, HourlyAggregate, JobCursor,
           JobRun, JobLease, OutcomeCount, SourceState, IngestionFailure, IngestionTestEvent,
-          PostbackToken, PostbackNetwork]
+          PostbackKey, PostbackNetwork]
 
 
 def create_schema() -> list[int]:

@@ -8,6 +8,7 @@ tokens may be live, so a provider can be moved to a new one before the old is re
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import secrets
 import threading
@@ -16,10 +17,11 @@ from typing import Any
 
 from conversions import clock
 from conversions.db import connection, database
-from conversions.models import PostbackNetwork, PostbackToken
+from conversions.models import PostbackKey, PostbackNetwork
 from conversions.postback_providers import PROVIDERS
 
 PREFIX = "pb_"
+HINT = 10  # characters kept in clear: the prefix and seven random ones
 PATH = "/api/conversions/postback/{provider}/{token}"
 MAX_NETWORKS = 50
 
@@ -44,20 +46,30 @@ def urls(base_url: str, token: str) -> dict[str, str]:
 def issue(tenant_id: str, base_url: str) -> dict[str, Any]:
     """A new live token for the tenant: the only time it is returned, with its URLs."""
     token = PREFIX + secrets.token_urlsafe(32)
-    row = PostbackToken.create(tenant=tenant_id, token_hash=digest(token), hint=token[:10],
+    row = PostbackKey.create(tenant=tenant_id, key_hash=digest(token), hint=token[:HINT],
                                created_at_ms=clock.now_ms())
     return {"tenant_id": tenant_id, "token_id": str(row.id), "token": token,
             "urls": urls(base_url, token)}
 
 
-def revoke(tenant_id: str, token: str) -> dict[str, Any]:
-    """End a token of the tenant (the token itself, or its id as listed)."""
-    query = PostbackToken.select().where(PostbackToken.tenant == tenant_id,
-                                         PostbackToken.revoked_at_ms.is_null())
-    query = query.where(PostbackToken.id == int(token)) if token.isdigit() \
-        else query.where(PostbackToken.token_hash == digest(token))
-    row = query.first()
-    if row is None:
+def find(presented: str) -> PostbackKey | None:
+    """The live row of the token ``presented``: found by its first characters (shown on the
+    settings page anyway), then its hash compared in constant time."""
+    wanted = digest(presented)
+    candidates = PostbackKey.select().where(PostbackKey.hint == presented[:HINT],
+                                              PostbackKey.revoked_at_ms.is_null())
+    return next((row for row in candidates if hmac.compare_digest(row.key_hash, wanted)),
+                None)
+
+
+def revoke(tenant_id: str, named: str) -> dict[str, Any]:
+    """End a token of the tenant, named by the token itself or by its id as listed."""
+    if named.isdigit():
+        row = PostbackKey.get_or_none(PostbackKey.id == int(named),
+                                      PostbackKey.revoked_at_ms.is_null())
+    else:
+        row = find(named)
+    if row is None or row.tenant_id != tenant_id:
         raise PostbackError("no live postback token of this tenant matches")
     row.revoked_at_ms = clock.now_ms()
     row.save()
@@ -68,9 +80,9 @@ def revoke(tenant_id: str, token: str) -> dict[str, Any]:
 
 def live(tenant_id: str) -> list[dict[str, Any]]:
     """The tenant's live tokens, as they may be shown: id, first characters, creation."""
-    rows = (PostbackToken.select().where(PostbackToken.tenant == tenant_id,
-                                         PostbackToken.revoked_at_ms.is_null())
-            .order_by(PostbackToken.id))
+    rows = (PostbackKey.select().where(PostbackKey.tenant == tenant_id,
+                                         PostbackKey.revoked_at_ms.is_null())
+            .order_by(PostbackKey.id))
     return [{"token_id": str(row.id), "hint": row.hint, "created_at_ms": row.created_at_ms}
             for row in rows]
 
@@ -93,9 +105,8 @@ class TokenCache:
         if entry is not None and time.monotonic() - entry[0] < ttl:
             return entry[1], entry[2]
         with connection():
-            tenant_id = (PostbackToken.select(PostbackToken.tenant)
-                         .where(PostbackToken.token_hash == key,
-                                PostbackToken.revoked_at_ms.is_null()).scalar())
+            row = find(token)
+            tenant_id = row.tenant_id if row else None
             allowed = [ipaddress.ip_network(cidr) for cidr in networks(tenant_id)] \
                 if tenant_id else []
         with self._lock:

@@ -66,8 +66,7 @@ def _record_delivery(delivery: dict[str, Any]) -> bool:
 def insert_new(rows: list[dict[str, Any]]) -> int:
     """Store in one transaction the rows whose dedup key their tenant and source lack (every
     row with the same fields); returns how many were new. Committed when this returns."""
-    return group_commit.run(lambda: len(list(
-        Event.insert_many(rows).on_conflict_ignore().returning(Event.id).execute())))
+    return group_commit.run(lambda: prepared.insert_new_events(rows))
 
 
 def stored_keys(tenant_id: str, source_type: str, keys: list[str]) -> set[str]:

@@ -12,6 +12,7 @@ from conversions import (
     chart,
     clock,
     monitoring,
+    postback_tokens,
     security,
     settings,
     stats,
@@ -80,4 +81,7 @@ def for_tenant(tenant: Tenant, base_url: str) -> dict[str, Any]:
         "attribution": attribution.report(tenant.id, now_ms - attribution_days * DAY_MS, now_ms),
         "attribution_days": attribution_days,
         "examples": examples(tenant, base_url),
+        "postbacks": {"tokens": postback_tokens.live(tenant.id),
+                      "networks": postback_tokens.networks(tenant.id),
+                      "urls": postback_tokens.urls(base_url, "<token>")},
     }

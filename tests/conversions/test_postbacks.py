@@ -435,11 +435,11 @@ def test_tenant_postback_token_prints_the_token_once_with_every_providers_url(ru
     assert "cid={clickid}" in printed["urls"]["voluum"]
     assert "clickid={clickid}" in printed["urls"]["redtrack"]
     with connection():
-        from conversions.models import PostbackToken
+        from conversions.models import PostbackKey
 
-        (row,) = PostbackToken.select()
-    assert token not in (row.token_hash, row.hint)
-    assert row.token_hash == \
+        (row,) = PostbackKey.select()
+    assert token not in (row.key_hash, row.hint)
+    assert row.key_hash == \
         postback_tokens.digest(token)
     revoked = runner.invoke(args=["tenant", "postback-token", "--domain", "shop.example.com",
                                   "--revoke", token])
