@@ -74,9 +74,9 @@ def _appsflyer(params: Params) -> Reading:
 
 
 def _adjust(params: Params) -> Reading:
-    reading = Reading(identity=("adid", "event", "event_name", "created_at", "revenue_float",
-                                "revenue", "currency"))
-    reading.take("event_name", params, "event_name", "event")
+    reading = Reading(identity=("adid", "event", "event_token", "event_name", "created_at",
+                                "revenue_float", "revenue", "currency"))
+    reading.take("event_name", params, "event_name", "event", "event_token")
     reading.take("event_value", params, "revenue_float")
     if "event_value" not in reading.values and pick(params, "revenue") is not None:
         reading.values["event_value"] = cents(pick(params, "revenue"))
