@@ -38,9 +38,11 @@ test-postgres: $(VENV)/.installed
 soak: $(VENV)/.installed
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
+# ruff, mypy strict on middleware/, and the layers of conversions/ (pyproject.toml's importlinter).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The benchmark (bench/): wrk from Debian's packages (installing it needs root), the
 # plotting library into .venv, then every scenario in one bounded run.

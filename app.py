@@ -1,4 +1,4 @@
-"""The application factory."""
+"""The application factory: every package bound to one Flask app, lowest layer first."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -7,36 +7,43 @@ from typing import Any
 from flask import Flask
 
 from config import load as load_config
-from conversions import (
-    attribution_api,
-    cli,
-    clock,
-    db,
-    errors,
-    goals,
-    health,
-    imports_api,
-    ingestion,
-    jobs,
-    limits,
-    logs,
-    monitoring,
-    openapi,
-    pixel,
-    postbacks,
-    protections,
+from conversions.core import clock
+from conversions.ingest import docs as ingest_docs
+from conversions.ingest import goals, pixel, postbacks, rejections, signing, snippet, webhooks
+from conversions.ingest.limits import signature_failures
+from conversions.jobs import scheduler, tasks
+from conversions.monitoring import attribution, health, liveness, stats
+from conversions.monitoring import docs as monitoring_docs
+from conversions.operations import (
+    dead_letters,
+    import_cli,
+    imports,
     replay,
-    scheduler,
-    secret_key,
-    security,
-    sessions,
-    settings_page,
-    signing,
-    snippet,
-    stats,
+    security_status,
+    taxonomy,
     test_events,
-    webhooks,
+    transfer_cli,
 )
+from conversions.operations import docs as operations_docs
+from conversions.settings_page import docs as settings_page_docs
+from conversions.settings_page import views as settings_page
+from conversions.store import schema
+from conversions.tenants import cli as tenant_cli
+from conversions.web import (
+    errors,
+    logs,
+    openapi,
+    protections,
+    proxies,
+    rate_limits,
+    secret_key,
+    sessions,
+)
+
+BLUEPRINTS = (liveness.bp, goals.bp, pixel.bp, webhooks.bp, postbacks.bp, health.bp, stats.bp,
+              dead_letters.bp, taxonomy.bp, test_events.bp, security_status.bp, snippet.bp,
+              attribution.bp, imports.bp, settings_page.bp)
+DOCS = (monitoring_docs.OPERATIONS, operations_docs.OPERATIONS, settings_page_docs.OPERATIONS)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -50,19 +57,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     clock.use(app.config.get("CLOCK") or (
         clock.offset_file(app.config["CLOCK_FILE"]) if app.config.get("CLOCK_FILE") else None))
     protections.init_app(app)
-    db.init_app(app)
+    schema.init_app(app)
     errors.register(app)
     secret_key.init_app(app)
     app.session_interface = sessions.LeanCookieSessions()
-    for blueprint in (health.bp, goals.bp, pixel.bp, webhooks.bp, postbacks.bp, monitoring.bp,
-                      stats.bp, ingestion.bp, test_events.bp, security.bp, snippet.bp,
-                      attribution_api.bp, imports_api.bp, settings_page.bp):
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    rejections.init_app(app)
     openapi.init_app(app)
-    cli.init_app(app)
-    jobs.init_app(app)
+    openapi.describe(app, ingest_docs.OPERATIONS, ingest_docs.FIELD_TYPES)
+    for operations in DOCS:
+        openapi.describe(app, operations)
+    tenant_cli.init_app(app)
+    transfer_cli.init_app(app)
+    import_cli.init_app(app)
+    tasks.init_app(app)
     scheduler.init_app(app)
     replay.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
-    limits.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
+    rate_limits.init_app(app)
+    signature_failures.init_app(app)
+    proxies.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     return app

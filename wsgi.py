@@ -5,7 +5,7 @@ way of serving it (gunicorn, ``flask run``, the test client) verifies signatures
 Serving processes also run the scheduled jobs unless ``CONVERSIONS_SCHEDULER_ENABLED=0``.
 """
 from app import create_app
-from conversions import scheduler
+from conversions.jobs import scheduler
 
 app = create_app()
 scheduler.start_if_enabled(app)

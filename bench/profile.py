@@ -55,8 +55,8 @@ def main() -> None:
     kind = sys.argv[1] if len(sys.argv) > 1 else "goal"
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 3000
     from app import create_app
-    from conversions import tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"DATABASE_URL": f"sqlite:///{Path(tmp) / 'p.db'}",
@@ -64,7 +64,7 @@ def main() -> None:
                           "RATELIMIT_PER_ADDRESS": "100000000 per minute",
                           "RATELIMIT_ENABLED": "--no-limits" not in sys.argv})
         with connection():
-            tenant = tenants.create(DOMAIN, BUYER)
+            tenant = accounts.create(DOMAIN, BUYER)
         envs = [environ(line) for line in requests(kind, tenant, count)]
         statuses: dict[str, int] = {}
 

@@ -35,14 +35,14 @@ class Service:
 
     def __init__(self, tmp: Path, durability: str) -> None:
         from app import create_app
-        from conversions import tenants
-        from conversions.db import connection
+        from conversions.store.database import connection
+        from conversions.tenants import accounts
 
         self.path = tmp / f"service-{durability}.db"
         self.url = f"sqlite:///{self.path}"
         self.app = create_app({"DATABASE_URL": self.url, "LOG_FORMAT": "text"})
         with connection():
-            self.tenant = tenants.create(DOMAIN, BUYER)
+            self.tenant = accounts.create(DOMAIN, BUYER)
         self.env = {**SERVICE_ENV, "DATABASE_URL": self.url,
                     "CONVERSIONS_DURABILITY": durability,
                     "CONVERSIONS_SQLITE_SYNCHRONOUS": durability.upper()}

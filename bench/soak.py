@@ -32,12 +32,12 @@ RESULTS = ROOT / "bench" / "results"
 def prepare(url: str) -> dict:
     """Schema and one tenant, made in this process through the app's own code."""
     from app import create_app
-    from conversions import tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts
 
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
-        return tenants.create(f"soak-{uuid.uuid4().hex[:12]}.example",
+        return accounts.create(f"soak-{uuid.uuid4().hex[:12]}.example",
                               f"soak-{uuid.uuid4().hex[:12]}")
 
 

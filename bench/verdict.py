@@ -8,8 +8,8 @@ from bench import soak_load as load
 
 def stored_counts(tenant_id: str) -> Counter:
     """How many times each marker is stored, by (source, marker)."""
-    from conversions.db import connection
-    from conversions.models import Event
+    from conversions.store.database import connection
+    from conversions.store.models import Event
 
     counts: Counter = Counter()
     with connection():

@@ -10,7 +10,7 @@ SQLITE_SYNCHRONOUS = "NORMAL"
 # Durability of an acknowledged event: "normal" (survives a crash of the service) or "full"
 # (survives a power loss too: SQLite synchronous=FULL, PostgreSQL synchronous_commit=on).
 # Unset: SQLITE_SYNCHRONOUS for SQLite, the server's own setting (on) for PostgreSQL.
-# Concurrent requests share each commit (conversions/writer.py), so "full" costs little.
+# Concurrent requests share each commit (conversions/store/writer.py), so "full" costs little.
 DURABILITY = ""
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -45,7 +45,7 @@ FIRST_TOUCH_MAX_AGE_DAYS = 180
 MAX_EVENT_VALUE = 10000
 
 # Rate limits (flask-limiter syntax) and their shared store. Tenants may override
-# RATELIMIT_INGEST per source (conversions/settings.py).
+# RATELIMIT_INGEST per source (conversions/tenants/settings.py).
 RATELIMIT_STORAGE_URI = "memory://"
 # flask-limiter's own limits (the settings page sign-in) also fail open if the store is down.
 RATELIMIT_SWALLOW_ERRORS = True
@@ -69,7 +69,7 @@ FRESHNESS_WINDOW_SECONDS = 24 * 3600
 LOG_FORMAT = "json"
 LOG_LEVEL = "INFO"
 
-# Scheduled jobs (conversions/jobs.py). Every serving process (wsgi.py, so each gunicorn
+# Scheduled jobs (conversions/jobs/tasks.py). Every serving process (wsgi.py, so each gunicorn
 # worker) runs a scheduler when enabled; create_app alone (tests, the CLI) never starts one.
 # A database lock makes each job run once per interval across processes and hosts; the
 # tally flush runs in every process.

@@ -4,7 +4,7 @@ import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 # One process per core (the GIL limits each to one), each with threads: requests in flight
-# in a worker share one commit (conversions/writer.py), so durable writes stay cheap.
+# in a worker share one commit (conversions/store/writer.py), so durable writes stay cheap.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", 8))
@@ -33,7 +33,7 @@ def on_starting(server):  # type: ignore[no-untyped-def]
 
 
 def worker_exit(server, worker):
-    """Stop the worker's job scheduler and save its last tallies (conversions/scheduler.py)."""
-    from conversions import scheduler
+    """Stop the worker's job scheduler and save its last tallies (conversions/jobs/scheduler.py)."""
+    from conversions.jobs import scheduler
 
     scheduler.stop()

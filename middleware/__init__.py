@@ -4,7 +4,7 @@ Only the generic core is exported here; it imports nothing but the standard libr
 """
 from __future__ import annotations
 
-from middleware.hmac_auth import HmacMiddleware, Route
+from middleware.hmac_auth import HmacMiddleware, KeyLookup, Route
 from middleware.schemes import (
     Failure,
     HeaderHmacScheme,
@@ -19,6 +19,7 @@ __all__ = [
     "HeaderHmacScheme",
     "HmacMiddleware",
     "Key",
+    "KeyLookup",
     "Keyring",
     "Route",
     "StandardWebhookScheme",

@@ -195,8 +195,3 @@ class StandardWebhookScheme:
         if key_id is None:
             return INVALID_SIGNATURE
         return Verified(key_id, {"hmac.message_id": msg_id, "hmac.timestamp": int(timestamp)})
-
-
-def decode_whsec(secret: str) -> bytes:
-    """The key bytes of a ``whsec_``-prefixed base64 Standard Webhooks secret."""
-    return base64.b64decode(secret.removeprefix("whsec_"))

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from conversions import tenants
-from conversions.db import connection, database
-from conversions.models import SigningKey, Tenant
+from conversions.store.database import connection, database
+from conversions.store.models import SigningKey, Tenant
+from conversions.tenants import accounts
 from tests import support
 from tests.browser import browser  # noqa: F401  (a fixture)
 
@@ -133,7 +133,7 @@ def runner(app):
 def tenant(app) -> dict:
     """A tenant with its secrets, as ``tenant create`` prints it."""
     with connection():
-        created = tenants.create("shop.example.com", "buyer-1")
+        created = accounts.create("shop.example.com", "buyer-1")
     _said["secrets"] += [created["pixel_secret"], created["webhook_secret"]]
     return created
 

@@ -2,7 +2,7 @@
 
 - Every log record of the run is written to ``tests/artifacts/logs/pytest.log``; at the end,
   that file and every gunicorn log of the run are searched for every secret the run issued
-  (each ``tenants.create``/``rotate`` result, the signing vectors' keys, the admin tokens the
+  (each ``accounts.create``/``rotate`` result, the signing vectors' keys, the admin tokens the
   tests configured). One found fails the run.
 - schemathesis' case count is printed and written to ``tests/artifacts/schemathesis.json``.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from pythonjsonlogger.json import JsonFormatter
 
-from conversions import tenants
+from conversions.tenants import accounts
 from tests import schemathesis_support
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -64,8 +64,8 @@ def leaks(text: str, secrets: set[str]) -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    tenants.create = _recording(tenants.create)
-    tenants.rotate = _recording(tenants.rotate)
+    accounts.create = _recording(accounts.create)
+    accounts.rotate = _recording(accounts.rotate)
     LOG_FILE.parent.mkdir(parents=True, exist_ok=True)
     SERVER_LOGS.mkdir(parents=True, exist_ok=True)
     for old in SERVER_LOGS.glob("*.log"):

@@ -47,8 +47,8 @@ def empty_database() -> None:
     """Remove every row, keeping the schema; ids start again at 1 on either database."""
     from peewee import AutoField, PostgresqlDatabase
 
-    from conversions.db import database
-    from conversions.models import MODELS
+    from conversions.store.database import database
+    from conversions.store.models import MODELS
 
     statements = [f'DELETE FROM "{model._meta.table_name}"' for model in reversed(MODELS)]
     if isinstance(database.obj, PostgresqlDatabase):
@@ -189,3 +189,12 @@ def http(method: str, url: str, body: bytes | None = None,
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers), err.read()
+
+
+def openapi_document() -> dict:
+    """The app's OpenAPI document, built on a throwaway in-memory store (test collection
+    needs it before any fixture runs)."""
+    from app import create_app
+    from conversions.web import openapi
+
+    return openapi.build(create_app({"TESTING": True, "DATABASE_URL": "sqlite:///:memory:"}))

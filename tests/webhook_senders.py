@@ -11,7 +11,7 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from conversions import clock
+from conversions.core import clock
 
 
 def body_of(payload: Any) -> bytes:

@@ -22,7 +22,7 @@ def server(tmp_path_factory, vectors):
     tmp = tmp_path_factory.mktemp("goal-server")
     url = test_database_url(tmp)
     from app import create_app
-    from conversions.db import connection
+    from conversions.store.database import connection
     from tests.support import empty_database
 
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})

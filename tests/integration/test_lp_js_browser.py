@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conversions.snippet import first_touch_sources
+from conversions.ingest.snippet import first_touch_sources
 from tests.support import Server, http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -28,8 +28,8 @@ class QuietHandler(SimpleHTTPRequestHandler):
 def api(tmp_path_factory):
     """gunicorn on its own database, with one tenant whose buyer id the pages use."""
     from app import create_app
-    from conversions import tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts
     from tests.support import empty_database, test_database_url
 
     tmp = tmp_path_factory.mktemp("lp-js")
@@ -37,7 +37,7 @@ def api(tmp_path_factory):
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
         empty_database()
-        tenant = tenants.create("lp.example.com", BUYER)
+        tenant = accounts.create("lp.example.com", BUYER)
     env = {"DATABASE_URL": url, "CONVERSIONS_LOG_FORMAT": "text",
            "CONVERSIONS_SCHEDULER_ENABLED": "0"}  # the jobs play no part here
     with Server(env, log_path=tmp / "gunicorn.log") as running:
@@ -158,8 +158,8 @@ def test_a_same_site_referrer_is_direct(visits, site):
 
 
 def stored(dedup_key: str):
-    from conversions.db import connection
-    from conversions.models import Event
+    from conversions.store.database import connection
+    from conversions.store.models import Event
 
     with connection():
         return Event.get_or_none(Event.dedup_key == dedup_key)

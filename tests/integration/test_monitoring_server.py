@@ -36,8 +36,8 @@ class AlertReceiver(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def monitored(tmp_path_factory):
     from app import create_app
-    from conversions import tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts
     from tests.support import empty_database
 
     tmp = tmp_path_factory.mktemp("monitoring-server")
@@ -45,7 +45,7 @@ def monitored(tmp_path_factory):
     app = create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
         empty_database()
-        tenant = tenants.create("monitored.example.com", "buyer-monitored")
+        tenant = accounts.create("monitored.example.com", "buyer-monitored")
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), AlertReceiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     clock_file = tmp / "clock-offset"
@@ -125,9 +125,9 @@ def test_stats_equal_what_was_ingested_and_errors_the_rejections_sent(monitored,
     assert read(monitored, "health", tenant_id=tenant_id)["errors"] == rejections
 
     def aggregated() -> bool:
-        from conversions import aggregation
-        from conversions.db import connection
-        from conversions.models import Event
+        from conversions.metrics import aggregation
+        from conversions.store.database import connection
+        from conversions.store.models import Event
 
         with connection():
             last = Event.select(Event.received_at_ms).order_by(Event.id.desc()).scalar()
@@ -142,8 +142,8 @@ def test_stats_equal_what_was_ingested_and_errors_the_rejections_sent(monitored,
 
 
 def source_state(monitored):
-    from conversions.db import connection
-    from conversions.models import SourceState
+    from conversions.store.database import connection
+    from conversions.store.models import SourceState
 
     with connection():
         row = SourceState.get_or_none(SourceState.source_type == "goal")
@@ -174,8 +174,8 @@ def test_a_source_goes_stale_and_recovers_via_the_clock_file(monitored, referenc
 
 
 def test_each_job_ran_once_per_interval_without_overlap(monitored):
-    from conversions.db import connection
-    from conversions.models import JobRun
+    from conversions.store.database import connection
+    from conversions.store.models import JobRun
 
     def finished_runs() -> list:
         with connection():

@@ -16,8 +16,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 def server(tmp_path_factory):
     """gunicorn (2 workers) on its own database, with tenant ``browser-1``."""
     from app import create_app
-    from conversions import tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts
     from tests.support import empty_database, test_database_url
 
     tmp = tmp_path_factory.mktemp("pixel-server")
@@ -25,7 +25,7 @@ def server(tmp_path_factory):
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
         empty_database()
-        tenants.create("browser.example.com", "browser-1")
+        accounts.create("browser.example.com", "browser-1")
     with Server({"DATABASE_URL": url}, log_path=tmp / "gunicorn.log") as running:
         yield running
 
@@ -42,8 +42,8 @@ def page(browser, server):
 
 def stored(dedup_key: str, wait: float = 10.0):
     """The event with ``dedup_key``, waiting for an asynchronous beacon to land."""
-    from conversions.db import connection
-    from conversions.models import Event
+    from conversions.store.database import connection
+    from conversions.store.models import Event
 
     deadline = time.monotonic() + wait
     while True:

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from app import create_app
-    from conversions import postback_tokens, tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts, postback_tokens
     from tests.support import empty_database, test_database_url
 
     tmp = tmp_path_factory.mktemp("postbacks")
@@ -24,7 +24,7 @@ def server(tmp_path_factory):
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
         empty_database()
-        tenant = tenants.create("shop.example.com", "buyer-1")
+        tenant = accounts.create("shop.example.com", "buyer-1")
         issued = postback_tokens.issue(tenant["tenant_id"], "http://unused")
     env = {"DATABASE_URL": url, "CONVERSIONS_LOG_FORMAT": "text",
            "CONVERSIONS_KEY_CACHE_SECONDS": "0"}

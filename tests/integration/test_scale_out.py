@@ -32,15 +32,15 @@ JOBS = ("aggregate", "staleness", "prune")
 def deployment(tmp_path_factory, redis_url):
     """Instances A and B (2 workers each), started together on one PostgreSQL and one Redis."""
     from app import create_app
-    from conversions import settings, tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts, settings
 
     tmp = tmp_path_factory.mktemp("scale-out")
     url = os.environ["TEST_DATABASE_URL"]
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
         support.empty_database()
-        created = {name: tenants.create(f"{name}.example.com", f"buyer-{name}")
+        created = {name: accounts.create(f"{name}.example.com", f"buyer-{name}")
                    for name in ("shop", "limited", "stats")}
         settings.put(created["limited"]["tenant_id"], "rate_limit", f"{LIMIT} per hour")
     env = {"DATABASE_URL": url, "RATELIMIT_STORAGE_URI": redis_url,
@@ -95,8 +95,8 @@ def at_once(calls: list[Callable[[], object]]) -> list:
 
 
 def stored(tenant: dict, **where: object) -> int:
-    from conversions.db import connection
-    from conversions.models import Event
+    from conversions.store.database import connection
+    from conversions.store.models import Event
 
     with connection():
         query = Event.select().where(Event.tenant == tenant["tenant_id"])
@@ -178,8 +178,8 @@ def test_a_webhook_id_replayed_to_both_at_once_is_stored_once(deployment):
 
 
 def test_each_job_ran_once_per_interval_across_both_instances(deployment):
-    from conversions.db import connection
-    from conversions.models import JobRun
+    from conversions.store.database import connection
+    from conversions.store.models import JobRun
 
     def finished() -> list[JobRun]:
         with connection():
@@ -243,9 +243,9 @@ def test_stats_from_either_instance_equal_what_was_ingested(deployment, referenc
     assert [stats(server) for server in servers] == [expected, expected]
 
     def aggregated() -> bool:
-        from conversions import aggregation
-        from conversions.db import connection
-        from conversions.models import Event
+        from conversions.metrics import aggregation
+        from conversions.store.database import connection
+        from conversions.store.models import Event
 
         with connection():
             last = Event.select(Event.received_at_ms).order_by(Event.id.desc()).scalar()

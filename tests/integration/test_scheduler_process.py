@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 
 def test_the_scheduler_runs_as_its_own_process(tmp_path):
     from app import create_app
-    from conversions.db import connection
-    from conversions.models import JobRun
+    from conversions.store.database import connection
+    from conversions.store.models import JobRun
     from tests.support import empty_database
 
     url = support.test_database_url(tmp_path)

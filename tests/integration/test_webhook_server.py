@@ -34,8 +34,8 @@ def setup(tmp_path_factory):
     """A database with tenant ``hooks-1``; the rate-limit store is a shared Redis."""
     require_redis()
     from app import create_app
-    from conversions import tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts
     from tests.support import empty_database, test_database_url
 
     tmp = tmp_path_factory.mktemp("webhook-server")
@@ -43,7 +43,7 @@ def setup(tmp_path_factory):
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
         empty_database()
-        tenant = tenants.create("hooks.example.com", "hooks-1")
+        tenant = accounts.create("hooks.example.com", "hooks-1")
     env = {"DATABASE_URL": url, "RATELIMIT_STORAGE_URI": REDIS_URL}
     with Server(env, workers=2, log_path=tmp / "gunicorn.log") as server:
         yield server, tenant
@@ -56,8 +56,8 @@ def post(server, headers, body, buyer="hooks-1"):
 
 
 def stored_count(**where) -> int:
-    from conversions.db import connection
-    from conversions.models import Event
+    from conversions.store.database import connection
+    from conversions.store.models import Event
 
     with connection():
         query = Event.select()
@@ -88,15 +88,15 @@ def test_concurrent_replays_across_workers_are_stored_once(setup):
 
 
 def test_rotation_is_seen_at_once_by_every_worker(setup):
-    from conversions import tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts
 
     server, tenant = setup
     old = tenant["webhook_secret"]
     body = body_of(event(event_id=None))
     assert post(server, hand_headers([old], body), body)[0] == 202  # warms the key caches
     with connection():
-        new = tenants.rotate(tenant["tenant_id"], "webhook", 600)["webhook_secret"]
+        new = accounts.rotate(tenant["tenant_id"], "webhook", 600)["webhook_secret"]
     for secret in (new, old, new, old):
         body = body_of(event(event_id=None))
         status, answer = post(server, package_headers(secret, body), body)
@@ -104,13 +104,13 @@ def test_rotation_is_seen_at_once_by_every_worker(setup):
 
 
 def test_tenant_limit_is_shared_by_workers_through_redis(setup):
-    from conversions import settings, tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts, settings
 
     server, _ = setup
     buyer = f"limited-{uuid.uuid4().hex[:8]}"
     with connection():
-        tenant = tenants.create(f"{buyer}.example.com", buyer)
+        tenant = accounts.create(f"{buyer}.example.com", buyer)
     settings.put(tenant["tenant_id"], "rate_limit.webhook", "4 per minute")
     statuses = []
     for _ in range(5):

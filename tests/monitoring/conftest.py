@@ -7,8 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from conversions import clock, jobs, store, tally
-from conversions.db import connection
+from conversions.core import clock
+from conversions.jobs import tasks
+from conversions.metrics import tally
+from conversions.store.database import connection
+from conversions.store.events import insert_event
 
 # 2026-11-24T10:00:00Z
 T0 = 1_795_514_400.0
@@ -74,7 +77,7 @@ def add_event(app, tenant):
                "occurred_at_ms": int((received if occurred is None else occurred) * 1000),
                "received_at_ms": int(received * 1000), "dedup_key": f"id:{next(counter)}"}
         with connection():
-            return store.insert_event(row)[0]
+            return insert_event(row)[0]
 
     return add
 
@@ -85,6 +88,6 @@ def run_job(app):
 
     def run(name: str, force: bool = True):
         with app.app_context():
-            return jobs.run(name, force=force)
+            return tasks.run(name, force=force)
 
     return run

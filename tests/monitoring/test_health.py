@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conversions.db import connection
-from conversions.models import SourceState
+from conversions.store.database import connection
+from conversions.store.models import SourceState
 
 from .conftest import T0
 
@@ -120,7 +120,7 @@ def test_a_source_goes_stale_alerts_once_and_recovers(moved, add_event, run_job,
     assert run_job("staleness").rows == 1
     assert states() == {"pixel": (int(T0 * 1000), None)}
     moved.advance(DAY + 60)
-    with caplog.at_level(logging.WARNING, logger="conversions.freshness"):
+    with caplog.at_level(logging.WARNING, logger="conversions.monitoring.freshness"):
         run_job("staleness")
         moved.advance(60)
         run_job("staleness")  # still stale: no second warning

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import threading
 
-from conversions import aggregation, leases, runs, tally
-from conversions.db import connection
-from conversions.models import Event, HourlyAggregate, JobRun, OutcomeCount, WebhookDelivery
+from conversions.metrics import aggregation, tally
+from conversions.store import leases, runs
+from conversions.store.database import connection
+from conversions.store.models import Event, HourlyAggregate, JobRun, OutcomeCount, WebhookDelivery
 
 from .conftest import T0
 

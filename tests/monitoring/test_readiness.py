@@ -1,8 +1,8 @@
 """Readiness: connected and fresh sources, measured from receive time, in words."""
 from __future__ import annotations
 
-from conversions import settings
-from conversions.db import connection
+from conversions.store.database import connection
+from conversions.tenants import settings
 
 from .conftest import T0
 
@@ -83,7 +83,7 @@ def test_reads_need_the_admin_token_when_one_is_set(client, tenant):
 
 
 def test_an_unreachable_store_makes_readiness_unavailable(client, tenant):
-    from conversions.db import connect, database
+    from conversions.store.database import connect, database
 
     database.initialize(connect("postgresql://nobody@127.0.0.1:1/conversions"))
     response = client.get(URL + tenant["tenant_id"])

@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from conversions import jobs, tally
-from conversions.db import connection
-from conversions.models import Event, IngestionFailure, IngestionTestEvent
+from conversions.jobs import tasks
+from conversions.metrics import tally
+from conversions.store.database import connection
+from conversions.store.models import Event, IngestionFailure, IngestionTestEvent
 
 GOAL = "/api/v1/track/pixel/goal?domain=shop.example.com"
 
@@ -59,6 +60,6 @@ def run_jobs(app):
     def run(*names: str) -> None:
         with app.app_context():
             for name in names or ("flush", "aggregate", "staleness"):
-                jobs.run(name, force=True)
+                tasks.run(name, force=True)
 
     return run

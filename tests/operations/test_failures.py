@@ -6,8 +6,9 @@ import json
 import pytest
 from peewee import PostgresqlDatabase
 
-from conversions import clock, tally
-from conversions.db import connection, database
+from conversions.core import clock
+from conversions.metrics import tally
+from conversions.store.database import connection, database
 from tests.operations.conftest import dead_letters, events
 
 FAILURES = "/api/conversions/ingestion/failures"

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import base64
 
-from conversions import clock, settings, tenants
-from conversions.db import connection
+from conversions.core import clock
+from conversions.store.database import connection
+from conversions.tenants import accounts, settings
 
 STATUS = "/api/conversions/security/status"
 
@@ -19,7 +20,7 @@ def secret_forms(secret: str) -> list[str]:
 
 def test_status_shows_secrets_set_and_live_keys_never_a_secret(app, client, tenant):
     with connection():
-        rotated = tenants.rotate(tenant["tenant_id"], "webhook", grace_seconds=3600)
+        rotated = accounts.rotate(tenant["tenant_id"], "webhook", grace_seconds=3600)
     with app.app_context():
         settings.put(tenant["tenant_id"], "rate_limit.goal", "60 per minute")
     response = client.get(STATUS, query_string={"tenant_id": tenant["tenant_id"]})
@@ -40,7 +41,7 @@ def test_status_shows_secrets_set_and_live_keys_never_a_secret(app, client, tena
 
 def test_grace_keys_expire_from_the_status(client, tenant):
     with connection():
-        tenants.rotate(tenant["tenant_id"], "pixel", grace_seconds=60)
+        accounts.rotate(tenant["tenant_id"], "pixel", grace_seconds=60)
     later = clock.now() + 120
     clock.use(lambda: later)
     try:

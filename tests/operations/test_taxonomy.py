@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conversions import taxonomy
-from conversions.errors import _HTTP_CODES
+from conversions.core import taxonomy
+from conversions.web.errors import _HTTP_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 # ApiError(400, "code", ...), Failure(401, "code", ...), refuse(400, "code", ...),
@@ -16,7 +16,7 @@ EMITTED = re.compile(
 
 def emitted_codes() -> set[str]:
     codes = set(_HTTP_CODES.values()) | {"http_error"}
-    for path in [*ROOT.glob("conversions/*.py"), *ROOT.glob("middleware/*.py")]:
+    for path in [*ROOT.glob("conversions/**/*.py"), *ROOT.glob("middleware/*.py")]:
         for match in EMITTED.finditer(path.read_text()):
             codes.add(match.group(1) or match.group(2))
     return codes

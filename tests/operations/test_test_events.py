@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conversions import tally
+from conversions.metrics import tally
 from tests.operations.conftest import GOAL, dead_letters, events, kept_test_events
 
 VIEW = "/api/conversions/test-events"
@@ -82,7 +82,7 @@ def test_test_events_are_bounded_and_shown_newest_first(app, client, send):
 
 def test_test_events_never_change_stats_health_readiness_or_attribution(client, tenant, send,
                                                                         run_jobs):
-    from conversions import clock
+    from conversions.core import clock
     from tests.webhook_senders import body_of, event, package_headers
 
     start = clock.now()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from conversions import canonical
+from conversions.core import canonical
 
 GOAL = "/api/v1/track/pixel/goal?domain=shop.example.com"
 SIGNATURE_ERRORS = {"missing_signature", "invalid_signature"}

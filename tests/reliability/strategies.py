@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from hypothesis import strategies as st
 
-from conversions.rules import CURRENCIES
+from conversions.core.rules import CURRENCIES
 
 # Letters of any script, spaces and a little punctuation: never an email, phone number or SSN.
 SAFE_TEXT = st.characters(categories=("L", "Zs"), exclude_characters="\u00a0")

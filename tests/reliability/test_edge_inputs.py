@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conversions import canonical
+from conversions.core import canonical
 
 
 @pytest.mark.parametrize("action", ["replay", "discard"])

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from conversions import canonical, rules
-from conversions.schemas import flatten, goal_event
+from conversions.core import canonical, rules
+from conversions.ingest.schemas import flatten, goal_event
 from tests.reliability.goal_signing import mac, post
 from tests.reliability.strategies import goal_shaped, json_values
 

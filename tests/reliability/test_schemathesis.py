@@ -15,10 +15,10 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode, checks
 
-from conversions import canonical, openapi
+from conversions.core import canonical
 from tests import schemathesis_support, support
 from tests.reliability.conftest import UNLIMITED
-from tests.support import Server
+from tests.support import Server, openapi_document
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +33,8 @@ CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
 def live(tmp_path_factory):
     """gunicorn on its own database with one tenant; yields (server, tenant)."""
     from app import create_app
-    from conversions import tenants
-    from conversions.db import connection
+    from conversions.store.database import connection
+    from conversions.tenants import accounts
     from tests.support import empty_database
 
     tmp = tmp_path_factory.mktemp("schemathesis")
@@ -42,7 +42,7 @@ def live(tmp_path_factory):
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
     with connection():
         empty_database()
-        tenant = tenants.create("fuzz.example.com", "fuzz-buyer")
+        tenant = accounts.create("fuzz.example.com", "fuzz-buyer")
     env = {"DATABASE_URL": url, "CONVERSIONS_ADMIN_TOKEN": TOKEN,
            **{f"CONVERSIONS_{name}": value for name, value in UNLIMITED.items()}}
     with Server(env, log_path=tmp / "gunicorn.log") as server:
@@ -70,7 +70,7 @@ def sign_goal(case, tenant: dict) -> None:
 
 
 def documented_operations() -> list[tuple[str, str]]:
-    document = openapi.build()
+    document = openapi_document()
     return [(path, method.upper()) for path, item in document["paths"].items()
             for method in item]
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conversions import canonical
+from conversions.core import canonical
 from tests.reliability.goal_signing import SIGNATURE_ERRORS, post, server_verifies
 from tests.reliability.strategies import valid_goals, wild_goals
 

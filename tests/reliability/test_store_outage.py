@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from app import create_app
-from conversions.db import database
+from conversions.store.database import database
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 
-from conversions import openapi
+from tests.support import openapi_document
 
 TOKEN = "admin-token-for-security-tests"  # noqa: S105  (a test credential)
-DOCUMENT = openapi.build()
+DOCUMENT = openapi_document()
 
 
 def operations(*methods: str, admin: bool | None = None,

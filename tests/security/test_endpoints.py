@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from conversions import protections
-from conversions.auth import admin_required
-from conversions.errors import register
+from conversions.web import protections
+from conversions.web.auth import admin_required
+from conversions.web.errors import register
 from tests.security.conftest import TOKEN, concrete, operations
 
 BODY_METHODS = ("post", "put", "patch")

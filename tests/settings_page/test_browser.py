@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conversions import clock, page_filters, settings, tenants
-from conversions.db import connection
-from conversions.models import Event, OutcomeCount
-from conversions.periods import DAY_MS, HOUR_MS, floor
+from conversions.core import clock
+from conversions.core.periods import DAY_MS, HOUR_MS, floor
+from conversions.settings_page import filters
+from conversions.store.database import connection
+from conversions.store.models import Event, OutcomeCount
+from conversions.tenants import accounts, settings
 from tests import support
 from tests.settings_page.conftest import TOKEN
 from tests.support import ROOT, Server, empty_database, http
@@ -38,8 +40,8 @@ def seed(url: str) -> dict:
     now = clock.now_ms()
     with connection():
         empty_database()
-        shop = tenants.create("shop.example.com", "buyer-1")
-        tenants.create("new.example.com", "buyer-2")
+        shop = accounts.create("shop.example.com", "buyer-1")
+        accounts.create("new.example.com", "buyer-2")
         pixel_at = now - 2 * HOUR_MS
         for _ in range(5):
             event(shop["tenant_id"], "pixel", pixel_at)
@@ -108,7 +110,7 @@ def test_each_panel_shows_the_seeded_figures(server, page):
     assert text(page, "#health-ingestion") == "stale"
     assert text(page, "#health-errors tbody").split("\n") == [
         "invalid_event\t2", "invalid_signature\t5"]
-    assert text(page, "#health-last-event") == page_filters.when(server.shop["pixel_at"])
+    assert text(page, "#health-last-event") == filters.when(server.shop["pixel_at"])
     assert text(page, "#total-pixel") == "pixel 5"
     assert text(page, "#total-goal") == "goal 3"
     assert text(page, "#total-webhook") == "webhook 0"

@@ -1,8 +1,8 @@
 """The server-drawn chart: hours placed right, lines told apart without colour."""
 from __future__ import annotations
 
-from conversions import chart
-from conversions.periods import HOUR_MS
+from conversions.core.periods import HOUR_MS
+from conversions.settings_page import chart
 
 START = 1_795_478_400_000  # 2026-11-24T00:00:00Z
 H = HOUR_MS

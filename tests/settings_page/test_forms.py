@@ -8,8 +8,8 @@ import re
 
 from flask import current_app
 
-from conversions import settings, tenants
-from conversions.db import connection
+from conversions.store.database import connection
+from conversions.tenants import accounts, settings
 from tests.settings_page.conftest import REMOTE, csrf
 
 
@@ -39,7 +39,7 @@ def test_a_post_without_the_csrf_token_is_refused(admin_app, signed_in, tenant):
             assert "security token" in answer.text
     with admin_app.app_context():
         assert settings.overrides(tenant_id) == {}
-        assert len(tenants.live_keys(tenant_id, "pixel")) == 1
+        assert len(accounts.live_keys(tenant_id, "pixel")) == 1
     assert signed_in.get("/settings/system", environ_overrides=REMOTE).status_code == 200
 
 
@@ -92,7 +92,7 @@ def test_rotation_shows_the_new_secret_once_and_keeps_the_old_for_the_grace(
     assert shown.startswith("whsec_")
     assert shown != tenant["webhook_secret"]
     with admin_app.app_context(), connection():
-        live = tenants.live_keys(tenant_id, "webhook")
+        live = accounts.live_keys(tenant_id, "webhook")
     assert {key.secret for key in live} == {
         base64.b64decode(shown.removeprefix("whsec_")),
         base64.b64decode(tenant["webhook_secret"].removeprefix("whsec_"))}

@@ -6,9 +6,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conversions import clock, tenants
-from conversions.db import connection
-from conversions.periods import iso
+from conversions.core import clock
+from conversions.core.periods import iso
+from conversions.store.database import connection
+from conversions.tenants import accounts
 from tests import support
 from tests.settings_page.conftest import TOKEN
 from tests.support import Server, empty_database, http
@@ -25,7 +26,7 @@ def server(tmp_path_factory):
     create_app({"DATABASE_URL": url, "LOG_FORMAT": "text", "SECRET_KEY": "seeding-only"})
     with connection():
         empty_database()
-        shop = tenants.create("shop.example.com", "buyer-1")
+        shop = accounts.create("shop.example.com", "buyer-1")
     env = {"DATABASE_URL": url, "CONVERSIONS_ADMIN_TOKEN": TOKEN,
            "CONVERSIONS_SESSION_COOKIE_SECURE": "false",
            "CONVERSIONS_SECRET_KEY_FILE": str(tmp / "secret_key"),

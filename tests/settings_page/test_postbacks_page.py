@@ -4,9 +4,11 @@ from __future__ import annotations
 import io
 import re
 
-from conversions import postback_tokens
-from conversions.db import connection
-from conversions.models import Event
+from conversions.core import clock
+from conversions.core.periods import iso
+from conversions.store.database import connection
+from conversions.store.models import Event
+from conversions.tenants import postback_tokens
 from tests.settings_page.conftest import REMOTE, csrf
 
 
@@ -92,9 +94,6 @@ def upload(client, tenant_id: str, body: str, **flags):
 
 
 def test_an_upload_shows_its_result_and_every_refused_row(signed_in, tenant):
-    from conversions import clock
-    from conversions.periods import iso
-
     body = CSV.format(now=iso(clock.now_ms() - 60_000))
     refused = upload(signed_in, tenant["tenant_id"], body)
     assert refused.status_code == 422

@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 from app import create_app
-from conversions import secret_key
+from conversions.web import secret_key
 
 
 def make(database_url: str, **config):

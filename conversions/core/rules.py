@@ -1,0 +1,120 @@
+"""Validation rules shared by every source: PII, names, currency, time, first touch
+(money amounts are ``core.money``)."""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import iso4217
+
+EVENT_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+CURRENCIES = frozenset(c.code for c in iso4217.Currency)
+
+_PII_PATTERNS = {
+    "email": re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+    "ssn": re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"),
+    # North American with separators, or international with a leading "+".
+    "phone": re.compile(
+        r"(?<![\w+])(\(\d{3}\)\s?|\d{3}[\s.\-])\d{3}[\s.\-]\d{4}(?!\d)"
+        r"|(?<![\w+])\+\d{1,3}([\s.\-]?\(?\d{1,4}\)?){2,5}(?!\d)"
+    ),
+}
+
+
+def pii_kind(text: str) -> str | None:
+    """The kind of personal data ``text`` contains, if any."""
+    # Every kind needs an "@" (email) or at least 9 digits (SSN 9, phone 10): most text has
+    # neither, and counting is cheaper than three searches.
+    if "@" not in text and sum(map(str.isdigit, text)) < 9:
+        return None
+    for kind, pattern in _PII_PATTERNS.items():
+        match = pattern.search(text)
+        if match and (kind != "phone" or sum(ch.isdigit() for ch in match.group()) >= 10):
+            return kind
+    return None
+
+
+def _masked(kind: str, match: re.Match[str]) -> str:
+    if kind == "phone" and sum(ch.isdigit() for ch in match.group()) < 10:
+        return match.group()
+    return f"[{kind}]"
+
+
+def mask_pii(value: Any) -> Any:
+    """``value`` with every piece of personal data in a string (or key) replaced by ``[kind]``."""
+    if isinstance(value, str):
+        for kind, pattern in _PII_PATTERNS.items():
+            value = pattern.sub(lambda m, k=kind: _masked(k, m), value)
+        return value
+    if isinstance(value, dict):
+        return {mask_pii(str(key)): mask_pii(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_pii(item) for item in value]
+    return value
+
+
+def find_pii(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Yield ``(field path, kind)`` for every string in ``value`` that holds PII."""
+    if isinstance(value, str):
+        kind = pii_kind(value)
+        if kind:
+            yield path or "$", kind
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            kind = pii_kind(str(key))
+            if kind:
+                yield f"{path}.{key}(key)".lstrip(".") or "$", kind
+            if isinstance(item, (str, dict, list)):  # paths are built only for what may hold text
+                yield from find_pii(item, f"{path}.{key}".lstrip("."))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, (str, dict, list)):
+                yield from find_pii(item, f"{path}[{index}]")
+
+
+def currency(code: Any) -> str:
+    """An ISO 4217 code in any case, returned upper case."""
+    if not isinstance(code, str) or len(code) != 3 or code.upper() not in CURRENCIES:
+        raise ValueError("must be an ISO 4217 currency code")
+    return code.upper()
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO-8601 date-time (``Z`` or offset; naive means UTC) or Unix seconds, in UTC."""
+    text = text.strip()
+    if re.fullmatch(r"\d{1,12}(\.\d+)?", text, re.ASCII):
+        seconds = float(text)
+        if not math.isfinite(seconds):
+            raise ValueError("must be ISO-8601 or Unix seconds")
+        return datetime.fromtimestamp(seconds, UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("must be ISO-8601 or Unix seconds") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def event_time_ms(moment: datetime, now: float, max_age: float, max_future: float) -> int:
+    """``moment`` in Unix ms, if it lies in ``[now - max_age, now + max_future]``."""
+    seconds = moment.timestamp()
+    if seconds > now + max_future:
+        raise ValueError(f"must not be more than {int(max_future)} seconds ahead")
+    if seconds < now - max_age:
+        raise ValueError(f"must not be older than {int(max_age)} seconds")
+    return int(seconds * 1000)
+
+
+def honored_first_touch_ms(text: str | None, now: float, max_age_days: int,
+                           max_future: float) -> int | None:
+    """When the first touch honored for the lag is (Unix ms), or None when it is not."""
+    if not text:
+        return None
+    seconds = parse_instant(text).timestamp()
+    if seconds > now + max_future or seconds < now - max_age_days * 86400:
+        return None
+    return int(seconds * 1000)

@@ -1,0 +1,37 @@
+"""``POST /api/v1/track/pixel/goal``: canonical-JSON signed goal events (SIGNING.md §1)."""
+from __future__ import annotations
+
+from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
+
+from conversions.core import canonical, clock
+from conversions.ingest import limits, test_flags
+from conversions.ingest.events import goal_row
+from conversions.ingest.signing import GOAL_BODY, GOAL_PATH, GOAL_RENDERINGS, verified_tenant
+from conversions.metrics import tally
+from conversions.store.events import insert_event
+from conversions.web.errors import ApiError
+from conversions.web.responses import json_response
+
+bp = Blueprint("goals", __name__)
+
+
+@bp.post(GOAL_PATH)
+@limits.ingest("goal")
+def track_goal() -> ResponseReturnValue:
+    tenant_id = verified_tenant()
+    test_code = test_flags.valid_code()
+    body = request.environ.get(GOAL_BODY)
+    if body is None:
+        try:
+            body = canonical.parse_body(request.environ["hmac.body"])
+        except canonical.NotJson as err:
+            raise ApiError(400, "invalid_json", str(err)) from None
+    row = goal_row(tenant_id, body, clock.now(), request.environ.get(GOAL_RENDERINGS))
+    if test_code is not None:
+        return test_flags.accepted(tenant_id, "goal", test_code, body)
+    event_id, duplicate = insert_event(row)
+    if not duplicate:
+        tally.accepted(tenant_id, "goal")
+    return json_response({"event_id": str(event_id), "duplicate": duplicate},
+                         200 if duplicate else 202)

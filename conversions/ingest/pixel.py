@@ -1,0 +1,166 @@
+"""``GET|POST /api/conversions/pixel``: unsigned browser events, answered with a 1x1 GIF.
+
+The pixel carries no secret (anything in a page is public), so its events are stored as
+unsigned hints (``signed=False``) and never feed revenue attribution.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from flask_limiter import RequestLimit
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from conversions.core import clock
+from conversions.ingest import limits, test_flags
+from conversions.ingest.events import load_pixel, pixel_row
+from conversions.metrics import tally
+from conversions.store.events import insert_event
+from conversions.tenants.accounts import key_cache
+from conversions.web import errors
+
+bp = Blueprint("pixel", __name__)
+
+PIXEL_PATH = "/api/conversions/pixel"
+# The classic 43-byte transparent 1x1 GIF89a.
+GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0",
+            "Pragma": "no-cache", "Expires": "0"}
+
+
+def wants_json() -> bool:
+    """True when the client prefers JSON to an image (``Accept: application/json``)."""
+    return request.accept_mimetypes.best_match(["image/gif", "application/json"]) \
+        == "application/json"
+
+
+def gif(status: int, outcome: str, headers: dict[str, str] | None = None) -> Response:
+    """The transparent GIF, never cached, with ``X-Conversions-Status: outcome``."""
+    response = Response(GIF, status=status, mimetype="image/gif")
+    response.headers.update({**NO_CACHE, "X-Conversions-Status": outcome, **(headers or {})})
+    return response
+
+
+def answer(status: int, outcome: str, body: dict[str, Any]) -> Response:
+    """The JSON answer, for a client that asked for JSON; never cached."""
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update({**NO_CACHE, "X-Conversions-Status": outcome})
+    return response
+
+
+def refuse(status: int, error: str, message: str, **extra: Any) -> Response:
+    """A refusal as the GIF with ``X-Conversions-Error``, or as JSON when JSON was asked."""
+    buyer_tenant()  # tallied for the buyer's tenant when there is one
+    errors.count_rejection(error, status, extra.get("fields"))
+    if wants_json():
+        return answer(status, "rejected", {"error": error, "message": message, **extra})
+    return gif(status, "rejected", {"X-Conversions-Error": error})
+
+
+def refuse_with(err: errors.ApiError) -> Response:
+    return refuse(err.status, err.error, err.message, **err.extra)
+
+
+def params() -> dict[str, Any]:
+    """The event's parameters, read once a request (the limiter's tenant look-up and the
+    view both need them); raises ValueError for a POSTed body that is not a JSON object."""
+    if "pixel_params" not in g:
+        try:
+            g.pixel_params = _read_params()
+        except ValueError as err:
+            g.pixel_params = err
+    if isinstance(g.pixel_params, ValueError):
+        raise g.pixel_params
+    return g.pixel_params
+
+
+def _read_params() -> dict[str, Any]:
+    """Query parameters, overlaid by a POSTed form or JSON object; blanks count as absent."""
+    found: dict[str, Any] = request.args.to_dict()
+    if request.method == "POST":
+        if request.mimetype in ("application/json", "text/plain"):
+            try:
+                body = json.loads(request.get_data() or b"{}")
+            except RecursionError:
+                raise ValueError("too deeply nested") from None
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+            found.update(body)
+        else:
+            found.update(request.form.to_dict())
+    return {name: value for name, value in found.items() if value not in ("", None)}
+
+
+def buyer_tenant() -> str | None:
+    """The tenant of the request's ``buyer_id`` (None if none), looked up once a request."""
+    if "tenant_id" not in g:
+        try:
+            buyer = params().get("buyer_id")
+        except ValueError:
+            buyer = None
+        except RequestEntityTooLarge:  # the body is refused; the query may still name one
+            buyer = request.args.get("buyer_id")
+        usable = isinstance(buyer, str) and 0 < len(buyer) <= 64 and buyer.isprintable()
+        keyring = key_cache.get("buyer_id", buyer, "pixel") if usable else None
+        g.tenant_id = keyring.tenant_id if keyring else None
+    return g.tenant_id
+
+
+def over_limit(limit: RequestLimit) -> Response | None:
+    """A 429 as the image with ``X-Conversions-Error: rate_limited``, unless JSON is asked."""
+    if wants_json():
+        return None
+    return gif(429, "rejected", {"X-Conversions-Error": "rate_limited"})
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(err: RequestEntityTooLarge) -> Response:
+    """An oversized beacon still gets the image (or JSON when asked), like any refusal."""
+    return refuse(413, "payload_too_large", "The body is larger than the limit.")
+
+
+@bp.route(PIXEL_PATH, methods=["GET", "POST"])
+@limits.ingest("pixel", tenant=buyer_tenant, on_breach=over_limit)
+def track_pixel() -> ResponseReturnValue:
+    if request.method == "HEAD":  # link checkers and prefetchers must not store events
+        response = refuse(405, "method_not_allowed", "Use GET or POST to send an event.")
+        response.headers["Allow"] = "GET, POST"
+        return response
+    try:
+        data = params()
+    except ValueError:
+        return refuse(400, "invalid_json", "The body is not a JSON object.")
+    try:
+        event = load_pixel(data)
+    except errors.ApiError as err:
+        return refuse_with(err)
+    tenant_id = buyer_tenant()
+    if tenant_id is None:
+        return refuse(400, "unknown_buyer", "No tenant is registered for this buyer_id.")
+    test_code = test_flags.code(data)
+    if test_code is not None:
+        return test_pixel(tenant_id, test_code, data)
+    event_id, duplicate = insert_event(pixel_row(tenant_id, event, clock.now_ms()))
+    if not duplicate:
+        tally.accepted(tenant_id, "pixel")
+    outcome = "duplicate" if duplicate else "accepted"
+    if wants_json():
+        return answer(200 if duplicate else 202, outcome,
+                      {"event_id": str(event_id), "duplicate": duplicate})
+    return gif(200, outcome)
+
+
+def test_pixel(tenant_id: str, test_code: str, data: dict[str, Any]) -> ResponseReturnValue:
+    """A valid pixel flagged as a test: kept apart (``test_flags``), answered as accepted."""
+    if not test_flags.well_formed(test_code):
+        return refuse(400, "invalid_parameter", "test_event_code is malformed.",
+                      fields=test_flags.MALFORMED)
+    test_id = test_flags.keep(tenant_id, "pixel", test_code, data)
+    if wants_json():
+        return answer(202, "test", test_flags.accepted_body(test_id, test_code))
+    return gif(200, "test")

@@ -1,0 +1,78 @@
+"""What a refused ingestion request leaves behind: a count, a dead letter or a test verdict.
+
+Registered with the error handlers (``web.errors.on_refusal``) for the ingestion blueprints.
+An unverified request (no valid signature, unknown tenant) is only counted. A test request
+of a known tenant (verified, or the pixel's registered buyer) keeps its verdict with the test
+events and is not counted. A verified real one is counted and, for the codes the taxonomy
+marks, kept as a dead letter: the unsigned pixel's refusals are only counted, as anyone can
+send them; a postback with a live token is authenticated, so its refused events are kept like
+signed ones.
+"""
+from __future__ import annotations
+
+import json
+from functools import partial
+from typing import Any
+
+from flask import Flask, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from conversions.core import taxonomy
+from conversions.ingest import test_flags
+from conversions.ingest.signing import GOAL_BODY
+from conversions.metrics import tally
+from conversions.store import dead_letters
+from conversions.web import errors
+
+
+def request_payload() -> Any:
+    """The refused event as sent: the parsed body, or the query of a body-less request."""
+    if "ingest_payload" in g:  # a postback: its provider and parameters, as read
+        return g.ingest_payload
+    parsed = request.environ.get(GOAL_BODY)
+    if parsed is not None:
+        return parsed
+    body = request.environ.get("hmac.body")
+    if body is None:  # the pixel: its query, overlaid by a POSTed JSON object or form
+        found: dict[str, Any] = request.args.to_dict()
+        if request.method == "POST":
+            try:
+                posted = request.get_json(force=True, silent=True)
+                found.update(posted if isinstance(posted, dict) else request.form.to_dict())
+            except RequestEntityTooLarge:  # the refusal itself: the query is what there is
+                pass
+        return found
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return {"body": body.decode("utf-8", "replace")}
+
+
+def handle(source: str, error: str, status: int, detail: Any = None) -> None:
+    """Count, keep or record the refusal of the current request with ``error``."""
+    # A signature verified by the middleware, or a postback's live token.
+    signed = request.environ.get("hmac.verified") is True
+    verified = signed or g.get("token_verified") is True
+    tenant_id = request.environ.get("hmac.tenant_id") if signed else g.get("tenant_id")
+    payload = request_payload() if tenant_id else None
+    test_code = test_flags.code(payload if source != "goal" else None) if tenant_id else None
+    if tenant_id and test_flags.well_formed(test_code):
+        # A refusal for load says nothing of the event, and storing it would let a flood of
+        # throttled tests write to the store: the sender's 429 is all there is.
+        if error != "rate_limited":
+            test_flags.keep_rejection(tenant_id, source, test_code or "", payload, error,
+                                        detail)
+        return
+    tally.rejected(tenant_id, source, error)
+    if verified and tenant_id and taxonomy.dead_lettered(error):
+        dead_letters.keep(tenant_id, source, error, status, payload, detail,
+                      request.environ.get("hmac.message_id"))
+
+
+# The ingestion blueprints, by the source type their refusals are counted under.
+SOURCES = {"goals": "goal", "pixel": "pixel", "webhooks": "webhook", "postbacks": "postback"}
+
+
+def init_app(app: Flask) -> None:
+    for blueprint, source in SOURCES.items():
+        errors.on_refusal(app, blueprint, partial(handle, source))

@@ -1,0 +1,197 @@
+"""Marshmallow schemas: what each source may send, with the shared rules applied."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from conversions.core import canonical, clock, money, rules
+from conversions.store.models import STATUSES
+
+
+class Money(fields.Field):
+    """A JSON number (never a boolean or a string), finite, 0 to ``MAX_EVENT_VALUE`` (10000
+    unless configured), two decimals at most."""
+
+    def __init__(self, *, numbers_only: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.numbers_only = numbers_only
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if self.numbers_only and (
+            isinstance(value, bool) or not isinstance(value, (int, float, Decimal))
+        ):
+            raise ValidationError("must be a number")
+        try:
+            maximum = current_app.config.get("MAX_EVENT_VALUE", money.MAX_VALUE)
+            return money.parse(value, Decimal(str(maximum)))
+        except ValueError as err:
+            raise ValidationError(str(err)) from None
+
+
+class Currency(fields.Field):
+    """An ISO 4217 code, any case, loaded upper case."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        try:
+            return rules.currency(value)
+        except ValueError as err:
+            raise ValidationError(str(err)) from None
+
+
+class Instant(fields.String):
+    """ISO-8601 text, kept verbatim (it is signed as sent) once it is known to parse."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text and not text[:1].isdigit():
+            raise ValidationError("must be an ISO-8601 date-time")
+        try:
+            rules.parse_instant(text)
+        except (ValueError, OverflowError, OSError):
+            raise ValidationError("must be an ISO-8601 date-time") from None
+        return text
+
+
+# Stored as text columns: a control character (NUL above all, which PostgreSQL cannot store)
+# is refused like a bad value.
+_printable = validate.Predicate("isprintable", error="must not contain control characters")
+
+
+class GoalProperties(Schema):
+    class Meta:
+        unknown = RAISE
+
+    value = Money(allow_none=True)
+    currency = Currency(allow_none=True)
+    plan = fields.String(allow_none=True, validate=validate.Length(max=50))
+
+
+class GoalEvent(Schema):
+    """The body of ``POST /api/v1/track/pixel/goal`` (SIGNING.md §1)."""
+
+    class Meta:
+        unknown = RAISE
+
+    event_name = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=64),
+            validate.Predicate("isprintable", error="must not contain control characters"),
+        ],
+    )
+    session_id = fields.String(allow_none=True, validate=[validate.Length(max=128), _printable])
+    properties = fields.Nested(GoalProperties, load_default=dict)
+    first_touch_bucket = fields.String(allow_none=True,
+                                       validate=[validate.Length(max=64), _printable])
+    first_touch_ts = Instant(allow_none=True, validate=validate.Length(max=64))
+
+
+class EventTime(fields.Field):
+    """ISO-8601 text or Unix seconds, within the configured age and skew; loaded as Unix ms."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+            raise ValidationError("must be ISO-8601 or Unix seconds")
+        try:
+            moment = rules.parse_instant(str(value))
+        except (ValueError, OverflowError, OSError):
+            raise ValidationError("must be ISO-8601 or Unix seconds") from None
+        config = current_app.config
+        try:
+            return rules.event_time_ms(moment, clock.now(), float(config["EVENT_MAX_AGE_SECONDS"]),
+                                       float(config["EVENT_MAX_FUTURE_SECONDS"]))
+        except ValueError as err:
+            raise ValidationError(str(err)) from None
+
+
+def _event_name(value: str) -> None:
+    if not rules.EVENT_NAME.fullmatch(value):
+        raise ValidationError("must be 1 to 64 letters, digits or _ . : -")
+
+
+def _json_text(value: Any) -> None:
+    try:
+        text = canonical.json_text(value)
+        text.encode()
+    except (UnicodeEncodeError, TypeError, ValueError):
+        raise ValidationError("must be valid Unicode JSON") from None
+    if len(text) > MAX_PROPERTIES:
+        raise ValidationError(f"must be at most {MAX_PROPERTIES} characters as JSON")
+
+
+MAX_PROPERTIES = 16 * 1024
+
+
+class Conversion(Schema):
+    """What a pixel and a webhook event share; a value needs its currency."""
+
+    event_name = fields.String(required=True, validate=_event_name)
+    event_value = Money(numbers_only=False, allow_none=True, load_default=None)
+    currency = Currency(allow_none=True, load_default=None)
+    event_id = fields.String(
+        allow_none=True, load_default=None,
+        validate=[validate.Length(min=1, max=128),
+                  validate.Predicate("isprintable", error="must be printable text")],
+    )
+
+    @validates_schema
+    def _currency_with_value(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("event_value") is not None and not data.get("currency"):
+            raise ValidationError("is required with event_value", "currency")
+
+
+class PixelEvent(Conversion):
+    """The parameters of ``/api/conversions/pixel`` (INTERFACE.md); others are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    buyer_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    source_type = fields.String(load_default="pixel", validate=validate.Equal("pixel"))
+    event_ts = EventTime(load_default=None)
+
+
+class WebhookEvent(Conversion):
+    """One event of a webhook body, alone or in ``{"events": [...]}``."""
+
+    class Meta:
+        unknown = RAISE
+
+    event_ts = EventTime(required=True)
+    properties = fields.Dict(keys=fields.String(), allow_none=True, load_default=None,
+                             validate=_json_text)
+
+
+class PostbackEvent(Conversion):
+    """A provider's postback as read by ``conversions/postback_providers.py``."""
+
+    class Meta:
+        unknown = RAISE
+
+    event_ts = EventTime(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        STATUSES, error="must be one of Approved, Pending, Declined, Other"))
+    click_id = fields.String(load_default=None,
+                             validate=[validate.Length(min=1, max=128), _printable])
+
+
+def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Marshmallow's nested error messages as ``{"properties.value": [...], ...}``."""
+    if isinstance(messages, dict):
+        out: dict[str, list[str]] = {}
+        for key, inner in messages.items():
+            name = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
+            out.update(flatten(inner, name))
+        return out
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "$": [m.rstrip(".") for m in messages]}
+    return {prefix or "$": [str(messages)]}
+
+
+goal_event = GoalEvent()
+pixel_event = PixelEvent()
+webhook_event = WebhookEvent()
+postback_event = PostbackEvent()

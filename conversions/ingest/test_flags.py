@@ -1,0 +1,71 @@
+"""Test events: flagged requests, verified and validated like real ones, kept apart.
+
+A request is a test when it carries ``?test_event_code=`` or an ``X-Conversions-Test``
+header; a webhook (whose body is signed) or a pixel may also put ``test_event_code`` in its
+body, a goal may not (its canonical form does not sign it). Its verdict is kept in its own
+table (``store.test_events``), never in ``Event`` and never in the tallies, so it cannot
+change stats, health, readiness or attribution. Only requests of a known tenant are kept
+(verified, or for the unsigned pixel a registered buyer id); junk is only counted.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import jsonify, request
+from flask.typing import ResponseReturnValue
+from peewee import PeeweeException
+
+from conversions.store import test_events
+from conversions.web.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+PARAM = "test_event_code"
+HEADER = "X-Conversions-Test"
+_CODE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+MALFORMED = {PARAM: ["must be 1 to 64 letters, digits or _ . : -"]}
+
+
+def code(body: Any = None) -> str | None:
+    """The request's test code as sent (query, header, then ``body``'s field), or None."""
+    in_body = body.get(PARAM) if isinstance(body, dict) else None
+    text = request.args.get(PARAM) or request.headers.get(HEADER) or in_body or ""
+    return str(text).strip() or None
+
+
+def well_formed(text: str | None) -> bool:
+    return text is not None and _CODE.fullmatch(text) is not None
+
+
+def valid_code(body: Any = None) -> str | None:
+    """The request's test code, refusing a malformed one."""
+    text = code(body)
+    if text is not None and not well_formed(text):
+        raise ApiError(400, "invalid_parameter", "test_event_code is malformed.",
+                       fields=MALFORMED)
+    return text
+
+
+def keep(tenant_id: str, source: str, test_code: str, payload: Any) -> int:
+    """Keep an accepted test event; its id."""
+    return test_events.keep(tenant_id, source, test_code, payload)
+
+
+def accepted(tenant_id: str, source: str, test_code: str, payload: Any) -> ResponseReturnValue:
+    """Keep an accepted test event and answer the sender."""
+    return jsonify(accepted_body(keep(tenant_id, source, test_code, payload), test_code)), 202
+
+
+def accepted_body(test_id: int, test_code: str) -> dict[str, Any]:
+    return {"test_event_id": str(test_id), "test_event_code": test_code, "verdict": "accepted"}
+
+
+def keep_rejection(tenant_id: str, source: str, test_code: str, payload: Any, error: str,
+                   detail: Any = None) -> None:
+    """Keep a rejected test's verdict; never raises (the sender's answer stands)."""
+    try:
+        test_events.keep(tenant_id, source, test_code, payload, error, detail)
+    except (PeeweeException, ValueError) as err:
+        log.warning("test event not stored", extra={"error_type": type(err).__name__})

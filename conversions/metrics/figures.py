@@ -1,0 +1,94 @@
+"""Event counts and value sums by hour, from the aggregates plus the not-yet-aggregated tail,
+so figures are exact up to now; shared by stats, metrics and health."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from peewee import SQL, fn
+
+from conversions.core import money
+from conversions.core.periods import HOUR_MS, floor, iso
+from conversions.metrics import aggregation, tally
+from conversions.store.database import database, is_postgres
+from conversions.store.models import Event, HourlyAggregate, OutcomeCount
+
+# hour start (ms), source type, event name, currency ("": none) -> [events, value hundredths]
+Buckets = dict[tuple[int, str, str, str], list[int]]
+
+
+@contextmanager
+def snapshot() -> Iterator[None]:
+    """One consistent view across queries (the cursor and the rows it covers)."""
+    if is_postgres():
+        with database.atomic(isolation_level="REPEATABLE READ"):
+            yield
+    else:  # a read: deferred, so it takes no write lock
+        with database.atomic("DEFERRED"):
+            yield
+
+
+def hourly(tenant_id: str, start_ms: int, end_ms: int, source_type: str | None = None) -> Buckets:
+    """Every hour in ``[start_ms, end_ms)`` (hour-aligned) with events, by event time."""
+    buckets: Buckets = defaultdict(lambda: [0, 0])
+    agg = HourlyAggregate
+    with snapshot():
+        cursor = aggregation.cursor_ms()
+        query = agg.select(agg.hour_start_ms, agg.source_type, agg.event_name, agg.currency,
+                           agg.events, agg.value_hundredths).where(
+            agg.tenant == tenant_id, agg.hour_start_ms >= start_ms, agg.hour_start_ms < end_ms)
+        if source_type:
+            query = query.where(agg.source_type == source_type)
+        rows: list[Iterable[Any]] = [query.tuples()]
+        # A literal, not a parameter, so PostgreSQL sees the grouped expression as selected.
+        hour = (Event.occurred_at_ms / SQL(str(HOUR_MS))).alias("hour")
+        tail = (Event.select(hour, Event.source_type, Event.event_name, Event.currency,
+                             fn.COUNT(Event.id), fn.COALESCE(fn.SUM(Event.value_hundredths), 0))
+                .where(Event.tenant == tenant_id, Event.received_at_ms >= cursor,
+                       Event.occurred_at_ms >= start_ms, Event.occurred_at_ms < end_ms)
+                .group_by(hour, Event.source_type, Event.event_name, Event.currency))
+        if source_type:
+            tail = tail.where(Event.source_type == source_type)
+        rows.append((int(h) * HOUR_MS, *rest) for h, *rest in tail.tuples())
+        for part in rows:
+            for hour_ms, source, name, cur, events, value in part:
+                bucket = buckets[(int(hour_ms), source, name, cur or "")]
+                bucket[0] += int(events)
+                bucket[1] += int(value)
+    return dict(buckets)
+
+
+def rollup(buckets: Buckets, granularity: str, by: tuple[str, ...],
+           count_name: str = "events") -> list[dict[str, Any]]:
+    """Sum ``buckets`` into periods of ``granularity`` and the fields ``by`` names
+    (``source_type``, ``event_name``, ``currency``), each with a count and ``value`` per
+    currency; events without a value count under currency "" and have none."""
+    totals: dict[tuple, list] = {}
+    for (hour_ms, source, name, cur), (events, value) in buckets.items():
+        currency = cur or (money.NO_CURRENCY if value else "")
+        fields = {"source_type": source, "event_name": name, "currency": currency}
+        key = (floor(hour_ms, granularity), *(fields[f] for f in by))
+        total = totals.setdefault(key, [0, defaultdict(int)])
+        total[0] += events
+        if currency:
+            total[1][currency] += value
+    return [{"period_start": iso(key[0]), **dict(zip(by, key[1:], strict=True)),
+             count_name: events, "value": {c: money.text(v) for c, v in sorted(values.items())}}
+            for key, (events, values) in sorted(totals.items())]
+
+
+def outcome_counts(tenant_id: str | None, start_ms: int, end_ms: int,
+                   source_type: str | None = None) -> dict[str, int]:
+    """Rejections by error code in the hours overlapping ``[start_ms, end_ms)``, as flushed."""
+    query = (OutcomeCount.select(OutcomeCount.outcome, fn.SUM(OutcomeCount.count))
+             .where(OutcomeCount.outcome != tally.ACCEPTED,
+                    OutcomeCount.hour_start_ms >= floor(start_ms, "hour"),
+                    OutcomeCount.hour_start_ms < end_ms)
+             .group_by(OutcomeCount.outcome))
+    if tenant_id is not None:
+        query = query.where(OutcomeCount.tenant_id == tenant_id)
+    if source_type:
+        query = query.where(OutcomeCount.source_type == source_type)
+    return {outcome: int(count) for outcome, count in sorted(query.tuples())}

@@ -1,0 +1,70 @@
+"""The database: made from ``DATABASE_URL`` at start-up, pooled; connections for work outside
+a request. ``schema.init_app`` binds it to the app."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+from peewee import Database, DatabaseProxy, PostgresqlDatabase
+from playhouse import db_url
+
+database = DatabaseProxy()
+
+_POOLED = {"sqlite": "sqlite+pool", "postgres": "postgresql+pool", "postgresql": "postgresql+pool"}
+
+
+# DURABILITY -> (SQLite synchronous, PostgreSQL synchronous_commit)
+DURABILITY = {"normal": ("NORMAL", "off"), "full": ("FULL", "on")}
+
+
+def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
+            busy_timeout_ms: int = 5000, durability: str = "") -> Database:
+    """Make the database for ``url``: pooled, and for SQLite in WAL mode with its pragmas.
+
+    ``durability`` ("normal" or "full"), when given, beats ``synchronous``.
+    """
+    if durability and durability.lower() not in DURABILITY:
+        raise ValueError(f"DURABILITY must be one of {', '.join(DURABILITY)}, not {durability}")
+    sqlite_mode, postgres_mode = DURABILITY.get(durability.lower(), (synchronous, None))
+    scheme = urlsplit(url).scheme
+    url = url.replace(scheme, _POOLED.get(scheme, scheme), 1)
+    options: dict = {"max_connections": pool_size, "stale_timeout": 300, "timeout": 10}
+    if scheme == "sqlite":
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        options["pragmas"] = {
+            # First, so the WAL pragma (which needs a lock) waits this long, not sqlite3's 5 s.
+            "busy_timeout": busy_timeout_ms,
+            "journal_mode": "wal",
+            "synchronous": sqlite_mode,
+            "foreign_keys": 1,
+        }
+        options["check_same_thread"] = False
+        # A write transaction takes the write lock at BEGIN, where the busy timeout applies.
+        # A deferred one that read first fails at once with "database is locked" when another
+        # process committed in between (a WAL snapshot cannot be upgraded), busy timeout or not.
+        options["lock_type"] = "IMMEDIATE"
+    elif not scheme.endswith("+pool") and scheme not in _POOLED:
+        options = {}
+    if scheme.startswith("postgres") and postgres_mode:
+        options["options"] = f"-c synchronous_commit={postgres_mode}"
+    return db_url.connect(url, **options)
+
+
+def is_postgres() -> bool:
+    """Whether the configured store is PostgreSQL (else SQLite)."""
+    return isinstance(database.obj, PostgresqlDatabase)
+
+
+@contextmanager
+def connection() -> Iterator[None]:
+    """A connection for work outside a request; closed after only if it was opened here."""
+    opened = database.connect(reuse_if_open=True)
+    try:
+        yield
+    finally:
+        if opened:
+            database.close()

@@ -1,0 +1,77 @@
+"""Writing accepted events: committed before the sender hears 2xx, duplicates stored once."""
+from __future__ import annotations
+
+from typing import Any
+
+from conversions.store import prepared
+from conversions.store.database import database
+from conversions.store.models import Event, WebhookDelivery
+from conversions.store.writer import group_commit
+
+
+def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
+    """Store one event; return ``(event id, duplicate)``.
+
+    A row whose ``dedup_key`` the tenant already has for this source is not stored again:
+    the unique index decides, so concurrent workers and instances agree. Concurrent writes
+    share one commit (``conversions/store/writer.py``); this returns once its own is committed.
+    """
+    return group_commit.run(lambda: prepared.insert_event(row))
+
+
+def insert_batch(rows: list[dict[str, Any]],
+                 delivery: dict[str, Any] | None = None) -> list[tuple[int, bool]] | None:
+    """Store a batch in one transaction; return ``(event id, duplicate)`` per row, in order.
+
+    Rows with a ``dedup_key`` the tenant already has, or that repeat an earlier row of the
+    batch, are duplicates and point at the stored event. With ``delivery`` (a
+    ``WebhookDelivery`` row) the batch is stored only if that delivery is new: when the
+    tenant has the message id already, nothing is stored and the answer is None. The unique
+    indexes decide both, so concurrent workers and instances agree. Concurrent batches
+    share one commit (``conversions/store/writer.py``); this returns once its own is committed.
+    """
+    return group_commit.run(lambda: _insert_batch(rows, delivery))
+
+
+def _insert_batch(rows: list[dict[str, Any]],
+                  delivery: dict[str, Any] | None) -> list[tuple[int, bool]] | None:
+    with database.atomic():  # a savepoint of the group's transaction: all or nothing
+        if delivery is not None and not _record_delivery(delivery):
+            return None
+        # One key order for every writer, so two overlapping batches cannot deadlock; a key
+        # repeated in the batch is a duplicate of its first row (the index finds it stored).
+        order = sorted(range(len(rows)), key=lambda i: (rows[i].get("dedup_key") is None,
+                                                        rows[i].get("dedup_key") or "", i))
+        answer: list[tuple[int, bool]] = [(0, False)] * len(rows)
+        for index in order:
+            answer[index] = prepared.insert_event(rows[index])
+    return answer
+
+
+def _record_delivery(delivery: dict[str, Any]) -> bool:
+    """Record a webhook delivery; False when the tenant has that message id within the window.
+
+    A record older than the replay window no longer counts, so it is replaced.
+    """
+    (WebhookDelivery.delete()
+     .where(WebhookDelivery.tenant == delivery["tenant"],
+            WebhookDelivery.message_id == delivery["message_id"],
+            WebhookDelivery.received_at_ms < delivery["window_start_ms"])
+     .execute())
+    row = {k: v for k, v in delivery.items() if k != "window_start_ms"}
+    inserted = WebhookDelivery.insert(**row).on_conflict_ignore().returning(WebhookDelivery.id)
+    return bool(list(inserted.execute()))
+
+
+def insert_new(rows: list[dict[str, Any]]) -> int:
+    """Store in one transaction the rows whose dedup key their tenant and source lack (every
+    row with the same fields); returns how many were new. Committed when this returns."""
+    return group_commit.run(lambda: prepared.insert_new_events(rows))
+
+
+def stored_keys(tenant_id: str, source_type: str, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the tenant has already for ``source_type``."""
+    query = Event.select(Event.dedup_key).where(Event.tenant == tenant_id,
+                                               Event.source_type == source_type,
+                                               Event.dedup_key.in_(keys))
+    return {key for (key,) in query.tuples()}

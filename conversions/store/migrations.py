@@ -1,0 +1,134 @@
+"""Schema versions: a database records the migrations it has; start-up applies the rest.
+
+A new table or index needs no migration: ``upgrade`` creates whatever the models declare and the
+database lacks. A change to an existing table (a new column, a changed type) does: append a
+``Migration`` with the next version whose ``steps`` return ``playhouse.migrate`` operations, so
+it runs on SQLite and PostgreSQL alike. On SQLite prefer ``add_column``/``add_index``: the
+operations that rebuild a table run with foreign keys on, and dropping a parent table cascades.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from peewee import (
+    SQL,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Database,
+    IntegerField,
+    Model,
+    PostgresqlDatabase,
+)
+from playhouse.migrate import SchemaMigrator, migrate
+
+from conversions.core import clock
+
+log = logging.getLogger(__name__)
+
+# Any fixed number: the PostgreSQL advisory lock that serialises concurrent upgrades.
+_LOCK_KEY = 0x636F6E76  # "conv"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema: ``steps(migrator)`` returns the operations to run."""
+
+    version: int
+    name: str
+    steps: Callable[[SchemaMigrator], Sequence[Any]]
+
+
+# Version 1 is the layout the service first shipped with, before versions were recorded: a
+# database that has its tables but no version table is taken to be at version 1.
+MIGRATIONS: list[Migration] = [
+    Migration(1, "initial layout", lambda migrator: []),
+    Migration(2, "postback provider, status and estimated time on events", lambda migrator: [
+        migrator.add_column("event", "provider", CharField(max_length=16, null=True)),
+        migrator.add_column("event", "status", CharField(max_length=16, null=True)),
+        migrator.add_column("event", "time_estimated", BooleanField(null=True)),
+    ]),
+]
+
+
+class SchemaVersion(Model):
+    """One applied migration."""
+
+    version = IntegerField(primary_key=True)
+    name = CharField(max_length=100)
+    applied_at_ms = BigIntegerField()
+
+    class Meta:
+        table_name = "schema_version"
+
+
+@contextmanager
+def _exclusive(database: Database) -> Iterator[None]:
+    """One transaction that holds the upgrade to itself, across processes and hosts."""
+    if isinstance(database, PostgresqlDatabase):
+        with database.atomic():
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            yield
+    else:  # SQLite: IMMEDIATE takes the write lock at BEGIN; others wait (busy timeout).
+        with database.atomic("IMMEDIATE"):
+            yield
+
+
+def current_version(database: Database) -> int | None:
+    """The newest version applied to ``database``; None when it records none."""
+    with database.bind_ctx([SchemaVersion]):
+        if not SchemaVersion.table_exists():
+            return None
+        return SchemaVersion.select(SchemaVersion.version).order_by(
+            SchemaVersion.version.desc()).scalar()
+
+
+def missing_columns(database: Database, models: Sequence[type[Model]]) -> dict[str, list[str]]:
+    """Columns the models declare that the database's tables lack, by table."""
+    missing = {}
+    for model in models:
+        # An empty SELECT * names a table's columns in one quick round trip on any database.
+        cursor = database.execute(model.select(SQL("*")).limit(0))
+        have = {column[0] for column in cursor.description}
+        lacking = [f.column_name for f in model._meta.sorted_fields if f.column_name not in have]
+        if lacking:
+            missing[model._meta.table_name] = lacking
+    return missing
+
+
+def upgrade(database: Database, models: Sequence[type[Model]],
+            migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Bring ``database`` to the newest version; returns the versions applied now.
+
+    A new database gets the models' tables with every version recorded; an existing one gets
+    the migrations it lacks, then any new table or index. Safe to run again, and from many
+    processes at once: the first upgrades, the others wait for it and find nothing to do.
+    """
+    with _exclusive(database), database.bind_ctx([SchemaVersion]):
+        new = models[0]._meta.table_name not in database.get_tables()
+        database.create_tables([SchemaVersion], safe=True)
+        have = current_version(database) or 0
+        if have > migrations[-1].version:
+            log.warning("the database schema is newer than this code",
+                        extra={"schema_version": have, "code_version": migrations[-1].version})
+        pending = [m for m in migrations if m.version > have]
+        if new:  # the newest layout at once: no step to run
+            database.create_tables(models)
+        migrator = SchemaMigrator.from_database(database)
+        for migration in pending:
+            if not new:
+                migrate(*migration.steps(migrator))
+                log.info("schema migrated", extra={"schema_version": migration.version,
+                                                   "migration": migration.name})
+            SchemaVersion.insert(version=migration.version, name=migration.name,
+                                 applied_at_ms=clock.now_ms()).execute()
+        database.create_tables(models, safe=True)
+        lacking = missing_columns(database, models)
+        if lacking:
+            raise RuntimeError(f"the database lacks columns {lacking}: a change to an existing "
+                               "table needs a migration in conversions/store/migrations.py")
+    return [m.version for m in pending]

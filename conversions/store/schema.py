@@ -1,0 +1,58 @@
+"""The store bound to the app: the database made, the schema brought up to date, a connection
+per request, and ``flask init-db``."""
+from __future__ import annotations
+
+import logging
+
+import click
+from flask import Flask
+from peewee import InterfaceError, OperationalError
+
+from conversions.store import migrations
+from conversions.store.database import connect, connection, database
+from conversions.store.models import MODELS
+
+log = logging.getLogger(__name__)
+
+
+def create_schema() -> list[int]:
+    """Create the tables or migrate them to the newest version; returns versions applied."""
+    with connection():
+        return migrations.upgrade(database.obj, MODELS)
+
+
+def init_app(app: Flask) -> None:
+    """Bind the models to the configured database and manage connections per request."""
+    database.initialize(
+        connect(
+            app.config["DATABASE_URL"],
+            pool_size=int(app.config["DB_POOL_SIZE"]),
+            synchronous=str(app.config["SQLITE_SYNCHRONOUS"]),
+            busy_timeout_ms=int(app.config["SQLITE_BUSY_TIMEOUT_MS"]),
+            durability=str(app.config.get("DURABILITY") or ""),
+        )
+    )
+    try:
+        create_schema()
+    except (OperationalError, InterfaceError) as err:
+        # A worker (re)started while the store is down must still boot, or gunicorn stops
+        # the whole server: requests answer 503 until it is back; init-db makes the tables.
+        log.warning("store unavailable at start-up; schema not checked",
+                    extra={"error_type": type(err).__name__})
+
+    @app.before_request
+    def _open() -> None:
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        if not database.is_closed():
+            database.close()
+
+    @app.cli.command("init-db")
+    def init_db_command() -> None:
+        """Create the tables, or migrate them to the newest version (safe to run again)."""
+        create_schema()
+        with connection():
+            version = migrations.current_version(database.obj)
+        click.echo(f"database ready (schema version {version})")

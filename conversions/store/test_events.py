@@ -1,0 +1,28 @@
+"""Test events as stored: each flagged request's verdict in its own bounded table, never in
+``Event`` and never in the tallies."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from conversions.core import clock
+from conversions.store import dead_letters, retention
+from conversions.store.database import connection
+from conversions.store.models import IngestionTestEvent
+
+
+def keep(tenant_id: str, source: str, test_code: str, payload: Any,
+         error: str | None = None, detail: Any = None) -> int:
+    """Keep a test event's verdict (``error`` None: accepted); the newest few per tenant."""
+    config = current_app.config
+    text, _ = dead_letters.stored_form(payload, int(config["FAILURES_MAX_PAYLOAD"]))
+    row = {
+        "tenant": tenant_id, "source_type": source, "test_code": test_code,
+        "received_at_ms": clock.now_ms(), "verdict": "rejected" if error else "accepted",
+        "error": error, "payload": text,
+        "detail": dead_letters.detail_text(detail),
+    }
+    with connection():
+        return retention.insert_capped(IngestionTestEvent, row,
+                                       int(config["TEST_EVENTS_MAX_ROWS"]))

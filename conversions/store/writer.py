@@ -1,0 +1,168 @@
+"""Group commit: the writes of many concurrent requests committed in one transaction.
+
+With threaded workers (gunicorn's ``gthread``), requests that arrive while a commit is
+under way queue their writes; when it ends, the first of them becomes the leader, runs
+every queued write in a single transaction, commits once, and hands each its own result.
+A request is answered only after the commit that holds its write, so a 2xx still means
+committed, while the cost of a durable commit (``synchronous=FULL``, PostgreSQL's flush to
+disk) is shared by the whole group. Alone (a sync worker, a quiet moment) a write is simply
+its own transaction.
+
+SQLite lets one process write at a time and makes the others poll with growing sleeps;
+the leaders of several worker processes queue on a file lock beside the database instead,
+which the kernel hands over as soon as it is free.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+from peewee import InterfaceError, OperationalError, SqliteDatabase
+
+from conversions.store.database import connection, database
+
+T = TypeVar("T")
+
+# Failures of the store itself: every write of the group shares them.
+STORE_DOWN = (OperationalError, InterfaceError)
+# PostgreSQL's serialization failure and deadlock: the transaction may simply run again.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+ATTEMPTS = 3
+
+
+def _retryable(err: BaseException) -> bool:
+    original = getattr(err, "orig", None)  # peewee keeps the driver's error here
+    return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+class _Write(Generic[T]):
+    __slots__ = ("work", "done", "result", "error", "wake")
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self.work = work
+        self.done = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()  # released when done, or when handed the lead
+
+    def finish(self, result: Any, error: BaseException | None) -> None:
+        self.result, self.error, self.done = result, error, True
+        self.wake.release()
+
+
+class GroupCommit:
+    """Run writes in shared transactions; ``run`` returns only once its write is committed.
+
+    ``max_group`` bounds how many writes one transaction takes, so a burst cannot make one
+    transaction (and the wait of its first writer) grow without limit.
+    """
+
+    def __init__(self, max_group: int = 256) -> None:
+        self.max_group = max_group
+        self._lock = threading.Lock()
+        self._queue: list[_Write[Any]] = []
+        self._leading = False
+
+    def run(self, work: Callable[[], T]) -> T:
+        """Run ``work()`` (database writes) in a committed transaction; return its result.
+
+        A store failure (the commit failed, the database is down) is raised to every write
+        of the group; any other error of one write is raised to that write alone. Called
+        inside a transaction, it runs ``work()`` there and the caller commits.
+        """
+        if database.in_transaction():
+            # The caller's own transaction decides when this commits: run it there, alone,
+            # so neither rides in the other's transaction.
+            return work()
+        write: _Write[T] = _Write(work)
+        with self._lock:
+            self._queue.append(write)
+            lead, self._leading = not self._leading, True
+        if not lead:
+            write.wake.acquire()  # done, or the previous leader handed over
+        if not write.done:
+            self._lead(write)
+        if write.error is not None:
+            raise write.error
+        return write.result  # type: ignore[return-value]
+
+    def _lead(self, write: _Write[Any]) -> None:
+        """Commit the queue until ``write`` is done, then hand the lead to the next writer."""
+        try:
+            while not write.done:
+                with self._lock:
+                    group = self._queue[:self.max_group]
+                    del self._queue[:self.max_group]
+                _commit(group)
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].wake.release()  # it leads next; still leading meanwhile
+                else:
+                    self._leading = False
+
+
+def _commit(group: list[_Write[Any]]) -> None:
+    """Commit ``group`` in one transaction; if one write fails, retry each on its own."""
+    try:
+        results = _transaction([write.work for write in group])
+    except STORE_DOWN as err:
+        for write in group:
+            write.finish(None, err)
+    except Exception:  # one write broke: the others must not pay for it
+        for write in group:
+            try:
+                (result,) = _transaction([write.work])
+            except Exception as err:  # noqa: BLE001 - raised in the write's own thread
+                write.finish(None, err)
+            else:
+                write.finish(result, None)
+    except BaseException as err:
+        for write in group:
+            write.finish(None, err)
+        raise
+    else:
+        for write, result in zip(group, results, strict=True):
+            write.finish(result, None)
+
+
+def _transaction(works: list[Callable[[], Any]]) -> list[Any]:
+    """Run ``works`` in one transaction, again if PostgreSQL rolled it back as a deadlock."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with connection(), _writer_turn(), database.atomic():
+                return [work() for work in works]
+        except OperationalError as err:
+            if attempt == ATTEMPTS or not _retryable(err):
+                raise
+    raise AssertionError("unreachable")
+
+
+_lock_files: dict[tuple[int, str], int] = {}
+
+
+@contextmanager
+def _writer_turn() -> Iterator[None]:
+    """For a SQLite file, hold an exclusive lock beside it, shared by every process."""
+    db = database.obj
+    path = db.database if isinstance(db, SqliteDatabase) else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield
+        return
+    key = (os.getpid(), path)  # a descriptor inherited through fork would share the lock
+    if key not in _lock_files:
+        _lock_files[key] = os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _lock_files[key]
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+group_commit = GroupCommit()

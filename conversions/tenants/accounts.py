@@ -1,0 +1,147 @@
+"""Tenants and their secrets: creation, rotation with a grace period, key lookup."""
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from conversions.core import clock
+from conversions.store.database import connection, database
+from conversions.store.models import SECRET_KINDS, SigningKey, Tenant
+from middleware import Key, Keyring
+
+
+class TenantError(ValueError):
+    """A tenant command that cannot be carried out (duplicate domain, unknown tenant...)."""
+
+
+# The longest an old secret keeps verifying after a rotation: long enough to roll a new
+# secret out to every sender, short enough that a rotation really retires the old one.
+MAX_GRACE_SECONDS = 30 * 86400
+
+
+def _new_secret(kind: str) -> tuple[bytes, str]:
+    """Fresh key bytes and their one-time display form."""
+    raw = secrets.token_bytes(32)
+    shown = raw.hex() if kind == "pixel" else "whsec_" + base64.b64encode(raw).decode()
+    return raw, shown
+
+
+def public(tenant: Tenant) -> dict[str, Any]:
+    """A tenant as it may be shown anywhere: no secret."""
+    return {
+        "tenant_id": tenant.id,
+        "domain": tenant.domain,
+        "buyer_id": tenant.buyer_id,
+        "created_at_ms": tenant.created_at_ms,
+    }
+
+
+def create(domain: str, buyer_id: str | None = None) -> dict[str, Any]:
+    """Create a tenant with both secrets; the only time they are returned with it."""
+    domain = domain.strip().lower()
+    if (not domain or len(domain) > 253 or not domain.isprintable()
+            or any(c.isspace() or c == "/" for c in domain)):
+        raise TenantError("domain must be a host name such as shop.example.com")
+    # As pixels and webhooks can name it: at most 64 printable characters, no outer spaces.
+    if buyer_id and (len(buyer_id) > 64 or not buyer_id.isprintable()
+                     or buyer_id != buyer_id.strip()):
+        raise TenantError("buyer id must be at most 64 printable characters, no outer spaces")
+    now = clock.now_ms()
+    with database.atomic():
+        if Tenant.get_or_none(Tenant.domain == domain):
+            raise TenantError(f"a tenant with domain {domain} exists already")
+        if buyer_id and Tenant.get_or_none(Tenant.buyer_id == buyer_id):
+            raise TenantError(f"a tenant with buyer id {buyer_id} exists already")
+        tenant = Tenant.create(id=str(uuid.uuid4()), domain=domain, buyer_id=buyer_id or None,
+                               created_at_ms=now)
+        shown = {}
+        for kind in SECRET_KINDS:
+            raw, shown[kind] = _new_secret(kind)
+            SigningKey.create(tenant=tenant, kind=kind, secret=raw, created_at_ms=now)
+    return {**public(tenant), "pixel_secret": shown["pixel"], "webhook_secret": shown["webhook"]}
+
+
+def rotate(tenant_id: str, kind: str, grace_seconds: int = 0) -> dict[str, Any]:
+    """Issue a new ``kind`` secret; keys live now stay valid ``grace_seconds`` longer."""
+    if kind not in SECRET_KINDS:
+        raise TenantError(f"kind must be one of {', '.join(SECRET_KINDS)}")
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise TenantError(f"grace must be from 0 to {MAX_GRACE_SECONDS} seconds (30 days)")
+    now = clock.now_ms()
+    until = now + grace_seconds * 1000
+    with database.atomic():
+        tenant = Tenant.get_or_none(Tenant.id == tenant_id)
+        if tenant is None:
+            raise TenantError(f"no tenant {tenant_id}")
+        (SigningKey.update(expires_at_ms=until)
+         .where(SigningKey.tenant == tenant, SigningKey.kind == kind,
+                SigningKey.expires_at_ms.is_null() | (SigningKey.expires_at_ms > until))
+         .execute())
+        raw, shown = _new_secret(kind)
+        SigningKey.create(tenant=tenant, kind=kind, secret=raw, created_at_ms=now)
+    key_cache.clear()
+    name = "pixel_secret" if kind == "pixel" else "webhook_secret"
+    return {**public(tenant), name: shown, "previous_valid_until_ms": until}
+
+
+def id_by_domain(domain: str) -> str:
+    """The id of the tenant with ``domain`` (as the CLI names tenants)."""
+    tenant_id = Tenant.select(Tenant.id).where(Tenant.domain == domain.strip().lower()).scalar()
+    if tenant_id is None:
+        raise TenantError(f"no tenant with domain {domain}")
+    return str(tenant_id)
+
+
+def live_keys(tenant_id: str, kind: str) -> list[Key]:
+    now = clock.now_ms()
+    rows = (SigningKey.select(SigningKey.id, SigningKey.secret)
+            .where(SigningKey.tenant == tenant_id, SigningKey.kind == kind,
+                   SigningKey.expires_at_ms.is_null() | (SigningKey.expires_at_ms > now))
+            .order_by(SigningKey.id.desc()))
+    return [Key(str(row.id), bytes(row.secret)) for row in rows]
+
+
+@dataclass
+class _Entry:
+    keyring: Keyring | None
+    loaded_at: float
+
+
+class KeyCache:
+    """Per-process cache of keyrings by (field, value, kind), valid for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 2.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[str, str, str], _Entry] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def get(self, field: str, value: str, kind: str, fresh: bool = False) -> Keyring | None:
+        """The keyring of the tenant whose ``field`` is ``value``, or None if there is none."""
+        key = (field, value, kind)
+        entry = self._entries.get(key)
+        now = time.monotonic()
+        if entry is not None and not fresh and now - entry.loaded_at < self.ttl:
+            if entry.keyring is None:
+                return None
+            return Keyring(entry.keyring.tenant_id, entry.keyring.keys, cached=True)
+        with connection():
+            tenant_id = (Tenant.select(Tenant.id)
+                         .where(getattr(Tenant, field) == value).scalar())
+            keyring = Keyring(tenant_id, live_keys(tenant_id, kind)) if tenant_id else None
+        with self._lock:
+            if len(self._entries) > 10000:
+                self._entries.clear()
+            self._entries[key] = _Entry(keyring, now)
+        return keyring
+
+
+key_cache = KeyCache()

@@ -1,0 +1,86 @@
+"""Flask-Limiter for this app: the limiter, its shared store (``RATELIMIT_STORAGE_URI``), the
+429 answer, and failing open while the store is unreachable.
+
+Counters live in ``memory://`` per process or in ``redis://`` shared by every worker and
+instance. The client address is ``REMOTE_ADDR`` as ``web.proxies`` leaves it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from functools import lru_cache
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse
+from redis.exceptions import RedisError
+
+from conversions.web import errors, limit_sweeper
+
+limiter = Limiter(get_remote_address)
+log = logging.getLogger(__name__)
+
+# An unreachable limit store must neither refuse nor lose events: limits fail open, and say
+# so in the log (at most once a minute a process).
+STORE_ERRORS = (OSError, RedisError)
+_warned_at = 0.0
+
+
+def store_unavailable(err: Exception) -> None:
+    """Note that the limit store failed (``err``): the request goes on unlimited."""
+    global _warned_at
+    if time.monotonic() - _warned_at > 60:
+        _warned_at = time.monotonic()
+        log.warning("rate-limit store unavailable: requests are not limited",
+                    extra={"error_type": type(err).__name__})
+
+
+def retry_after(reset_at: float) -> int:
+    """Whole seconds until ``reset_at`` (Unix seconds), at least 1."""
+    return max(1, int(reset_at - time.time()) + 1)
+
+
+def too_many(limit: object, wait: int) -> ResponseReturnValue:
+    """The JSON 429 for ``limit`` (its text), retry in ``wait`` seconds."""
+    body = {"error": "rate_limited", "retry_after": wait,
+            "message": f"Too many requests (at most {limit}); retry in {wait} s."}
+    return jsonify(body), 429, {"Retry-After": str(wait)}
+
+
+@lru_cache(maxsize=64)
+def parsed(text: str) -> RateLimitItem:
+    """A limit such as ``600 per minute``, parsed once."""
+    return parse(text)
+
+
+def _rate_limited(err: RateLimitExceeded) -> ResponseReturnValue:
+    current = limiter.current_limit
+    wait = retry_after(current.reset_at) if current else 60
+    errors.count_rejection("rate_limited")
+    if err.response is not None:
+        err.response.headers["Retry-After"] = str(wait)
+        return err.response
+    return too_many(err.description, wait)
+
+
+def init_app(app: Flask) -> None:
+    """Bind the limiter to ``app``, its store failing fast and open."""
+    if str(app.config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
+        # A Redis that hangs must not hang ingestion: give up quickly and fail open.
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {
+            "socket_timeout": float(app.config["RATELIMIT_REDIS_TIMEOUT_SECONDS"]),
+            "socket_connect_timeout": float(app.config["RATELIMIT_REDIS_TIMEOUT_SECONDS"]),
+        })
+    limiter.init_app(app)
+    if limiter.enabled:
+        limit_sweeper.adopt(limiter.storage)
+    if not (app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION")):
+        # No limit on every route: the ingestion endpoints count their own
+        # (``ingest.limits``), so spare each request flask-limiter's own (empty) resolution
+        # before it. A private hook of flask-limiter 4: pinned in requirements.txt.
+        hooks = app.before_request_funcs.get(None, [])
+        if limiter._check_request_limit in hooks:
+            hooks.remove(limiter._check_request_limit)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
