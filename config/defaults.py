@@ -32,7 +32,7 @@ POSTBACK_MAX_BODY = 256 * 1024
 IMPORT_MAX_BODY = 1024 * 1024 * 1024
 # Offline conversions may be this old (Google Ads takes 90 days); they may not be in the future.
 IMPORT_MAX_AGE_SECONDS = 90 * 24 * 3600
-# Errors an import lists (and keeps, on disk) before it stops reading.
+# Errors an import lists; past it, rows are still read and counted (errors_truncated).
 IMPORT_MAX_ERRORS = 100_000
 
 # Time rules.

@@ -33,7 +33,10 @@ from conversions.core import canonical, money, rules
 SOURCE = "import"
 # Quoted fields may be long, but a row is a handful of short cells.
 csv.field_size_limit(64 * 1024)
-BATCH = 500
+# Rows written to the scratch file at a time, and to the store in one transaction: a commit
+# costs a flush to disk, and 2000 rows hold the store's write lock for well under a second.
+STAGE_BATCH = 500
+STORE_BATCH = 2000
 
 
 class CsvError(ValueError):
@@ -271,7 +274,7 @@ class Staging:
 
     def add(self, key: str, fields: dict[str, Any]) -> None:
         self.pending.append((key, json.dumps(fields)))
-        if len(self.pending) >= BATCH:
+        if len(self.pending) >= STAGE_BATCH:
             self.flush()
 
     def flush(self) -> None:
@@ -283,7 +286,7 @@ class Staging:
     def batches(self) -> Iterator[list[tuple[str, dict[str, Any]]]]:
         cursor = self.db.execute("SELECT key, fields FROM row")
         while True:
-            chunk = cursor.fetchmany(BATCH)
+            chunk = cursor.fetchmany(STORE_BATCH)
             if not chunk:
                 return
             yield [(key, json.loads(text)) for key, text in chunk]
