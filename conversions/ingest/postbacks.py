@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from conversions.core import canonical, clock, money
-from conversions.core.postback_providers import PROVIDERS
+from conversions.core.postback_providers import PATH, PROVIDERS
 from conversions.ingest import limits, test_flags
 from conversions.ingest.postback_rows import SOURCE, postback_row
 from conversions.metrics import aggregation, tally
@@ -29,7 +29,8 @@ from conversions.web.errors import ApiError
 
 bp = Blueprint("postbacks", __name__)
 
-PATH = f"/api/conversions/postback/<any({', '.join(PROVIDERS)}):provider>/<token>"
+# The URL template as a Flask rule: only the six providers' names route here.
+RULE = PATH.format(provider=f"<any({', '.join(PROVIDERS)}):provider>", token="<token>")
 
 
 def token_tenant() -> str | None:
@@ -106,7 +107,7 @@ def _store(row: dict[str, Any]) -> tuple[int, str]:
     return event_id, "approved"
 
 
-@bp.route(PATH, methods=["GET", "POST"])
+@bp.route(RULE, methods=["GET", "POST"])
 @limits.ingest(SOURCE, tenant=token_tenant)
 def receive_postback(provider: str, token: str) -> ResponseReturnValue:
     if request.method == "HEAD":  # link checkers and prefetchers must not store events

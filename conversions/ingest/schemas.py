@@ -166,7 +166,7 @@ class WebhookEvent(Conversion):
 
 
 class PostbackEvent(Conversion):
-    """A provider's postback as read by ``conversions/postback_providers.py``."""
+    """A provider's postback as read by ``core/postback_providers.py``."""
 
     class Meta:
         unknown = RAISE
