@@ -135,7 +135,7 @@ def _postback(method: str) -> dict[str, Any]:
             "202": json_response("Stored, approved now, or kept as a test event.",
                                  accepted_or_test(PostbackAccepted)),
             "200": json_response("A duplicate (stored once already).", PostbackAccepted),
-            **errors(400, 401, 403, 413, 429, 503),
+            **errors(400, 401, 403, 404, 413, 429, 503),
         },
     }
 
