@@ -30,7 +30,8 @@ from conversions.web.errors import ApiError
 bp = Blueprint("postbacks", __name__)
 
 # The URL template as a Flask rule: only the six providers' names route here.
-RULE = PATH.format(provider=f"<any({', '.join(PROVIDERS)}):provider>", token="<token>")
+RULE = PATH.format_map({"provider": f"<any({', '.join(PROVIDERS)}):provider>",
+                       "token": "<token>"})
 
 
 def token_tenant() -> str | None:
