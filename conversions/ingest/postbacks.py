@@ -85,7 +85,7 @@ def _store(row: dict[str, Any]) -> tuple[int, str]:
             return event_id, "stored"
         if row["status"] != "approved":
             return event_id, "duplicate"
-        stored = (Event.select(Event.status, Event.value_hundredths, Event.currency,
+        stored = (Event.select(Event.status, Event.currency,
                                Event.properties, Event.occurred_at_ms)
                   .where(Event.id == event_id).get())
         if stored.status in (None, "approved"):
