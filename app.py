@@ -9,13 +9,15 @@ from flask import Flask
 from config import load as load_config
 from conversions.core import clock
 from conversions.ingest import docs as ingest_docs
-from conversions.ingest import goals, pixel, rejections, signing, snippet, webhooks
+from conversions.ingest import goals, pixel, postbacks, rejections, signing, snippet, webhooks
 from conversions.ingest.limits import signature_failures
 from conversions.jobs import scheduler, tasks
 from conversions.monitoring import attribution, health, liveness, stats
 from conversions.monitoring import docs as monitoring_docs
 from conversions.operations import (
     dead_letters,
+    import_cli,
+    imports,
     replay,
     security_status,
     taxonomy,
@@ -38,9 +40,9 @@ from conversions.web import (
     sessions,
 )
 
-BLUEPRINTS = (liveness.bp, goals.bp, pixel.bp, webhooks.bp, health.bp, stats.bp,
+BLUEPRINTS = (liveness.bp, goals.bp, pixel.bp, webhooks.bp, postbacks.bp, health.bp, stats.bp,
               dead_letters.bp, taxonomy.bp, test_events.bp, security_status.bp, snippet.bp,
-              attribution.bp, settings_page.bp)
+              attribution.bp, imports.bp, settings_page.bp)
 DOCS = (monitoring_docs.OPERATIONS, operations_docs.OPERATIONS, settings_page_docs.OPERATIONS)
 
 
@@ -68,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         openapi.describe(app, operations)
     tenant_cli.init_app(app)
     transfer_cli.init_app(app)
+    import_cli.init_app(app)
     tasks.init_app(app)
     scheduler.init_app(app)
     replay.init_app(app)

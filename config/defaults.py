@@ -14,6 +14,9 @@ SQLITE_SYNCHRONOUS = "NORMAL"
 DURABILITY = ""
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
+# The service's address as providers reach it, for the postback URLs it prints.
+PUBLIC_URL = "http://127.0.0.1:8000"
+
 # Secrets and admin access. Unset token: read and admin endpoints answer loopback only.
 ADMIN_TOKEN = ""
 # How long a worker may reuse a tenant's keys before looking them up again.
@@ -28,6 +31,14 @@ MAX_CONTENT_LENGTH = 64 * 1024
 # config/gunicorn.conf.py sets BODY_READERS to its threads less two.
 BODY_TIMEOUT_SECONDS = 10.0
 BODY_READERS = 6
+# A provider's postback (Branch's webhook bodies carry the whole event).
+POSTBACK_MAX_BODY = 256 * 1024
+# An offline CSV upload (POST /api/conversions/imports); it is read as a stream.
+IMPORT_MAX_BODY = 1024 * 1024 * 1024
+# Offline conversions may be this old (Google Ads takes 90 days); they may not be in the future.
+IMPORT_MAX_AGE_SECONDS = 90 * 24 * 3600
+# Errors an import lists; past it, rows are still read and counted (errors_truncated).
+IMPORT_MAX_ERRORS = 100_000
 
 # Time rules.
 WEBHOOK_TOLERANCE_SECONDS = 300

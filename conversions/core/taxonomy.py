@@ -30,6 +30,12 @@ ERRORS: dict[str, ErrorCode] = {
                                 "Check the tenant id or buyer id."),
     "unknown_buyer": ErrorCode(400, "No tenant is registered for the buyer id.",
                                "Use the buyer id the tenant was created with."),
+    "invalid_token": ErrorCode(401, "The postback URL's token is unknown, revoked, or not the "
+                               "named tenant's.", "Paste the URL `tenant postback-token` printed; "
+                               "after a rotation, use the new token."),
+    "address_not_allowed": ErrorCode(403, "The sender's address is not on the tenant's postback "
+                                     "allow-list.", "Add the provider's published ranges to the "
+                                     "allow-list, or send from an allowed address."),
     "invalid_webhook_id": ErrorCode(400, "webhook-id is over 255 characters or not printable.",
                                     "Send a short, printable, unique id per delivery."),
     "missing_signature": ErrorCode(401, "The signature header(s) are missing.", _SIGN),
@@ -50,7 +56,8 @@ ERRORS: dict[str, ErrorCode] = {
     "server_busy": ErrorCode(503, "Every thread that reads bodies is waiting for a slow one.",
                              "Retry after Retry-After seconds."),
     "payload_too_large": ErrorCode(413, "The body is over the limit (64 KiB goal, 1 MiB "
-                                   "webhook).", "Send smaller bodies or smaller batches."),
+                                   "webhook, 256 KiB postback, 1 GiB import).",
+                                   "Send smaller bodies or smaller batches."),
     "invalid_json": ErrorCode(400, "The body is not a JSON object.", _FIX, dead_letter=True),
     "unsupported_media_type": ErrorCode(415, "The content type is not accepted.",
                                         "Send Content-Type: application/json."),
@@ -81,6 +88,11 @@ ERRORS: dict[str, ErrorCode] = {
     "not_found": ErrorCode(404, "No such path or record.", "Check the URL or id."),
     "method_not_allowed": ErrorCode(405, "The path does not take this method.",
                                     "Use a method from the Allow header."),
+    "invalid_csv": ErrorCode(400, "The CSV upload has no usable header or is not UTF-8.",
+                             "Send UTF-8 CSV with the format's header row (docs/postbacks.md)."),
+    "import_refused": ErrorCode(422, "Rows of the import break rules; nothing was stored. "
+                                "`errors` lists every one by row.",
+                                "Fix the rows, or send partial=true to store the valid ones."),
     "not_replayable": ErrorCode(409, "The dead letter's payload was masked or truncated.",
                                 "Have the sender send the event again, corrected."),
     "http_error": ErrorCode(400, "Another HTTP refusal (status as answered).", _FIX),

@@ -5,6 +5,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
+from conversions.core.postback_providers import PROVIDERS
 from conversions.ingest import schemas
 from conversions.web.openapi import errors, json_response
 
@@ -99,6 +100,46 @@ def _pixel_post() -> dict[str, Any]:
     return operation
 
 
+class PostbackAccepted(Schema):
+    """A postback's event: stored (202), a duplicate (200), or approved now (202, updated)."""
+
+    event_id = fields.String(required=True)
+    duplicate = fields.Boolean(required=True)
+    updated = fields.Boolean(required=True, metadata={
+        "description": "A declined, pending or other conversion was approved by this one."})
+    status = fields.String(allow_none=True, metadata={
+        "description": "approved, pending, declined or other (RedTrack), else null."})
+    time_estimated = fields.Boolean(required=True, metadata={
+        "description": "No event time was sent: the receipt time stands in for it."})
+
+
+def _postback(method: str) -> dict[str, Any]:
+    body = {} if method == "get" else {"requestBody": {"content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}}
+    return {
+        "summary": "A provider's postback; the token in the path names the tenant.",
+        "description": "Parameters are the provider's own (docs/postbacks.md). "
+                       "Providers: " + ", ".join(f"{name} ({p.methods})"
+                                                 for name, p in PROVIDERS.items()) + ".",
+        "tags": ["ingestion"],
+        "parameters": [
+            {"in": "path", "name": "provider", "required": True,
+             "schema": {"type": "string", "enum": list(PROVIDERS)}},
+            {"in": "path", "name": "token", "required": True, "schema": {"type": "string"},
+             "description": "A live token of `tenant postback-token`."},
+            *TEST_FLAGS,
+        ],
+        **body,
+        "responses": {
+            "202": json_response("Stored, approved now, or kept as a test event.",
+                                 accepted_or_test(PostbackAccepted)),
+            "200": json_response("A duplicate (stored once already).", PostbackAccepted),
+            **errors(400, 401, 403, 404, 413, 429, 503),
+        },
+    }
+
+
 OPERATIONS: dict[str, dict[str, Any]] = {
     "pixel.track_pixel": {
         "get": _pixel_operation(parameters=[{"in": "query", "schema": schemas.PixelEvent},
@@ -146,6 +187,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             **errors(400, 401, 404, 411, 413, 429, 503),
         },
     }},
+    "postbacks.receive_postback": {"get": _postback("get"), "post": _postback("post")},
     "snippet.lp_js": {"get": {
         "summary": "The browser snippet: lp.firstTouch() and lp.track().",
         "tags": ["browser"],

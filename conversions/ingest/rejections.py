@@ -5,7 +5,8 @@ An unverified request (no valid signature, unknown tenant) is only counted. A te
 of a known tenant (verified, or the pixel's registered buyer) keeps its verdict with the test
 events and is not counted. A verified real one is counted and, for the codes the taxonomy
 marks, kept as a dead letter: the unsigned pixel's refusals are only counted, as anyone can
-send them.
+send them; a postback with a live token is authenticated, so its refused events are kept like
+signed ones.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from conversions.web import errors
 
 def request_payload() -> Any:
     """The refused event as sent: the parsed body, or the query of a body-less request."""
+    if "ingest_payload" in g:  # a postback: its provider and parameters, as read
+        return g.ingest_payload
     parsed = request.environ.get(GOAL_BODY)
     if parsed is not None:
         return parsed
@@ -47,8 +50,10 @@ def request_payload() -> Any:
 
 def handle(source: str, error: str, status: int, detail: Any = None) -> None:
     """Count, keep or record the refusal of the current request with ``error``."""
-    verified = request.environ.get("hmac.verified") is True
-    tenant_id = request.environ.get("hmac.tenant_id") if verified else g.get("tenant_id")
+    # A signature verified by the middleware, or a postback's live token.
+    signed = request.environ.get("hmac.verified") is True
+    verified = signed or g.get("token_verified") is True
+    tenant_id = request.environ.get("hmac.tenant_id") if signed else g.get("tenant_id")
     payload = request_payload() if tenant_id else None
     test_code = test_flags.code(payload if source != "goal" else None) if tenant_id else None
     if tenant_id and test_flags.well_formed(test_code):
@@ -65,7 +70,7 @@ def handle(source: str, error: str, status: int, detail: Any = None) -> None:
 
 
 # The ingestion blueprints, by the source type their refusals are counted under.
-SOURCES = {"goals": "goal", "pixel": "pixel", "webhooks": "webhook"}
+SOURCES = {"goals": "goal", "pixel": "pixel", "webhooks": "webhook", "postbacks": "postback"}
 
 
 def init_app(app: Flask) -> None:

@@ -8,6 +8,7 @@ from flask import current_app
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from conversions.core import canonical, clock, money, rules
+from conversions.store.models import STATUSES
 
 
 class Money(fields.Field):
@@ -161,6 +162,19 @@ class WebhookEvent(Conversion):
                              validate=_json_text)
 
 
+class PostbackEvent(Conversion):
+    """A provider's postback as read by ``core/postback_providers.py``."""
+
+    class Meta:
+        unknown = RAISE
+
+    event_ts = EventTime(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        STATUSES, error="must be one of Approved, Pending, Declined, Other"))
+    click_id = fields.String(load_default=None,
+                             validate=[validate.Length(min=1, max=128), _printable])
+
+
 def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """Marshmallow's nested error messages as ``{"properties.value": [...], ...}``."""
     if isinstance(messages, dict):
@@ -177,3 +191,4 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 goal_event = GoalEvent()
 pixel_event = PixelEvent()
 webhook_event = WebhookEvent()
+postback_event = PostbackEvent()

@@ -95,3 +95,15 @@ def aggregate_received_since(since_ms: int, wait_seconds: float = 120) -> None:
         if time.monotonic() > deadline:
             raise AggregationBusy("the aggregate job kept its lock")
         time.sleep(0.5)
+
+
+def refresh_hour(tenant_id: str, at_ms: int) -> None:
+    """Recompute the tenant's hour holding event time ``at_ms`` from the events received
+    before the cursor, in the caller's transaction: an event of that hour changed and was
+    moved to the tail (a later Approved postback), so it leaves the aggregate it was in."""
+    hour = at_ms // HOUR_MS
+    rows = _hour_rows(tenant_id, hour, cursor_ms())
+    HourlyAggregate.delete().where(HourlyAggregate.tenant == tenant_id,
+                                   HourlyAggregate.hour_start_ms == hour * HOUR_MS).execute()
+    if rows:
+        HourlyAggregate.insert_many(rows).execute()

@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from conversions.store.models import SOURCE_TYPES
+from conversions.store.models import EVENT_SOURCES, SOURCE_TYPES
 from conversions.web.openapi import admin, errors, json_response, query
 
 Instant = fields.String  # ISO-8601 text in UTC
@@ -99,7 +99,7 @@ RANGE = [
     query("granularity", "Period length.", enum=["hour", "day"]),
     query("from", "Start (ISO-8601 or Unix seconds), widened to a whole period."),
     query("to", "End (default now), widened to a whole period."),
-    query("source_type", "Only this source.", enum=list(SOURCE_TYPES)),
+    query("source_type", "Only this source.", enum=list(EVENT_SOURCES)),
 ]
 
 

@@ -33,7 +33,7 @@ def readiness(tenant_id: str) -> dict[str, Any]:
                for s in connected if not s.fresh]
     if not connected:
         reasons.insert(0, "no source has delivered an event yet: send a pixel event, "
-                          "a signed webhook or a signed goal")
+                          "a signed webhook, a signed goal or a postback")
     elif not fresh:
         reasons.extend(f"{s}: not connected (no event received yet)"
                        for s, state in states.items() if not state.connected)

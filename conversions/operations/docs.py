@@ -103,10 +103,61 @@ FAILURE_ID = {"in": "path", "name": "failure_id", "required": True,
               "schema": {"type": "integer", "minimum": 1, "maximum": 2**62}}
 
 
+class ImportError_(Schema):
+    """One refused row: its spreadsheet row number (the header is row 1, or 2 after a
+    Google Ads Parameters row), the column, the code and the reason."""
+
+    row = fields.Integer(required=True)
+    column = fields.String(allow_none=True)
+    error = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class ImportResult(Schema):
+    rows_read = fields.Integer(required=True)
+    inserted = fields.Integer(required=True)
+    duplicates = fields.Integer(required=True)
+    refused = fields.Integer(required=True)
+    dry_run = fields.Boolean(required=True)
+    errors = fields.List(fields.Nested(ImportError_), required=True)
+
+
+_IMPORT_FLAGS = [{"in": "query", "name": name, "schema": {"type": "boolean"}, "description": text}
+                 for name, text in (("dry_run", "Judge and count every row; store nothing."),
+                                    ("partial", "Store the valid rows even when others are "
+                                                "refused."))]
+
+
 def _op(summary: str, parameters: list[dict[str, Any]], ok: dict[str, Any],
         *statuses: int) -> dict[str, Any]:
     return admin({"summary": summary, "tags": ["operations"], "parameters": parameters,
                   "responses": {"200": ok, **errors(400, 503, *statuses)}})
+
+
+_IMPORT_CSV = admin({
+    "summary": "Offline conversions from a CSV file (generic or Google Ads' template).",
+    "description": "UTF-8 with or without BOM, ',' or ';', quoted fields; rows keyed by "
+                   "event_id (Order ID) or a digest, so a re-upload stores nothing twice. "
+                   "Without partial=true any refused row stores nothing (422).",
+    "tags": ["operations"],
+    "parameters": [
+        {"in": "query", "name": "tenant_id", "required": True, "schema": {"type": "string"}},
+        {"in": "query", "name": "format", "required": True,
+         "schema": {"type": "string", "enum": ["generic", "google_ads"]}},
+        *_IMPORT_FLAGS,
+    ],
+    "requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}},
+    "responses": {
+        "200": json_response("Imported (or counted, with dry_run).", ImportResult),
+        "422": json_response("Rows break rules and nothing was stored: `import_refused`, "
+                             "with the ImportResult fields and every error listed.",
+                             "Error"),
+        **errors(400, 404, 413, 415, 503),
+    },
+    })
 
 
 OPERATIONS: dict[str, dict[str, Any]] = {
@@ -133,4 +184,5 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "security_status.status": {"get": _op(
         "Each tenant's secrets (never the secret), rotation grace, limits, failures.",
         [TENANT], json_response("Security status.", SecurityStatus), 404)},
+    "imports.import_csv": {"post": _IMPORT_CSV},
 }

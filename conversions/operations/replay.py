@@ -17,6 +17,7 @@ from flask.cli import AppGroup
 
 from conversions.core import clock
 from conversions.ingest.events import goal_row, webhook_rows
+from conversions.ingest.postback_rows import postback_rows
 from conversions.metrics import tally
 from conversions.store import dead_letters
 from conversions.store.database import connection, database
@@ -31,6 +32,7 @@ Revalidator = Callable[[str, Any, float], list[dict[str, Any]]]
 REVALIDATORS: dict[str, Revalidator] = {
     "goal": lambda tenant_id, payload, at: [goal_row(tenant_id, payload, at)],
     "webhook": webhook_rows,
+    "postback": postback_rows,
 }
 
 

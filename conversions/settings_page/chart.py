@@ -16,7 +16,8 @@ from conversions.store.models import SOURCE_TYPES
 WIDTH, HEIGHT = 760, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 120, 16, 40
 # source -> (dash pattern, colour); the pattern alone tells the lines apart.
-STYLES = {"pixel": ("none", "#1b6ca8"), "webhook": ("8 4", "#b35900"), "goal": ("2 3", "#5b3f9e")}
+STYLES = {"pixel": ("none", "#1b6ca8"), "webhook": ("8 4", "#b35900"), "goal": ("2 3", "#5b3f9e"),
+          "postback": ("12 3 2 3", "#2e7d32")}
 
 
 @dataclass

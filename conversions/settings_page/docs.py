@@ -15,6 +15,7 @@ _PAGE_ERRORS = {
     "401": "Not signed in (a POST), or the wrong token at sign-in.",
     "403": "Refused: not loopback without a token configured, or a cross-site POST.",
     "404": "No such tenant.",
+    "422": "Rows of the CSV break rules and nothing was stored: the page lists every one.",
     "429": "Too many sign-in attempts.",
 }
 
@@ -43,6 +44,17 @@ _CSRF = {"csrf_token": {"type": "string"}}
 _TENANT = {"tenant_id": {"type": "string", "format": "uuid"}}
 
 
+def _upload() -> dict[str, Any]:
+    operation = page("Import a CSV of offline conversions; the page shows the result table.",
+                     400, 401, 403, 404, 422, form={})
+    operation["requestBody"] = {"content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"], "properties": {
+            **_CSRF, **_TENANT, "file": {"type": "string", "format": "binary"},
+            "format": {"type": "string", "enum": ["generic", "google_ads"]},
+            "dry_run": {"type": "boolean"}, "partial": {"type": "boolean"}}}}}}
+    return operation
+
+
 OPERATIONS: dict[str, dict[str, Any]] = {
     "settings_page.system": {"get": {
         **page("The Conversion Health page: checklist, health, stats, attribution, "
@@ -57,6 +69,16 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "Rotate a secret; the page shows the new one this once.", 400, 401, 403, 404,
         form={**_CSRF, **_TENANT, "kind": {"type": "string", "enum": ["pixel", "webhook"]},
               "grace_seconds": {"type": "integer"}})},
+    "settings_page.issue_postback_token": {"post": page(
+        "Issue a postback token; the page shows it and each provider's URL this once.",
+        400, 401, 403, 404, form={**_CSRF, **_TENANT})},
+    "settings_page.revoke_postback_token": {"post": page(
+        "Revoke a postback token.", 400, 401, 403, 404, redirects=True,
+        form={**_CSRF, **_TENANT, "token_id": {"type": "string"}})},
+    "settings_page.save_postback_networks": {"post": page(
+        "Save the addresses a tenant's postbacks may come from (blank: any).", 400, 401, 403,
+        404, redirects=True, form={**_CSRF, **_TENANT, "networks": {"type": "string"}})},
+    "settings_page.upload_csv": {"post": _upload()},
     "settings_page.login": {
         "get": page("The sign-in form (when a token is configured).", redirects=True,
                     secured=False),

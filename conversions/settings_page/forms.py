@@ -2,9 +2,20 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, PasswordField, SelectChoice, SelectField, StringField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
+from conversions.ingest.csv_import import FORMATS
 from conversions.store.database import database
 from conversions.store.models import SECRET_KINDS, SOURCE_TYPES
 from conversions.tenants import settings
@@ -40,6 +51,22 @@ class RotateForm(TenantForm):
     grace_seconds = IntegerField(
         "Old secret keeps working for (seconds)", default=86400,
         validators=[InputRequired(), NumberRange(0, MAX_GRACE_SECONDS)])
+
+
+class RevokeTokenForm(TenantForm):
+    token_id = HiddenField(validators=[DataRequired()])
+
+
+class NetworksForm(TenantForm):
+    networks = TextAreaField("Addresses postbacks may come from (CIDR ranges or addresses, "
+                             "one a line; blank: any)", validators=[Optional()])
+
+
+class ImportForm(TenantForm):
+    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file.")])
+    format = SelectField("Format", choices=list(FORMATS))
+    dry_run = BooleanField("Dry run: check and count, store nothing")
+    partial = BooleanField("Store the valid rows even if others are refused")
 
 
 class LimitsForm(TenantForm):

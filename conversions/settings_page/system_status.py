@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app
 
-from conversions.core import clock
+from conversions.core import clock, postback_providers
 from conversions.core.periods import DAY_MS, HOUR_MS, floor
 from conversions.ingest.pixel import PIXEL_PATH
 from conversions.ingest.signing import GOAL_PATH
@@ -17,7 +17,7 @@ from conversions.operations import security_status
 from conversions.settings_page import chart
 from conversions.settings_page.forms import SCOPES, setting_name
 from conversions.store.models import SECRET_KINDS, SOURCE_TYPES, Tenant
-from conversions.tenants import accounts, settings
+from conversions.tenants import accounts, postback_tokens, settings
 
 
 def defaults(tenant_id: str) -> dict[str, Any]:
@@ -79,4 +79,7 @@ def for_tenant(tenant: Tenant, base_url: str) -> dict[str, Any]:
         "attribution": attribution.report(tenant.id, now_ms - attribution_days * DAY_MS, now_ms),
         "attribution_days": attribution_days,
         "examples": examples(tenant, base_url),
+        "postbacks": {"tokens": postback_tokens.live(tenant.id),
+                      "networks": postback_tokens.networks(tenant.id),
+                      "urls": postback_providers.urls(base_url, "<token>")},
     }

@@ -16,20 +16,26 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from conversions.ingest import csv_import
 from conversions.ingest.limits import limiter
+from conversions.operations import imports
 from conversions.settings_page import access, filters, system_status
 from conversions.settings_page.forms import (
     SCOPES,
+    ImportForm,
     LimitsForm,
     LoginForm,
     LogoutForm,
+    NetworksForm,
+    RevokeTokenForm,
     RotateForm,
+    TenantForm,
     field_name,
     save_settings,
     setting_name,
 )
 from conversions.store.models import Tenant
-from conversions.tenants import accounts, settings
+from conversions.tenants import accounts, postback_tokens, settings
 from conversions.web.auth import is_cross_site, token_matches
 
 log = logging.getLogger(__name__)
@@ -117,7 +123,14 @@ def render_system(tenant_id: str | None, status: int = 200, **forms: Any) -> Res
         forms["limits"] = LimitsForm(formdata=None, tenant_id=chosen.id, **{
             field_name(base, scope): current.get(setting_name(base, scope), "")
             for base in settings.SETTINGS for scope in SCOPES})
-    forms.setdefault("rotate", RotateForm(formdata=None, tenant_id=chosen.id if chosen else ""))
+    chosen_id = chosen.id if chosen else ""
+    forms.setdefault("rotate", RotateForm(formdata=None, tenant_id=chosen_id))
+    forms.setdefault("issue", TenantForm(formdata=None, tenant_id=chosen_id))
+    forms.setdefault("revoke", RevokeTokenForm(formdata=None, tenant_id=chosen_id))
+    networks = "\n".join(view["postbacks"]["networks"]) if view else ""
+    forms.setdefault("networks", NetworksForm(formdata=None, tenant_id=chosen_id,
+                                              networks=networks))
+    forms.setdefault("upload", ImportForm(formdata=None, tenant_id=chosen_id))
     return render_template("settings/system.html", tenants=every, tenant=chosen, view=view,
                            logout=LogoutForm() if access.token_required() else None,
                            scopes=SCOPES, field_name=field_name,
@@ -165,3 +178,82 @@ def rotate_secret() -> ResponseReturnValue:
                   "previous_valid_until_ms": rotated["previous_valid_until_ms"]}
     return render_system(form.tenant_id.data, rotate=RotateForm(
         formdata=None, tenant_id=form.tenant_id.data), new_secret=new_secret)
+
+
+def checked(form: TenantForm, name: str) -> ResponseReturnValue | None:
+    """None when ``form`` is valid for a known tenant, else the answer: a forged form's
+    refusal, the unknown tenant's page, or the page with the form's errors (as ``name``)."""
+    valid = form.validate_on_submit()
+    if form.csrf_token.errors or not form.tenant_id.data:
+        return forged()
+    if Tenant.get_or_none(Tenant.id == form.tenant_id.data) is None:
+        return render_system(form.tenant_id.data)
+    return None if valid else render_system(form.tenant_id.data, 400, **{name: form})
+
+
+@bp.post("/system/postback-token")
+def issue_postback_token() -> ResponseReturnValue:
+    form = TenantForm()
+    refusal = checked(form, "issue")
+    if refusal is not None:
+        return refusal
+    # Shown in this one response only, like a rotated secret.
+    issued = postback_tokens.issue(form.tenant_id.data, request.host_url)
+    log.info("postback token issued", extra={"tenant_id": form.tenant_id.data,
+                                             "token_id": issued["token_id"]})
+    return render_system(form.tenant_id.data, new_postback=issued)
+
+
+@bp.post("/system/postback-token/revoke")
+def revoke_postback_token() -> ResponseReturnValue:
+    form = RevokeTokenForm()
+    refusal = checked(form, "revoke")
+    if refusal is not None:
+        return refusal
+    try:
+        postback_tokens.revoke(form.tenant_id.data, form.token_id.data)
+    except postback_tokens.PostbackError as err:
+        flash(str(err))
+    else:
+        log.info("postback token revoked", extra={"tenant_id": form.tenant_id.data,
+                                                  "token_id": form.token_id.data})
+        flash("Token revoked: postbacks with it are refused from now on.")
+    return redirect(url_for(".system", tenant_id=form.tenant_id.data, _anchor="postbacks"))
+
+
+@bp.post("/system/postback-networks")
+def save_postback_networks() -> ResponseReturnValue:
+    form = NetworksForm()
+    refusal = checked(form, "networks")
+    if refusal is not None:
+        return refusal
+    try:
+        saved = postback_tokens.set_networks(form.tenant_id.data, form.networks.data or "")
+    except postback_tokens.PostbackError as err:
+        form.networks.errors = [str(err)]
+        return render_system(form.tenant_id.data, 400, networks=form)
+    flash(f"Allow-list saved: {', '.join(saved)}." if saved
+          else "Allow-list cleared: postbacks are taken from any address.")
+    return redirect(url_for(".system", tenant_id=form.tenant_id.data, _anchor="postbacks"))
+
+
+@bp.post("/system/import")
+def upload_csv() -> ResponseReturnValue:
+    request.max_content_length = int(current_app.config["IMPORT_MAX_BODY"])
+    form = ImportForm()
+    refusal = checked(form, "upload")
+    if refusal is not None:
+        return refusal
+    tenant_id = form.tenant_id.data
+    try:
+        result = imports.run(form.file.data.stream, tenant_id, form.format.data,
+                             imports.limits(current_app), dry_run=form.dry_run.data,
+                             partial=form.partial.data)
+    except csv_import.CsvError as err:
+        form.file.errors = [str(err)]
+        return render_system(tenant_id, 400, upload=form)
+    refused = bool(result.refused and not form.partial.data)
+    log.info("csv imported", extra={"tenant_id": tenant_id, "inserted": result.inserted,
+                                    "refused": result.refused, "dry_run": result.dry_run})
+    return render_system(tenant_id, 422 if refused else 200, upload=form,
+                         import_result={**result.body(), "stored_nothing": refused})

@@ -5,7 +5,7 @@ from typing import Any
 
 from conversions.store import prepared
 from conversions.store.database import database
-from conversions.store.models import WebhookDelivery
+from conversions.store.models import Event, WebhookDelivery
 from conversions.store.writer import group_commit
 
 
@@ -61,3 +61,17 @@ def _record_delivery(delivery: dict[str, Any]) -> bool:
     row = {k: v for k, v in delivery.items() if k != "window_start_ms"}
     inserted = WebhookDelivery.insert(**row).on_conflict_ignore().returning(WebhookDelivery.id)
     return bool(list(inserted.execute()))
+
+
+def insert_new(rows: list[dict[str, Any]]) -> int:
+    """Store in one transaction the rows whose dedup key their tenant and source lack (every
+    row with the same fields); returns how many were new. Committed when this returns."""
+    return group_commit.run(lambda: prepared.insert_new_events(rows))
+
+
+def stored_keys(tenant_id: str, source_type: str, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the tenant has already for ``source_type``."""
+    query = Event.select(Event.dedup_key).where(Event.tenant == tenant_id,
+                                               Event.source_type == source_type,
+                                               Event.dedup_key.in_(keys))
+    return {key for (key,) in query.tuples()}

@@ -17,6 +17,7 @@ from typing import Any
 from peewee import (
     SQL,
     BigIntegerField,
+    BooleanField,
     CharField,
     Database,
     IntegerField,
@@ -46,6 +47,11 @@ class Migration:
 # database that has its tables but no version table is taken to be at version 1.
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial layout", lambda migrator: []),
+    Migration(2, "postback provider, status and estimated time on events", lambda migrator: [
+        migrator.add_column("event", "provider", CharField(max_length=16, null=True)),
+        migrator.add_column("event", "status", CharField(max_length=16, null=True)),
+        migrator.add_column("event", "time_estimated", BooleanField(null=True)),
+    ]),
 ]
 
 

@@ -17,8 +17,12 @@ from peewee import (
 
 from conversions.store.database import database
 
-SOURCE_TYPES = ("pixel", "webhook", "goal")
+# Sources that deliver continuously, each watched for freshness; offline imports are not.
+SOURCE_TYPES = ("pixel", "webhook", "goal", "postback")
+EVENT_SOURCES = (*SOURCE_TYPES, "import")
 SECRET_KINDS = ("pixel", "webhook")
+# A postback's conversion status (RedTrack's four); None: the provider sends none.
+STATUSES = ("approved", "pending", "declined", "other")
 
 
 class BaseModel(Model):
@@ -69,6 +73,11 @@ class Event(BaseModel):
     received_at_ms = BigIntegerField()
     # Idempotency: a client event_id ("id:...") or a signed goal's digest ("sig:...").
     dedup_key = CharField(max_length=200, null=True)
+    # Postbacks: who sent it, its status (a declined one carries no value), and whether the
+    # event time is the receipt time because none was sent.
+    provider = CharField(max_length=16, null=True)
+    status = CharField(max_length=16, null=True)
+    time_estimated = BooleanField(null=True)
 
     class Meta:
         indexes = (
@@ -248,7 +257,32 @@ class Generation(BaseModel):
     value = BigIntegerField()
 
 
+class PostbackKey(BaseModel):
+    """A secret of a tenant's postback URLs, kept only as its SHA-256; live until revoked."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, backref="postback_keys", on_delete="CASCADE")
+    key_hash = CharField(max_length=64, unique=True)
+    # The token's first characters, so people can tell tokens apart without the secret; a
+    # look-up starts there and compares the hashes in constant time.
+    hint = CharField(max_length=16, index=True)
+    created_at_ms = BigIntegerField()
+    revoked_at_ms = BigIntegerField(null=True)
+
+
+class PostbackNetwork(BaseModel):
+    """An address range a tenant's postbacks may come from; none: any address."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    cidr = CharField(max_length=64)
+    created_at_ms = BigIntegerField()
+
+    class Meta:
+        indexes = ((("tenant", "cidr"), True),)
+
+
 # In dependency order: a table comes after those it refers to.
 MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting, HourlyAggregate, JobCursor,
           JobRun, JobLease, OutcomeCount, SourceState, IngestionFailure, IngestionTestEvent,
-          Generation]
+          Generation, PostbackKey, PostbackNetwork]

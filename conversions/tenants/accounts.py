@@ -93,6 +93,14 @@ def rotate(tenant_id: str, kind: str, grace_seconds: int = 0) -> dict[str, Any]:
     return {**public(tenant), name: shown, "previous_valid_until_ms": until}
 
 
+def id_by_domain(domain: str) -> str:
+    """The id of the tenant with ``domain`` (as the CLI names tenants)."""
+    tenant_id = Tenant.select(Tenant.id).where(Tenant.domain == domain.strip().lower()).scalar()
+    if tenant_id is None:
+        raise TenantError(f"no tenant with domain {domain}")
+    return str(tenant_id)
+
+
 def live_keys(tenant_id: str, kind: str) -> tuple[list[Key], int | None]:
     """The tenant's live ``kind`` keys, newest first, and when the first of them expires
     (Unix ms; None: none does)."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from conversions.store.database import connection
 from conversions.store.models import SECRET_KINDS, Tenant
-from conversions.tenants import accounts
+from conversions.tenants import accounts, postback_tokens
 
 tenant_cli = AppGroup("tenant", help="Create, rotate and list tenants.")
 
@@ -42,6 +42,25 @@ def create(domain: str, buyer_id: str | None) -> None:
 def rotate_secret(tenant_id: str, kind: str, grace: int) -> None:
     """Issue a new secret and print it (shown this once)."""
     _emit(_run(accounts.rotate, tenant_id, kind, grace))
+
+
+@tenant_cli.command("postback-token")
+@click.option("--domain", required=True, help="The tenant's domain.")
+@click.option("--revoke", "revoke", default=None, metavar="TOKEN",
+              help="End this token (or token id) instead of issuing one.")
+def postback_token(domain: str, revoke: str | None) -> None:
+    """Issue a postback token and print it (shown this once) with each provider's URL."""
+    def act() -> dict:
+        tenant_id = accounts.id_by_domain(domain)
+        if revoke is not None:
+            return postback_tokens.revoke(tenant_id, revoke)
+        return postback_tokens.issue(tenant_id, str(current_app.config["PUBLIC_URL"]))
+
+    try:
+        with connection():
+            _emit(act())
+    except (accounts.TenantError, postback_tokens.PostbackError) as err:
+        raise click.ClickException(str(err)) from None
 
 
 @tenant_cli.command("list")

@@ -62,12 +62,14 @@ class Error(Schema):
 _ERRORS = {
     400: "The request breaks a rule (see `error`).",
     401: "Missing or invalid credentials or signature.",
-    403: "Not allowed from here (no admin token configured and not loopback, or cross-site).",
+    403: "Not allowed from here (no admin token configured and not loopback, or cross-site; "
+         "for a postback, an address off the tenant's allow-list).",
     404: "Unknown tenant or resource.",
     409: "The resource cannot do this (see `error`).",
     411: "A Content-Length header is required.",
     413: "The body is over the endpoint's limit (`payload_too_large`).",
     415: "The body has an unsupported media type.",
+    422: "Rows break rules and nothing was stored (`import_refused`, with every error).",
     429: "Over the rate limit (`rate_limited`); retry after `Retry-After` seconds.",
     503: "Storage is unavailable (`store_unavailable`); retry after `Retry-After` seconds.",
 }

@@ -7,7 +7,7 @@ from flask import request
 
 from conversions.core import clock, rules
 from conversions.core.periods import DAY_MS, GRANULARITIES, ceil, floor
-from conversions.store.models import SOURCE_TYPES, Tenant
+from conversions.store.models import EVENT_SOURCES, Tenant
 from conversions.web.errors import ApiError
 
 # The longest range a read may cover, per granularity, so one request stays cheap.
@@ -48,7 +48,7 @@ def choice(name: str, options: tuple[str, ...], default: str | None) -> str | No
 
 
 def source_type() -> str | None:
-    return choice("source_type", SOURCE_TYPES, None)
+    return choice("source_type", EVENT_SOURCES, None)
 
 
 def granularity() -> str:

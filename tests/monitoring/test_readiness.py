@@ -15,9 +15,9 @@ def test_a_new_tenant_is_not_ready_and_says_why(client, tenant, moved):
     assert body == {
         "ready": False, "freshness_window_seconds": DAY, "state": "not_ready",
         "sources": {s: {"connected": False, "last_event_at": None, "fresh": False}
-                    for s in ("pixel", "webhook", "goal")},
+                    for s in ("pixel", "webhook", "goal", "postback")},
         "reasons": ["no source has delivered an event yet: send a pixel event, "
-                    "a signed webhook or a signed goal"],
+                    "a signed webhook, a signed goal or a postback"],
     }
 
 
@@ -48,7 +48,8 @@ def test_a_future_event_time_never_makes_a_source_fresh(client, tenant, moved, a
     assert (body["ready"], body["state"]) == (False, "not_ready")
     assert body["sources"]["pixel"]["fresh"] is False
     assert body["reasons"][1:] == ["webhook: not connected (no event received yet)",
-                                   "goal: not connected (no event received yet)"]
+                                   "goal: not connected (no event received yet)",
+                                   "postback: not connected (no event received yet)"]
 
 
 def test_freshness_follows_the_tenant_window_per_source(client, tenant, moved, add_event):

@@ -34,7 +34,7 @@ def live(tmp_path_factory):
     """gunicorn on its own database with one tenant; yields (server, tenant)."""
     from app import create_app
     from conversions.store.database import connection
-    from conversions.tenants import accounts
+    from conversions.tenants import accounts, postback_tokens
     from tests.support import empty_database
 
     tmp = tmp_path_factory.mktemp("schemathesis")
@@ -43,6 +43,7 @@ def live(tmp_path_factory):
     with connection():
         empty_database()
         tenant = accounts.create("fuzz.example.com", "fuzz-buyer")
+        tenant["postback_token"] = postback_tokens.issue(tenant["tenant_id"], "http://x")["token"]
     env = {"DATABASE_URL": url, "CONVERSIONS_ADMIN_TOKEN": TOKEN,
            **{f"CONVERSIONS_{name}": value for name, value in UNLIMITED.items()}}
     with Server(env, log_path=tmp / "gunicorn.log") as server:
@@ -88,7 +89,13 @@ def sign_webhook(case, tenant: dict) -> None:
                         "webhook-timestamp": timestamp, "webhook-signature": f"v1,{signature}"}
 
 
-SIGNERS = {"/api/v1/track/pixel/goal": sign_goal, "/api/conversions/webhook": sign_webhook}
+def postback_token(case, tenant: dict) -> None:
+    """Use the tenant's live postback token, so the postback views themselves are fuzzed."""
+    case.path_parameters = {**(case.path_parameters or {}), "token": tenant["postback_token"]}
+
+
+SIGNERS = {"/api/v1/track/pixel/goal": sign_goal, "/api/conversions/webhook": sign_webhook,
+           "/api/conversions/postback/{provider}/{token}": postback_token}
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=lambda mode: mode.value)

@@ -30,7 +30,8 @@ def test_the_app_starts_while_the_store_is_locked_and_answers_503(locked_store):
                       "LOG_FORMAT": "text", "SCHEDULER_ENABLED": False})
     client = app.test_client()
     for url in ("/api/v1/track/pixel/goal?domain=shop.example.com",
-                "/api/conversions/webhook?buyer_id=b1"):
+                "/api/conversions/webhook?buyer_id=b1",
+                "/api/conversions/postback/generic/pb_unknown?event_name=lead"):
         response = client.post(url, data=b"{}", headers={"Content-Type": "application/json",
                                                            "X-LP-Goal-Signature": "00"})
         assert response.status_code == 503, response.data

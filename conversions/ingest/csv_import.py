@@ -1,0 +1,345 @@
+"""Offline conversions from CSV (``generic`` or Google Ads' upload template), read as a stream.
+
+A file is UTF-8 with or without a byte-order mark, separated by ``,`` or ``;`` (whichever
+the header row uses), quoted as spreadsheets quote. Every row is judged by the shared rules
+(``conversions/rules.py``: name, value, currency, personal data, time bounds); a time
+without an offset is read in the file's time zone (Google Ads' ``Parameters:TimeZone=`` row,
+else UTC) with its daylight-saving rules, and a time that cannot be read refuses its row: it
+never becomes "now". Rows are keyed by their ``event_id`` (Google Ads: ``Order ID``), else by
+a digest of the row, so sending a file again stores nothing twice.
+
+Rows are staged in a scratch SQLite file in a temporary directory, so memory stays flat
+however long the file is: only the disk grows, by about the file's size. The import itself
+(``operations/imports.py``) writes the store only once every row has been read.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from conversions.core import canonical, money, rules
+
+SOURCE = "import"
+# Quoted fields may be long, but a row is a handful of short cells.
+csv.field_size_limit(64 * 1024)
+# Rows written to the scratch file at a time, and to the store in one transaction: a commit
+# costs a flush to disk, and 2000 rows hold the store's write lock for well under a second.
+STAGE_BATCH = 500
+STORE_BATCH = 2000
+
+
+class CsvError(ValueError):
+    """The file as a whole cannot be read (no header, not UTF-8, a bad Parameters row)."""
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file layout: the header naming each field, which headers must be there."""
+
+    name: str
+    headers: dict[str, str]  # field -> header, as the template spells it
+    required: tuple[str, ...]
+    strict_times: bool  # generic: ISO-8601 or Unix seconds only
+
+
+FORMATS = {f.name: f for f in (
+    Format("generic", {name: name for name in
+                       ("event_name", "event_ts", "value", "currency", "event_id", "click_id")},
+           ("event_name", "event_ts", "value", "currency", "event_id"), True),
+    Format("google_ads", {"click_id": "Google Click ID", "event_name": "Conversion Name",
+                          "event_ts": "Conversion Time", "value": "Conversion Value",
+                          "currency": "Conversion Currency", "event_id": "Order ID"},
+           ("click_id", "event_name", "event_ts", "value", "currency"), False),
+)}
+
+# Google Ads' accepted time layouts without an ISO form (its upload template's help).
+_US_TIMES = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M")
+_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
+
+
+@dataclass
+class Limits:
+    """The rules' bounds as of the import: now, how old and how far ahead, the top value."""
+
+    now: float
+    max_age: float
+    max_future: float
+    max_value: Decimal
+    max_errors: int
+
+
+@dataclass
+class Result:
+    rows_read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    dry_run: bool = False
+    errors_truncated: bool = False
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        body = {"rows_read": self.rows_read, "inserted": self.inserted,
+                "duplicates": self.duplicates, "refused": self.refused,
+                "dry_run": self.dry_run, "errors": self.errors}
+        if self.errors_truncated:
+            body["errors_truncated"] = True
+        return body
+
+
+def time_zone(text: str) -> tzinfo:
+    """An IANA name (``America/New_York``) or a fixed offset (``+hhmm``, ``-hh:mm``)."""
+    text = text.strip()
+    offset = _OFFSET.fullmatch(text)
+    if offset:
+        sign, hours, minutes = offset.groups()
+        delta = timedelta(hours=int(hours), minutes=int(minutes))
+        if delta >= timedelta(hours=24):
+            raise CsvError(f"TimeZone {text} is not a valid offset")
+        return timezone(-delta if sign == "-" else delta)
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CsvError(f"TimeZone {text} is not an IANA time zone or a +hhmm offset") from None
+
+
+def localised(naive: datetime, zone: tzinfo) -> datetime:
+    """``naive`` read in ``zone``; a time the clocks skipped (spring forward) is refused, a
+    repeated one (fall back) is the first of the two, as zoneinfo's ``fold=0``."""
+    moment = naive.replace(tzinfo=zone)
+    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise ValueError(f"does not exist in {zone} (the clocks skipped it)")
+    return moment
+
+
+def read_time(text: str, zone: tzinfo, strict: bool) -> datetime:
+    """A cell's time in UTC: an offset in the cell beats the file's zone."""
+    text = text.strip()
+    if not text:
+        raise ValueError("is required")
+    if strict:
+        try:
+            moment = rules.parse_instant(text)
+        except (ValueError, OverflowError, OSError):
+            raise ValueError("must be ISO-8601 or Unix seconds") from None
+        return moment
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        for layout in _US_TIMES:
+            try:
+                moment = datetime.strptime(text, layout)  # noqa: DTZ007 - zone applied below
+                break
+            except ValueError:
+                continue
+        else:
+            raise ValueError("must be yyyy-mm-dd hh:mm:ss[+hhmm] or mm/dd/yyyy hh:mm:ss") \
+                from None
+    if moment.tzinfo is None:
+        moment = localised(moment, zone)
+    return moment.astimezone(UTC)
+
+
+class Counting(io.RawIOBase):
+    """A binary stream that reports how many bytes were read (for a progress bar)."""
+
+    def __init__(self, raw: IO[bytes], progress: Callable[[int], None] | None) -> None:
+        self.raw, self.progress = raw, progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        buffer[:len(data)] = data
+        if self.progress and data:
+            self.progress(len(data))
+        return len(data)
+
+
+@dataclass
+class Layout:
+    """What the top of a file says: its zone, separator, header and where each field is."""
+
+    zone: tzinfo
+    delimiter: str
+    header_row: int
+    columns: dict[str, int]
+    header: list[str]
+
+
+def layout(text: IO[str], fmt: Format) -> Layout:
+    """Read the Parameters row (Google Ads) and the header row."""
+    zone: tzinfo = UTC
+    row = 1
+    line = text.readline()
+    if fmt.name == "google_ads" and line.lstrip().lower().startswith("parameters:"):
+        for part in re.split(r"[;,]", line.strip().split(":", 1)[1]):
+            key, _, value = part.partition("=")
+            if key.strip().lower() == "timezone" and value.strip():
+                zone = time_zone(value)
+        line, row = text.readline(), 2
+    if not line.strip():
+        raise CsvError("the file has no header row")
+    delimiter = ";" if line.count(";") > line.count(",") else ","
+    header = next(csv.reader([line], delimiter=delimiter))
+    names = {cell.strip().lower(): index for index, cell in enumerate(header)}
+    columns = {name: names[title.lower()] for name, title in fmt.headers.items()
+               if title.lower() in names}
+    lacking = [fmt.headers[name] for name in fmt.required if name not in columns]
+    if lacking:
+        raise CsvError(f"the header row lacks {', '.join(lacking)} (format {fmt.name})")
+    return Layout(zone, delimiter, row, columns, header)
+
+
+def row_key(row: dict[str, Any]) -> str:
+    """A row's idempotency key: its event id, else a digest of what it says."""
+    if row["event_id"]:
+        return f"id:{row['event_id']}"
+    named = [row["event_name"], row["occurred_at_ms"], row["value_hundredths"],
+             row["currency"], row["click_id"]]
+    return "row:" + hashlib.sha256(canonical.json_text(named).encode()).hexdigest()
+
+
+def judge(cells: dict[str, str], where: Layout, fmt: Format, limits: Limits
+          ) -> tuple[dict[str, Any] | None, list[tuple[str, str, str]]]:
+    """A row's fields by the shared rules, or its problems as (field, error, message)."""
+    problems: list[tuple[str, str, str]] = []
+    for name, text in cells.items():
+        kind = rules.pii_kind(text)
+        if kind:
+            problems.append((name, "pii_rejected", f"holds personal data ({kind}); hash "
+                             "identifiers before importing"))
+    if problems:
+        return None, problems
+    out: dict[str, Any] = {}
+    name = cells.get("event_name", "").strip()
+    if not rules.EVENT_NAME.fullmatch(name):
+        problems.append(("event_name", "invalid_event",
+                         "must be 1 to 64 letters, digits or _ . : -"))
+    out["event_name"] = name
+    try:
+        moment = read_time(cells.get("event_ts", ""), where.zone, fmt.strict_times)
+        out["occurred_at_ms"] = rules.event_time_ms(moment, limits.now, limits.max_age,
+                                                    limits.max_future)
+    except (ValueError, OverflowError, OSError) as err:
+        problems.append(("event_ts", "invalid_event", str(err)))
+    value_text = cells.get("value", "").strip()
+    out["value_hundredths"] = None
+    if value_text:
+        try:
+            out["value_hundredths"] = money.hundredths(money.parse(value_text,
+                                                                   limits.max_value))
+        except ValueError as err:
+            problems.append(("value", "invalid_event", str(err)))
+    currency = cells.get("currency", "").strip()
+    out["currency"] = None
+    if currency:
+        try:
+            out["currency"] = rules.currency(currency)
+        except ValueError as err:
+            problems.append(("currency", "invalid_event", str(err)))
+    elif value_text:
+        problems.append(("currency", "invalid_event", "is required with a value"))
+    for name in ("event_id", "click_id"):
+        text = cells.get(name, "").strip()
+        if len(text) > 128 or not text.isprintable():
+            problems.append((name, "invalid_event", "must be at most 128 printable characters"))
+        out[name] = text or None
+    return (None if problems else out), problems
+
+
+class Staging:
+    """Validated rows by key, in a scratch SQLite file (flat memory at any size); a key seen
+    before in the file is a duplicate."""
+
+    def __init__(self, directory: str) -> None:
+        self.db = sqlite3.connect(str(Path(directory) / "import.db"))
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("CREATE TABLE row (key TEXT PRIMARY KEY, fields TEXT) WITHOUT ROWID")
+        self.pending: list[tuple[str, str]] = []
+        self.kept = 0
+
+    def add(self, key: str, fields: dict[str, Any]) -> None:
+        self.pending.append((key, json.dumps(fields)))
+        if len(self.pending) >= STAGE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        before = self.db.total_changes
+        self.db.executemany("INSERT OR IGNORE INTO row VALUES (?, ?)", self.pending)
+        self.kept += self.db.total_changes - before
+        self.pending.clear()
+
+    def batches(self) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        cursor = self.db.execute("SELECT key, fields FROM row")
+        while True:
+            chunk = cursor.fetchmany(STORE_BATCH)
+            if not chunk:
+                return
+            yield [(key, json.loads(text)) for key, text in chunk]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def stage(source: IO[bytes], fmt: Format, limits: Limits, staging: Staging, result: Result,
+          progress: Callable[[int], None] | None = None) -> None:
+    """Read every row of ``source`` into ``staging``, counting and listing refusals."""
+    text = io.TextIOWrapper(io.BufferedReader(Counting(source, progress)),
+                            encoding="utf-8-sig", newline="")
+    try:
+        where = layout(text, fmt)
+        titles = {name: where.header[index].strip() for name, index in where.columns.items()}
+        row_number = where.header_row
+        for record in csv.reader(text, delimiter=where.delimiter):
+            row_number += 1
+            if not any(cell.strip() for cell in record):
+                continue  # a blank line (spreadsheets end files with some)
+            result.rows_read += 1
+            cells = {name: record[index] if index < len(record) else ""
+                     for name, index in where.columns.items()}
+            fields, problems = judge(cells, where, fmt, limits)
+            if fields is None:
+                result.refused += 1
+                for name, error, message in problems:
+                    if len(result.errors) >= limits.max_errors:
+                        result.errors_truncated = True
+                        break
+                    entry = {"row": row_number, "column": titles.get(name, name),
+                             "error": error, "message": message}
+                    result.errors.append(entry)
+                continue
+            staging.add(row_key(fields), fields)
+    except UnicodeDecodeError:
+        raise CsvError("the file is not UTF-8 text") from None
+    except csv.Error as err:
+        raise CsvError(f"the file is not readable CSV: {err}") from None
+    staging.flush()
+    result.duplicates += result.rows_read - result.refused - staging.kept
+
+
+def event_row(tenant_id: str, fmt: str, key: str, fields: dict[str, Any],
+              received_ms: int) -> dict[str, Any]:
+    return {
+        "tenant": tenant_id, "source_type": SOURCE, "signed": False, "provider": fmt,
+        "event_name": fields["event_name"], "value_hundredths": fields["value_hundredths"],
+        "currency": fields["currency"],
+        "properties": canonical.json_text({"click_id": fields["click_id"]})
+        if fields["click_id"] else None,
+        "occurred_at_ms": fields["occurred_at_ms"], "received_at_ms": received_ms,
+        "time_estimated": False, "dedup_key": key,
+    }
+

@@ -1,0 +1,137 @@
+"""``GET|POST /api/conversions/postback/<provider>/<token>``: conversions from measurement
+partners and trackers (AppsFlyer, Adjust, Branch, RedTrack, Voluum, generic).
+
+The token in the URL names the tenant (providers cannot sign; ``postback_tokens``), an
+optional allow-list restricts the sender's address, and every rule of the other sources
+applies. Postbacks are unsigned like the pixel: they never feed AI first-touch attribution.
+A declined conversion is stored without a value; a later Approved one for the same id gives
+it its value once.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from conversions.core import canonical, clock, money
+from conversions.core.postback_providers import PATH, PROVIDERS
+from conversions.ingest import limits, test_flags
+from conversions.ingest.postback_rows import SOURCE, postback_row
+from conversions.metrics import aggregation, tally
+from conversions.store import prepared
+from conversions.store.database import database
+from conversions.store.models import Event, Tenant
+from conversions.store.writer import group_commit
+from conversions.tenants.postback_tokens import address_allowed, token_cache
+from conversions.web.errors import ApiError
+
+bp = Blueprint("postbacks", __name__)
+
+# The URL template as a Flask rule: only the six providers' names route here.
+RULE = PATH.format_map({"provider": f"<any({', '.join(PROVIDERS)}):provider>",
+                       "token": "<token>"})
+
+
+def token_tenant() -> str | None:
+    """The tenant of the URL's live token (None: unknown or revoked), looked up once."""
+    if "tenant_id" not in g:
+        token = (request.view_args or {}).get("token", "")
+        usable = 0 < len(token) <= 128 and token.isprintable()
+        ttl = float(current_app.config["KEY_CACHE_SECONDS"])
+        g.tenant_id, g.postback_networks = token_cache.get(token, ttl) if usable else (None, [])
+    return g.tenant_id
+
+
+def names_other_tenant(tenant_id: str) -> bool:
+    """Whether the query names a tenant other than the token's (a token of another tenant)."""
+    named = request.args.get("tenant_id")
+    if named and named.strip().lower() != tenant_id:
+        return True
+    buyer = request.args.get("buyer_id")
+    return bool(buyer) and not Tenant.select().where(Tenant.id == tenant_id,
+                                                    Tenant.buyer_id == buyer).exists()
+
+
+def read_params() -> dict[str, Any]:
+    """Query parameters, overlaid by a POSTed JSON object or form."""
+    found: dict[str, Any] = request.args.to_dict()
+    if request.method == "POST":
+        if request.mimetype in ("application/json", "text/plain") or (
+                not request.mimetype and request.get_data()[:1] == b"{"):
+            try:
+                body = json.loads(request.get_data() or b"{}")
+            except (ValueError, RecursionError):
+                raise ApiError(400, "invalid_json", "The body is not a JSON object.") from None
+            if not isinstance(body, dict):
+                raise ApiError(400, "invalid_json", "The body is not a JSON object.")
+            found.update(body)
+        else:
+            found.update(request.form.to_dict())
+    return found
+
+
+def store(row: dict[str, Any]) -> tuple[int, str]:
+    """Store a postback; ``(event id, outcome)``: stored, duplicate or approved (a declined,
+    pending or other conversion now approved, once)."""
+    return group_commit.run(lambda: _store(row))
+
+
+def _store(row: dict[str, Any]) -> tuple[int, str]:
+    with database.atomic():
+        event_id, duplicate = prepared.insert_event(row)
+        if not duplicate:
+            return event_id, "stored"
+        if row["status"] != "approved":
+            return event_id, "duplicate"
+        stored = (Event.select(Event.status, Event.currency,
+                               Event.properties, Event.occurred_at_ms)
+                  .where(Event.id == event_id).get())
+        if stored.status in (None, "approved"):
+            return event_id, "duplicate"
+        properties = json.loads(stored.properties) if stored.properties else {}
+        declined = properties.pop("declined_value", None)
+        value = row["value_hundredths"]
+        if value is None and declined is not None:
+            value = money.hundredths(money.parse(declined))
+        # The changed event moves to the tail (received now) and leaves its hour's aggregate,
+        # so figures count it once, with its value.
+        changed = (Event.update(status="approved", value_hundredths=value,
+                                currency=row["currency"] or stored.currency,
+                                properties=canonical.json_text(properties) if properties
+                                else None, received_at_ms=row["received_at_ms"])
+                   .where(Event.id == event_id, Event.status == stored.status).execute())
+        if not changed:
+            return event_id, "duplicate"
+        aggregation.refresh_hour(row["tenant"], stored.occurred_at_ms)
+    return event_id, "approved"
+
+
+@bp.route(RULE, methods=["GET", "POST"])
+@limits.ingest(SOURCE, tenant=token_tenant)
+def receive_postback(provider: str, token: str) -> ResponseReturnValue:
+    if request.method == "HEAD":  # link checkers and prefetchers must not store events
+        raise ApiError(405, "method_not_allowed", "Use GET or POST to send a postback.")
+    tenant_id = token_tenant()
+    if tenant_id is None or names_other_tenant(tenant_id):
+        raise ApiError(401, "invalid_token", "The postback token is unknown or revoked.")
+    if not address_allowed(g.postback_networks, request.remote_addr):
+        raise ApiError(403, "address_not_allowed",
+                       "This address is not on the tenant's postback allow-list.")
+    g.token_verified = True  # from here a refused postback is kept as a dead letter
+    request.max_content_length = int(current_app.config["POSTBACK_MAX_BODY"])
+    params = read_params()
+    g.ingest_payload = {"provider": provider, "params": params}
+    test_code = test_flags.valid_code(params)
+    row = postback_row(tenant_id, provider,
+                       {k: v for k, v in params.items() if k != test_flags.PARAM}, clock.now())
+    if test_code is not None:
+        return test_flags.accepted(tenant_id, SOURCE, test_code, g.ingest_payload)
+    event_id, outcome = store(row)
+    if outcome == "stored":
+        tally.accepted(tenant_id, SOURCE)
+    response = jsonify(event_id=str(event_id), duplicate=outcome == "duplicate",
+                       updated=outcome == "approved", status=row["status"],
+                       time_estimated=row["time_estimated"])
+    return response, 200 if outcome == "duplicate" else 202
