@@ -8,6 +8,10 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", 8))
+# Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads connections
+# across them: on one shared socket the first worker to wake takes most keep-alive
+# connections and the other core idles.
+reuse_port = True
 # Bounded request lines and headers; bodies are bounded by the app and the middleware.
 limit_request_line = 8190
 limit_request_fields = 64
