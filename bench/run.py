@@ -1,8 +1,10 @@
-"""``make bench``: the service against a bare-WSGI baseline and a naive app, in one run.
+"""``make bench``: the service against a bare-WSGI baseline, an empty Flask route (the
+framework's floor) and a naive app, in one run.
 
 Every server runs under gunicorn with the production worker settings (``config/
-gunicorn.conf.py``) and is driven by wrk at a fixed concurrency for a bounded time; after
-each run the rows stored are checked against the 2xx answers. ``BENCH_SECONDS`` (10),
+gunicorn.conf.py``) and is driven by wrk at a fixed concurrency for a bounded time, the pixel
+and the goal also at half their maximum in open loop (``bench/open_loop.py``); after each run
+the rows stored are checked against the 2xx answers. ``BENCH_SECONDS`` (10),
 ``BENCH_CONNECTIONS`` (16) and ``BENCH_WRK_THREADS`` (2) change the drive; ``BENCH_ONLY``
 (e.g. ``service,durability``) runs some groups of scenarios only.
 """
