@@ -60,7 +60,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=None,
                         help="requests a second (default: half the pixel's measured maximum)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--outage", type=float, default=4, help="seconds the store is down")
+    parser.add_argument("--outage", type=float, default=8,
+                        help="seconds the store (and Redis) are down")
     parser.add_argument("--postgres", action="store_true",
                         help="on a throwaway PostgreSQL cluster of the soak's own")
     args = parser.parse_args()

@@ -26,7 +26,7 @@ class Attempt:
 
 
 # Events in each webhook delivery: the soak's webhooks are batches.
-BATCH = 10
+BATCH = 5
 
 
 @dataclass
