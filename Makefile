@@ -15,7 +15,7 @@ $(VENV)/.service: $(BIN)/activate requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.installed: $(VENV)/.service requirements-dev.txt
+$(VENV)/.installed: $(VENV)/.service requirements-dev.txt clients/python/pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
@@ -39,7 +39,7 @@ test-postgres: $(VENV)/.installed
 soak: $(VENV)/.installed wrk
 	$(BIN)/python bench/soak.py $(if $(RATE),--rate $(RATE)) $(SOAK_ARGS)
 
-# ruff, mypy strict on middleware/, and the layers of conversions/ (pyproject.toml's importlinter).
+# ruff, mypy strict on middleware/ and clients/python, the layers of conversions/ (importlinter).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -1,23 +1,22 @@
 """Pre-built requests for ``lua/replay.lua``: one a line, every one distinct and signed.
 
 A line is ``METHOD<TAB>PATH<TAB>Header: value<US>Header: value<TAB>BODY``. Goals are
-signed with the reference client from the shared spec, as a sender would sign them.
+signed with the project's Python client (``clients/python``), as a sender would sign them.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from conversions_client import sign_goal
+
 from bench.apps import RAW_HEADER, RAW_PATH, RAW_SECRET
 
-ROOT = Path(__file__).resolve().parents[1]
-SPEC = ROOT.parent / "shared" / "spec"
 GOAL_PATH = "/api/v1/track/pixel/goal"
 WEBHOOK_PATH = "/api/conversions/webhook"
 # Distinguishes this run's idempotency keys and sessions from any earlier run's.
@@ -29,26 +28,15 @@ def line(method: str, path: str, headers: dict[str, str], body: str) -> str:
     return f"{method}\t{path}\t{head}\t{body}\n"
 
 
-def reference_client():  # noqa: ANN201 - a module
-    import os
-
-    sys.path.insert(0, str(Path(os.environ.get("CONVERSIONS_SPEC_DIR", SPEC)) / "clients"))
-    import loudpixel_client
-
-    return loudpixel_client
-
-
 def goals(tenant_id: str, secret_hex: str, domain: str, count: int, tag: str) -> Iterator[str]:
     """``count`` distinct goals (each its own session), signed with the tenant's pixel secret."""
-    client = reference_client()
     first_touch = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     path = f"{GOAL_PATH}?domain={domain}"
     for index in range(count):
-        signature, body, _ = client.build(
+        signed = sign_goal(
             tenant_id, secret_hex, "purchase", f"{tag}-{index}", value=49.99, currency="USD",
             plan="pro", first_touch_bucket="ai_search", first_touch_ts=first_touch)
-        yield line("POST", path, {"Content-Type": "application/json",
-                                  "X-LP-Goal-Signature": signature}, json.dumps(body))
+        yield line("POST", path, signed.headers, signed.body.decode())
 
 
 def webhooks(tenant_id: str, whsec: str, count: int, size: int, tag: str) -> Iterator[str]:

@@ -6,6 +6,8 @@ import shutil
 
 import pytest
 
+from tests.support import missing
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling out, which this
 # machine's closed network refuses.
@@ -24,10 +26,7 @@ def require_chromium() -> str:
     """Chromium's path; missing it fails the test in CI and skips it elsewhere."""
     path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     if not path:
-        message = "Chromium is missing: apt-get install chromium (CI installs it in .ci/run)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("Chromium is missing: apt-get install chromium (.ci/run does), then run make test")
     return path
 
 

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,18 +12,27 @@ from conversions.store.database import connection, database
 from conversions.store.models import SigningKey, Tenant
 from conversions.tenants import accounts
 from tests import support
+from tests import vectors as known_answers
 from tests.browser import browser  # noqa: F401  (a fixture)
 
 # Whole-run checks: secrets never in any log, schemathesis' case count.
 pytest_plugins = ["tests.suite_checks"]
 
-ROOT = Path(__file__).resolve().parents[1]
-SPEC = Path(os.environ.get("CONVERSIONS_SPEC_DIR", ROOT.parent / "shared" / "spec"))
-
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgres: runs only in the PostgreSQL pass (TEST_DATABASE_URL=postgresql://...)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Tests skipped for one missing service are summed up in one line, not one per test."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = report.longrepr[2]
+        if reason.removeprefix("Skipped: ") in support.missing_reasons:
+            report.longrepr = (support.__file__, None, reason)
+    return report
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -34,23 +41,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session")
-def spec_dir() -> Path:
-    if not SPEC.is_dir():
-        pytest.fail(f"the shared spec is not at {SPEC}; set CONVERSIONS_SPEC_DIR")
-    return SPEC
-
-
-@pytest.fixture(scope="session")
-def vectors(spec_dir: Path) -> list[dict]:
-    return json.loads((spec_dir / "goal-signing-vectors.json").read_text())
-
-
-@pytest.fixture(scope="session")
-def reference_client(spec_dir: Path):
-    sys.path.insert(0, str(spec_dir / "clients"))
-    import loudpixel_client
-
-    return loudpixel_client
+def vectors() -> list[dict]:
+    """The goal cases of the project's known answers (tests/vectors/signing.json)."""
+    return known_answers.load()["goals"]
 
 
 @pytest.fixture
@@ -138,12 +131,16 @@ def tenant(app) -> dict:
     return created
 
 
-def seed_tenant(tenant_id: str, domain: str, pixel_secret_hex: str, created_at_ms: int = 0) -> None:
-    """Register a tenant whose id and pixel secret are given (the signing vectors' own)."""
+def seed_tenant(tenant_id: str, domain: str, pixel_secret_hex: str, created_at_ms: int = 0,
+                buyer_id: str | None = None, webhook_keys: tuple[bytes, ...] = ()) -> None:
+    """Register a tenant whose id and secrets are given (the signing vectors' own)."""
     with connection():
-        Tenant.create(id=tenant_id, domain=domain, buyer_id=None, created_at_ms=created_at_ms)
+        Tenant.create(id=tenant_id, domain=domain, buyer_id=buyer_id, created_at_ms=created_at_ms)
         SigningKey.create(tenant=tenant_id, kind="pixel", secret=bytes.fromhex(pixel_secret_hex),
                           created_at_ms=created_at_ms)
+        for key in webhook_keys:
+            SigningKey.create(tenant=tenant_id, kind="webhook", secret=key,
+                              created_at_ms=created_at_ms)
 
 
 @pytest.fixture
@@ -152,6 +149,6 @@ def vector_tenants(app, vectors) -> list[str]:
     domains = []
     for index, case in enumerate(vectors):
         domain = f"vector-{index}.example"
-        seed_tenant(case["input"]["tenant_id"], domain, case["input"]["secret_hex"])
+        seed_tenant(case["tenant_id"], domain, case["pixel_secret"])
         domains.append(domain)
     return domains

@@ -14,16 +14,16 @@ import sys
 
 import psycopg
 
-from tests.support import POSTGRES_ADMIN_URL, throwaway_database
+from tests.support import POSTGRES_ADMIN_URL, one_line, throwaway_database
 
 
 def main(args: list[str]) -> int:
     try:
         psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3).close()
     except psycopg.OperationalError as err:
-        message = (f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {str(err).strip()}\n"
-                   "Start it (.ci/run does) or point TEST_POSTGRES_URL at a server, "
-                   "then run make test (or make test-postgres).")
+        message = (f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL} ({one_line(err)}); "
+                   "start it (.ci/run does) or point TEST_POSTGRES_URL at a server, "
+                   "then run make test (or make test-postgres)")
         if os.environ.get("CI") == "true":
             print(f"PostgreSQL pass FAILED: {message}", file=sys.stderr)
             return 1

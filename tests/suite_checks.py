@@ -2,8 +2,8 @@
 
 - Every log record of the run is written to ``tests/artifacts/logs/pytest.log``; at the end,
   that file and every gunicorn log of the run are searched for every secret the run issued
-  (each ``accounts.create``/``rotate`` result, the signing vectors' keys, the admin tokens the
-  tests configured). One found fails the run.
+  (each ``accounts.create``/``rotate`` result, the keys of ``tests/vectors/signing.json``, the
+  admin tokens the tests configured). One found fails the run.
 - schemathesis' case count is printed and written to ``tests/artifacts/schemathesis.json``.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from pythonjsonlogger.json import JsonFormatter
 
 from conversions.tenants import accounts
-from tests import schemathesis_support
+from tests import schemathesis_support, vectors
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 LOG_FILE = ARTIFACTS / "logs" / "pytest.log"
@@ -89,10 +89,9 @@ def logged_text(config: pytest.Config) -> dict[str, str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    spec = Path(session.config.rootpath).parent / "shared" / "spec" / "goal-signing-vectors.json"
-    if spec.is_file():
-        for case in json.loads(spec.read_text()):
-            record(case["input"]["secret_hex"])
+    known = vectors.load()
+    record(*(case["pixel_secret"] for case in known["goals"]),
+           *(secret for case in known["webhooks"] for secret in case["webhook_secrets"]))
     for path, text in logged_text(session.config).items():
         _searched.append(path)
         found = leaks(text, issued)

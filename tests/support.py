@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,11 +38,21 @@ def postgres_pass() -> bool:
     return urlsplit(os.environ.get("TEST_DATABASE_URL", "")).scheme.startswith("postgres")
 
 
+# Why tests were skipped for a missing service or tool, each reported once (tests/conftest.py).
+missing_reasons: set[str] = set()
+
+
 def missing(message: str) -> NoReturn:
     """A service the test needs is not there: fail under ``CI=true``, skip elsewhere."""
     if os.environ.get("CI") == "true":
         pytest.fail(message)
+    missing_reasons.add(message)
     pytest.skip(message)
+
+
+def one_line(err: BaseException) -> str:
+    """An error's text on one line (psycopg's span several)."""
+    return " ".join(str(err).split())
 
 
 def empty_database() -> None:
@@ -72,7 +84,7 @@ def require_postgres(admin_url: str = POSTGRES_ADMIN_URL) -> str:
     try:
         psycopg.connect(admin_url, connect_timeout=3).close()
     except psycopg.OperationalError as err:
-        missing(f"PostgreSQL is unreachable at {admin_url} ({str(err).strip()}); "
+        missing(f"PostgreSQL is unreachable at {admin_url} ({one_line(err)}); "
                 "start it (.ci/run does) or set TEST_POSTGRES_URL, then run make test")
     return admin_url
 
@@ -100,9 +112,31 @@ def require_redis(url: str = REDIS_URL) -> str:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as err:
-        missing(f"Redis is unreachable at {url} ({err}); start it (.ci/run does) "
+        missing(f"Redis is unreachable at {url} ({one_line(err)}); start it (.ci/run does) "
                 "or set TEST_REDIS_URL, then run make test")
     return url
+
+
+def require_node() -> str:
+    """The path of Node.js 18 or later; missing it fails under ``CI=true``, skips otherwise."""
+    node = shutil.which("node")
+    version = ""
+    if node:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout.strip()
+    major = re.match(r"v(\d+)\.", version)
+    if node is None or major is None or int(major[1]) < 18:
+        missing(f"Node.js 18 or later is needed for clients/js (found {version or 'none'}): "
+                "apt-get install nodejs (.ci/run does), then run make test")
+    return node
+
+
+def run_node(script: str, *args: str, timeout: float = 120) -> str:
+    """Run an ES module ``script`` (imports relative to the repository root); its stdout."""
+    run = subprocess.run([require_node(), "--input-type=module", "-", *args], input=script,
+                         cwd=ROOT, capture_output=True, encoding="utf-8", timeout=timeout)
+    assert run.returncode == 0, f"node failed:\n{run.stdout}\n{run.stderr}"
+    return run.stdout
 
 
 def free_port() -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from conversions_client import sign_goal
 
 from app import create_app
 from conversions.ingest.pixel import GIF
@@ -52,14 +53,13 @@ def test_pixel_over_its_limit_gets_the_gif_with_429(client, tenant):
     assert_rate_limited(client.get(PIXEL, headers={"Accept": "application/json"}))
 
 
-def test_goal_endpoint_is_limited_per_tenant(client, tenant, reference_client):
+def test_goal_endpoint_is_limited_per_tenant(client, tenant):
     settings.put(tenant["tenant_id"], "rate_limit.goal", "1 per minute")
     url = "/api/v1/track/pixel/goal?domain=shop.example.com"
     statuses = []
     for session in ("s1", "s2"):
-        sig, body, _ = reference_client.build(tenant["tenant_id"], tenant["pixel_secret"],
-                                              "purchase", session)
-        response = client.post(url, json=body, headers={"X-LP-Goal-Signature": sig})
+        signed = sign_goal(tenant["tenant_id"], tenant["pixel_secret"], "purchase", session)
+        response = client.post(url, data=signed.body, headers=signed.headers)
         statuses.append(response.status_code)
     assert statuses == [202, 429]
 

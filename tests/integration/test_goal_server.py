@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import uuid
 
 import pytest
 
@@ -29,8 +26,7 @@ def server(tmp_path_factory, vectors):
     with connection():
         empty_database()
     for index, case in enumerate(vectors):
-        seed_tenant(case["input"]["tenant_id"], f"vector-{index}.example",
-                    case["input"]["secret_hex"])
+        seed_tenant(case["tenant_id"], f"vector-{index}.example", case["pixel_secret"])
     # The byte-flipping test sends hundreds of bad signatures from one address on purpose.
     env = {"DATABASE_URL": url, "CONVERSIONS_SIGNATURE_FAILURE_LIMIT": "100000 per minute"}
     with Server(env, log_path=tmp / "gunicorn.log") as running:
@@ -42,16 +38,16 @@ def goal(server, domain, body: bytes, signature: str):
                 {"Content-Type": "application/json", "X-LP-Goal-Signature": signature})
 
 
-@pytest.mark.parametrize("side", ["python", "node"])
+@pytest.mark.parametrize("side", ["escaped", "raw"])
 def test_every_vector_body_is_accepted_by_the_server(server, vectors, side):
     for index, case in enumerate(vectors):
         status, _, body = goal(server, f"vector-{index}.example", case[side]["body"].encode(),
                                case[side]["signature"])
-        assert status in (200, 202), (index, side, body)
+        assert status in (200, 202), (case["name"], side, body)
 
 
 def test_changing_any_byte_of_a_signed_body_is_refused(server, vectors):
-    case = vectors[0]["python"]
+    case = vectors[0]["escaped"]
     original = case["body"].encode()
     for position in range(len(original)):
         flipped = bytearray(original)
@@ -61,36 +57,6 @@ def test_changing_any_byte_of_a_signed_body_is_refused(server, vectors):
         assert status in (400, 401, 200), (position, status, body)
         if status == 200:
             assert json.loads(bytes(flipped)) == json.loads(original)
-
-
-def test_python_reference_client_as_an_outside_client(server, vectors, reference_client):
-    case = vectors[3]["input"]  # the richest case, with first-touch fields
-    sig, body, _ = reference_client.build(
-        case["tenant_id"], case["secret_hex"], "purchase", f"py-{uuid.uuid4()}", value=42.5,
-        currency="USD", plan="pro", first_touch_bucket="ai_search",
-        first_touch_ts="2026-11-20T08:00:00Z")
-    status, _, answer = goal(server, "vector-3.example", json.dumps(body).encode(), sig)
-    assert status == 202, answer
-    again = goal(server, "vector-3.example", json.dumps(body).encode(), sig)
-    assert again[0] == 200
-    assert json.loads(again[2])["duplicate"] is True
-
-
-def test_node_reference_client_as_an_outside_client(server, vectors, spec_dir):
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is required to run the Node reference client")
-    cases = []
-    for index in (0, 3, 10, 11):
-        case = dict(vectors[index]["input"])
-        case["session_id"] = f"node-{uuid.uuid4()}-é"
-        cases.append(case)
-    run = subprocess.run([node, str(spec_dir / "clients" / "loudpixel_client.js")],
-                         input=json.dumps(cases), capture_output=True, text=True, check=True)
-    for index, signed in zip((0, 3, 10, 11), json.loads(run.stdout), strict=True):
-        status, _, answer = goal(server, f"vector-{index}.example", signed["body"].encode(),
-                                 signed["signature"])
-        assert status == 202, (index, answer)
 
 
 def test_malformed_requests_never_get_a_500(server):

@@ -2,37 +2,21 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support import Server, http
+from tests.support import Server, http, require_redis
 from tests.webhook_senders import body_of, event, hand_headers, package_headers
 
 pytestmark = pytest.mark.slow
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def require_redis() -> None:
-    """Redis for the shared rate-limit store; missing fails in CI and skips elsewhere."""
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        message = f"Redis is not reachable at {REDIS_URL}: start redis-server or set TEST_REDIS_URL"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """A database with tenant ``hooks-1``; the rate-limit store is a shared Redis."""
-    require_redis()
+    redis_url = require_redis()
     from app import create_app
     from conversions.store.database import connection
     from conversions.tenants import accounts
@@ -44,7 +28,7 @@ def setup(tmp_path_factory):
     with connection():
         empty_database()
         tenant = accounts.create("hooks.example.com", "hooks-1")
-    env = {"DATABASE_URL": url, "RATELIMIT_STORAGE_URI": REDIS_URL}
+    env = {"DATABASE_URL": url, "RATELIMIT_STORAGE_URI": redis_url}
     with Server(env, workers=2, log_path=tmp / "gunicorn.log") as server:
         yield server, tenant
 

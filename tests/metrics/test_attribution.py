@@ -1,10 +1,10 @@
 """``GET /api/conversions/attribution``: figures from signed goals, computed by hand."""
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
+from conversions_client import sign_goal
 
 from conversions.core import clock, rules
 from conversions.metrics.attribution import lag_summary
@@ -31,17 +31,15 @@ def at(app):
 
 
 @pytest.fixture
-def send_goal(client, tenant, reference_client):
-    """Send a goal signed by the reference client, as a customer's server does."""
+def send_goal(client, tenant):
+    """Send a goal signed by the project's Python client, as a customer's server does."""
 
     def send(session: str, target: dict | None = None, **fields) -> None:
         target = target or tenant
-        sig, body, _ = reference_client.build(target["tenant_id"], target["pixel_secret"],
-                                              "purchase", session, **fields)
+        signed = sign_goal(target["tenant_id"], target["pixel_secret"], "purchase", session,
+                           **fields)
         response = client.post(f"/api/v1/track/pixel/goal?domain={target['domain']}",
-                               data=json.dumps(body), headers={
-                                   "Content-Type": "application/json",
-                                   "X-LP-Goal-Signature": sig})
+                               data=signed.body, headers=signed.headers)
         assert response.status_code == 202, response.json
 
     return send

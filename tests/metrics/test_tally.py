@@ -1,9 +1,8 @@
 """Accepted and rejected events are tallied in process, by tenant, source and outcome."""
 from __future__ import annotations
 
-import json
-
 import pytest
+from conversions_client import sign_goal
 
 from conversions.metrics import tally
 
@@ -15,17 +14,16 @@ def empty_tally():
     tally.drain()
 
 
-def test_goal_outcomes_are_tallied(client, tenant, reference_client):
-    sig, body, _ = reference_client.build(tenant["tenant_id"], tenant["pixel_secret"], "buy", "s")
+def test_goal_outcomes_are_tallied(client, tenant):
+    signed = sign_goal(tenant["tenant_id"], tenant["pixel_secret"], "buy", "s")
     url = "/api/v1/track/pixel/goal?domain=shop.example.com"
-    headers = {"X-LP-Goal-Signature": sig, "Content-Type": "application/json"}
-    client.post(url, data=json.dumps(body), headers=headers)
-    client.post(url, data=json.dumps(body), headers=headers)  # duplicate: not counted again
-    client.post(url, data=json.dumps(body), headers={**headers, "X-LP-Goal-Signature": "00"})
+    headers = signed.headers
+    client.post(url, data=signed.body, headers=headers)
+    client.post(url, data=signed.body, headers=headers)  # duplicate: not counted again
+    client.post(url, data=signed.body, headers={**headers, "X-LP-Goal-Signature": "00"})
     client.post("/api/v1/track/pixel/goal?domain=nobody.example", data="{}", headers=headers)
-    pii_sig, pii_body, _ = reference_client.build(tenant["tenant_id"], tenant["pixel_secret"],
-                                                  "buy", "a@b.co")
-    client.post(url, data=json.dumps(pii_body), headers={**headers, "X-LP-Goal-Signature": pii_sig})
+    pii = sign_goal(tenant["tenant_id"], tenant["pixel_secret"], "buy", "a@b.co")
+    client.post(url, data=pii.body, headers=pii.headers)
     assert tally.drain() == {
         (tenant["tenant_id"], "goal", "accepted"): 1,
         (tenant["tenant_id"], "goal", "invalid_signature"): 1,

@@ -2,10 +2,10 @@
 of any source stored through the real store, and the jobs run by hand."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
+from conversions_client import sign_goal
 
 from conversions.core import clock
 from conversions.jobs import tasks
@@ -46,19 +46,18 @@ def empty_tally() -> Iterator[None]:
 
 
 @pytest.fixture
-def send_goal(client, tenant, reference_client):
-    """POST a goal signed by the reference client; returns the response."""
+def send_goal(client, tenant):
+    """POST a goal signed by the project's Python client; returns the response."""
     counter = iter(range(10**6))
 
     def send(event_name: str = "purchase", value: float | None = None,
              currency: str | None = None, signature: str | None = None,
              domain: str = "shop.example.com", session: str | None = None):
-        sig, body, _ = reference_client.build(
-            tenant["tenant_id"], tenant["pixel_secret"], event_name,
-            session or f"s-{next(counter)}", value=value, currency=currency)
-        return client.post(f"/api/v1/track/pixel/goal?domain={domain}", data=json.dumps(body),
-                           headers={"Content-Type": "application/json",
-                                    "X-LP-Goal-Signature": signature or sig})
+        signed = sign_goal(tenant["tenant_id"], tenant["pixel_secret"], event_name,
+                           session or f"s-{next(counter)}", value=value, currency=currency)
+        return client.post(f"/api/v1/track/pixel/goal?domain={domain}", data=signed.body,
+                           headers={**signed.headers,
+                                    "X-LP-Goal-Signature": signature or signed.signature})
 
     return send
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conversions_client import sign_goal
 
 from conversions.jobs import tasks
 from conversions.metrics import tally
@@ -21,16 +22,16 @@ def empty_tally():
 
 
 @pytest.fixture
-def send(client, tenant, reference_client):
-    """Sign a goal as the Python reference client does and post it; returns the response."""
+def send(client, tenant):
+    """Sign a goal with the project's Python client and post it; returns the response."""
 
     def send(event_name="purchase", session_id="sess_1", url=GOAL, headers=None,
              signature=None, extra=None, **properties):
-        sig, body, _ = reference_client.build(tenant["tenant_id"], tenant["pixel_secret"],
-                                              event_name, session_id, **properties)
-        body.update(extra or {})
+        signed = sign_goal(tenant["tenant_id"], tenant["pixel_secret"], event_name, session_id,
+                           **properties)
+        body = {**json.loads(signed.body), **(extra or {})}  # extra fields are not signed
         return client.post(url, data=json.dumps(body), headers={
-            "Content-Type": "application/json", "X-LP-Goal-Signature": signature or sig,
+            **signed.headers, "X-LP-Goal-Signature": signature or signed.signature,
             **(headers or {})})
 
     return send

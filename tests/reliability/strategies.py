@@ -1,4 +1,4 @@
-"""Hypothesis strategies: goal events a reference client may sign, and arbitrary bodies."""
+"""Hypothesis strategies: goal events a client may sign, and arbitrary bodies."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -19,8 +19,8 @@ def _instant(moment: datetime) -> str:
 instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
                         timezones=st.just(UTC)).map(_instant)
 
-# The arguments of ``loudpixel_client.build`` (and of the Node client's cases) for an event
-# that follows every rule, so the service must accept it.
+# The arguments of ``conversions_client.sign_goal`` (and of clients/js's ``signGoal``) for
+# an event that follows every rule, so the service must accept it.
 valid_goals = st.fixed_dictionaries(
     {"event_name": st.text(NAME_TEXT, min_size=1, max_size=64),
      "session_id": st.none() | st.text(SAFE_TEXT, max_size=128)},

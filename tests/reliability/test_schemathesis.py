@@ -56,7 +56,7 @@ def api_schema(live):
 
 
 def sign_goal(case, tenant: dict) -> None:
-    """Sign a generated goal body as a reference client would, for the tenant's domain."""
+    """Sign a generated goal body as a client would, for the tenant's domain."""
     if not isinstance(case.body, dict):
         return
     raw = json.dumps(case.body).encode()

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 
+from conversions_client import sign_goal
 from flask import current_app
 
 from conversions.store.database import connection
@@ -113,8 +114,7 @@ def test_a_bad_grace_period_is_explained(signed_in, tenant):
     assert "new-secret" not in answer.text
 
 
-def test_a_rate_limit_saved_on_the_page_limits_the_running_service(
-        signed_in, tenant, reference_client):
+def test_a_rate_limit_saved_on_the_page_limits_the_running_service(signed_in, tenant):
     tenant_id = tenant["tenant_id"]
     saved = post(signed_in, "/settings/system/limits", {
         "csrf_token": csrf(page(signed_in, tenant_id)), "tenant_id": tenant_id,
@@ -122,9 +122,8 @@ def test_a_rate_limit_saved_on_the_page_limits_the_running_service(
     assert saved.status_code == 302
     statuses = []
     for n in range(2):
-        sig, body, _ = reference_client.build(tenant_id, tenant["pixel_secret"], "purchase",
-                                              f"sess-{n}", value=5, currency="USD")
-        statuses.append(signed_in.post(
-            "/api/v1/track/pixel/goal?domain=shop.example.com", data=json.dumps(body),
-            headers={"Content-Type": "application/json", "X-LP-Goal-Signature": sig}).status_code)
+        signed = sign_goal(tenant_id, tenant["pixel_secret"], "purchase", f"sess-{n}", value=5,
+                           currency="USD")
+        statuses.append(signed_in.post("/api/v1/track/pixel/goal?domain=shop.example.com",
+                                       data=signed.body, headers=signed.headers).status_code)
     assert statuses == [202, 429]

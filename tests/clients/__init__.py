@@ -1,0 +1,1 @@
+"""The project's client libraries (clients/), run as the tests of a release would."""
