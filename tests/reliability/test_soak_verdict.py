@@ -50,7 +50,7 @@ def test_a_503_without_retry_after_fails():
 
 def test_a_webhook_batch_missing_one_of_its_events_fails():
     batch = Sent("webhook", "w", [Attempt(99.0, 99.1, 202, False)])
-    stored = Counter({key: 1 for key in batch.keys[1:]})
+    stored = Counter(dict.fromkeys(batch.keys[1:], 1))
     stored.update({("goal", "a"): 1, ("goal", "b"): 1})
     problems = judge([*GOOD, batch], stored)
     assert any("1 acknowledged events are not stored" in p for p in problems)
