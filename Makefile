@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 export BIND
 
-.PHONY: run test test-sqlite test-postgres lint clean bench soak
+.PHONY: run test test-sqlite test-postgres lint clean bench soak wrk
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,11 @@ test-sqlite: $(VENV)/.installed
 test-postgres: $(VENV)/.installed
 	$(BIN)/python -m tests.postgres_pass $(PYTEST_ARGS)
 
-# 60 s of signed loopback traffic while a worker is killed and the store is locked
-# (DATABASE_URL=postgresql://... stops and starts that cluster instead).
-soak: $(VENV)/.installed
-	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+# 5 minutes of mixed signed traffic at RATE requests/s (default: half the pixel's measured
+# maximum) while workers are killed, Redis goes away and the store is locked; SOAK_ARGS=--postgres
+# runs it on a throwaway PostgreSQL cluster, which it stops and starts.
+soak: $(VENV)/.installed wrk
+	$(BIN)/python bench/soak.py $(if $(RATE),--rate $(RATE)) $(SOAK_ARGS)
 
 # ruff, mypy strict on middleware/ and clients/python, the layers of conversions/ (importlinter),
 # and no regular expression that can backtrack more than linearly in the service and client code
@@ -53,9 +54,11 @@ $(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
 
-bench: $(VENV)/.bench-installed
+wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } \
 		|| { echo "wrk is missing: run 'apt-get install -y wrk' as root" >&2; exit 1; }
+
+bench: $(VENV)/.bench-installed wrk
 	$(BIN)/python -m bench.run
 
 clean:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -76,3 +77,79 @@ def _cluster_of(url: str) -> str:
         if cluster_port == port:
             return f"{version}/{name}"
     raise RuntimeError(f"no local PostgreSQL cluster on port {port}")
+
+
+class PrivateRedis:
+    """A redis-server of the soak's own on ``port`` (the shared one is left alone), which
+    ``go_away`` stops for a while and starts again, empty, on the same port."""
+
+    def __init__(self, port: int, work: Path) -> None:
+        self.port, self.work = port, work
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> PrivateRedis:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.work)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def go_away(self, hold: float) -> dict:
+        """Kill the server (as a crash would) for ``hold`` seconds, then start it again."""
+        self.stop()
+        start = time.time()
+        time.sleep(hold)
+        end = time.time()
+        self.start()
+        return {"fault": "redis killed", "start": start, "end": end}
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster of the soak's own on ``port``, run as the ``postgres``
+    user (the server refuses root); ``restart`` stops it for a while, so the shared cluster
+    that other work uses is never touched."""
+
+    def __init__(self, port: int, work: Path) -> None:
+        self.port, self.data = port, work / "pgdata"
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def _as_postgres(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+
+    def _ctl(self, action: str) -> None:
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "-l",
+                          str(self.data.parent / "postgres.log"), "-o",
+                          f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1",
+                          action)
+
+    def start(self) -> PrivatePostgres:
+        if not self.data.exists():
+            self.data.parent.chmod(0o777)
+            self._as_postgres("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        self._ctl("start")
+        return self
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._ctl("stop")
+
+    def restart(self, hold: float) -> dict:
+        self.stop()
+        start = time.time()
+        time.sleep(hold)
+        end = time.time()
+        self._ctl("start")
+        return {"fault": "postgresql stopped", "start": start, "end": end}

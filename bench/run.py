@@ -1,8 +1,10 @@
-"""``make bench``: the service against a bare-WSGI baseline and a naive app, in one run.
+"""``make bench``: the service against a bare-WSGI baseline, an empty Flask route (the
+framework's floor) and a naive app, in one run.
 
 Every server runs under gunicorn with the production worker settings (``config/
-gunicorn.conf.py``) and is driven by wrk at a fixed concurrency for a bounded time; after
-each run the rows stored are checked against the 2xx answers. ``BENCH_SECONDS`` (10),
+gunicorn.conf.py``) and is driven by wrk at a fixed concurrency for a bounded time, the pixel
+and the goal also at half their maximum in open loop (``bench/open_loop.py``); after each run
+the rows stored are checked against the 2xx answers. ``BENCH_SECONDS`` (10),
 ``BENCH_CONNECTIONS`` (16) and ``BENCH_WRK_THREADS`` (2) change the drive; ``BENCH_ONLY``
 (e.g. ``service,durability``) runs some groups of scenarios only.
 """
@@ -18,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import load, report
+from bench import load, open_loop, report
 
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = float(os.environ.get("BENCH_SECONDS", 10))
@@ -74,6 +76,28 @@ class Bench:
         print(report.text([row]).splitlines()[-1], flush=True)
         return row
 
+
+    def open_loop(self, name: str, url: str, requests: Callable[[int], open_loop.Request],
+                  rate: float, count: Callable[[], int]) -> dict[str, Any]:
+        """``requests`` at a fixed ``rate`` (open loop); p99 counted from when each was due."""
+        before = _settled(count, 0.5)
+        result = open_loop.run(url, requests, rate=rate, seconds=self.seconds,
+                               connections=CONNECTIONS)
+        stored = _settled(count, 0.5) - before
+        name = f"{name}, open loop at {rate:,.0f}/s"
+        row = {
+            "scenario": name, "rps": result["achieved_rps"], "requests": result["requests"],
+            "offered_rps": rate, "events_per_s": None,
+            "p50_ms": result["p50_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
+            "non_2xx": result["non_2xx"], "socket_errors": 0,
+            "answered_2xx": result["ok"], "rows_stored": stored,
+            "rows_ok": stored == result["ok"], "unread_at_deadline": 0,
+            "ratio_to": None, "ratio": None, "target": "p99 <= 10 ms", "met": None,
+        }
+        self.rows.append(row)
+        self.by_name[name] = row
+        print(report.text([row]).splitlines()[-1], flush=True)
+        return row
 
     def record_again(self, name: str, measured: tuple[dict, int | None]) -> None:
         """A second run of ``name``: the better one counts, both are kept."""

@@ -25,6 +25,10 @@ class Attempt:
     retry_after: bool
 
 
+# Events in each webhook delivery: the soak's webhooks are batches.
+BATCH = 5
+
+
 @dataclass
 class Sent:
     source: str
@@ -34,6 +38,13 @@ class Sent:
     @property
     def acknowledged(self) -> bool:
         return any(200 <= a.status < 300 for a in self.attempts)
+
+    @property
+    def keys(self) -> list[tuple[str, str]]:
+        """``(source, marker)`` of every event the request carries."""
+        if self.source == "webhook":
+            return [(self.source, f"{self.marker}.{n}") for n in range(BATCH)]
+        return [(self.source, self.marker)]
 
 
 def goal(tenant: dict[str, Any], marker: str) -> Request:
@@ -57,9 +68,10 @@ def pixel(tenant: dict[str, Any], marker: str) -> Request:
 
 
 def webhook(tenant: dict[str, Any], marker: str) -> Request:
-    """A Standard Webhooks delivery of one event whose ``event_id`` is the marker."""
-    body = json.dumps({"event_name": "soak", "event_id": marker, "event_value": 1.5,
-                       "currency": "USD", "event_ts": int(time.time())}).encode()
+    """A Standard Webhooks delivery of a batch whose events' ``event_id`` are ``marker.N``."""
+    body = json.dumps({"events": [
+        {"event_name": "soak", "event_id": f"{marker}.{n}", "event_value": 1.5,
+         "currency": "USD", "event_ts": int(time.time())} for n in range(BATCH)]}).encode()
     message_id, timestamp = f"msg_{marker}", str(int(time.time()))
     key = base64.b64decode(tenant["webhook_secret"].removeprefix("whsec_"))
     mac = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
@@ -100,7 +112,7 @@ def send(port: int, sent: Sent, request: Request, retries: int = 6) -> Sent:
 
 def run(port: int, tenant: dict[str, Any], seconds: float, rate: float, threads: int,
         at: Callable[[float], None]) -> list[Sent]:
-    """``rate`` new events a second for ``seconds``, round-robin over the sources.
+    """``rate`` requests a second for ``seconds``, round-robin over the sources.
 
     ``at(elapsed)`` is called every tick so faults can be started on schedule.
     """

@@ -23,10 +23,10 @@ def stored_counts(tenant_id: str) -> Counter:
 
 def verdict(sent: list[load.Sent], stored: Counter, outage: dict) -> dict:
     attempts = [a for s in sent for a in s.attempts]
-    acked = {(s.source, s.marker) for s in sent if s.acknowledged}
+    acked = {key for s in sent if s.acknowledged for key in s.keys}
     during = [a for a in attempts if a.started >= outage["start"] and a.ended <= outage["end"]]
     return {
-        "sent": len(sent),
+        "sent": sum(len(s.keys) for s in sent),
         "requests": len(attempts),
         "acknowledged": len(acked),
         "stored": sum(stored.values()),
@@ -39,7 +39,7 @@ def verdict(sent: list[load.Sent], stored: Counter, outage: dict) -> dict:
                                        if a.status == 503 and not a.retry_after),
         "5xx_other_than_503": sum(1 for a in attempts if a.status >= 500 and a.status != 503),
         "during_outage": dict(Counter(str(a.status) for a in during)),
-        "by_source": dict(Counter(s.source for s in sent)),
+        "by_source": dict(Counter(key[0] for s in sent for key in s.keys)),
     }
 
 

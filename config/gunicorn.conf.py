@@ -11,6 +11,10 @@ threads = int(os.environ.get("GUNICORN_THREADS", 8))
 # At most this many threads of a worker wait for request bodies (middleware/body_deadline.py):
 # two stay free for everything else, health checks included, whatever slow senders do.
 os.environ.setdefault("CONVERSIONS_BODY_READERS", str(max(1, threads - 2)))
+# Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads connections
+# across them: on one shared socket the first worker to wake takes most keep-alive
+# connections and the other core idles.
+reuse_port = True
 # Bounded request lines and headers; bodies are bounded by the app and the middleware.
 limit_request_line = 8190
 limit_request_fields = 64

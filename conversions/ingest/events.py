@@ -115,8 +115,7 @@ def webhook_row(tenant_id: str, event: dict[str, Any], received_ms: int) -> dict
     return {
         **_conversion(tenant_id, "webhook", event, received_ms),
         "signed": True,
-        "properties": None if event["properties"] is None
-        else canonical.json_text(event["properties"]),
+        "properties": event["properties"],  # JSON text already (schemas.JsonText)
         "occurred_at_ms": event["event_ts"],
     }
 

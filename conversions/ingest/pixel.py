@@ -6,12 +6,15 @@ unsigned hints (``signed=False``) and never feed revenue attribution.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_limiter import RequestLimit
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import parse_accept_header
 
 from conversions.core import clock
 from conversions.ingest import limits, test_flags
@@ -34,15 +37,24 @@ NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0",
 
 def wants_json() -> bool:
     """True when the client prefers JSON to an image (``Accept: application/json``)."""
-    return request.accept_mimetypes.best_match(["image/gif", "application/json"]) \
-        == "application/json"
+    return _prefers_json(request.headers.get("Accept", ""))
+
+
+@lru_cache(maxsize=256)
+def _prefers_json(accept: str) -> bool:
+    """Content negotiation for one ``Accept`` value, decided once: clients send few."""
+    return parse_accept_header(accept, MIMEAccept).best_match(
+        ["image/gif", "application/json"]) == "application/json"
+
+
+# The GIF's own headers, built once (a Response copies them; werkzeug adds the length).
+_GIF_HEADERS = [("Content-Type", "image/gif"), *NO_CACHE.items()]
 
 
 def gif(status: int, outcome: str, headers: dict[str, str] | None = None) -> Response:
     """The transparent GIF, never cached, with ``X-Conversions-Status: outcome``."""
-    response = Response(GIF, status=status, mimetype="image/gif")
-    response.headers.update({**NO_CACHE, "X-Conversions-Status": outcome, **(headers or {})})
-    return response
+    return Response(GIF, status=status, headers=[
+        *_GIF_HEADERS, ("X-Conversions-Status", outcome), *(headers or {}).items()])
 
 
 def answer(status: int, outcome: str, body: dict[str, Any]) -> Response:

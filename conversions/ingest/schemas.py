@@ -112,14 +112,23 @@ def _event_name(value: str) -> None:
         raise ValidationError("must be 1 to 64 letters, digits or _ . : -")
 
 
-def _json_text(value: Any) -> None:
-    # Parsed JSON always serialises; text no store keeps (a lone surrogate) is refused before.
-    text = canonical.json_text(value)
-    if len(text) > MAX_PROPERTIES:
-        raise ValidationError(f"must be at most {MAX_PROPERTIES} characters as JSON")
-
-
 MAX_PROPERTIES = 16 * 1024
+
+
+class JsonText(fields.Dict):
+    """A JSON object, loaded as the compact JSON text it is stored as (at most
+    ``MAX_PROPERTIES`` characters): rendered once, for the check and the row alike."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        mapping = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text = canonical.json_text(mapping)
+            text.encode()
+        except (UnicodeEncodeError, TypeError, ValueError):
+            raise ValidationError("must be valid Unicode JSON") from None
+        if len(text) > MAX_PROPERTIES:
+            raise ValidationError(f"must be at most {MAX_PROPERTIES} characters as JSON")
+        return text
 
 
 class Conversion(Schema):
@@ -158,8 +167,8 @@ class WebhookEvent(Conversion):
         unknown = RAISE
 
     event_ts = EventTime(required=True)
-    properties = fields.Dict(keys=fields.String(), allow_none=True, load_default=None,
-                             validate=_json_text)
+    # A parsed JSON object's keys are text already: no key field to run on each.
+    properties = JsonText(allow_none=True, load_default=None)
 
 
 class PostbackEvent(Conversion):

@@ -6,7 +6,7 @@ the delivery's ``webhook-id``, whose unique index makes a replay a duplicate.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
 
 from conversions.core import canonical, clock
@@ -16,6 +16,7 @@ from conversions.ingest.signing import WEBHOOK_PATH, verified_tenant
 from conversions.metrics import tally
 from conversions.store.events import insert_batch
 from conversions.web.errors import ApiError
+from conversions.web.responses import json_response
 
 bp = Blueprint("webhooks", __name__)
 
@@ -42,11 +43,12 @@ def receive_webhook() -> ResponseReturnValue:
                                  "received_at_ms": now_ms, "event_count": len(rows),
                                  "window_start_ms": now_ms - window_ms})
     if stored is None:
-        return jsonify(duplicate=True, webhook_id=message_id, accepted=0,
-                       duplicates=len(rows), event_ids=[]), 200
+        return json_response({"duplicate": True, "webhook_id": message_id, "accepted": 0,
+                              "duplicates": len(rows), "event_ids": []})
     accepted = sum(1 for _, duplicate in stored if not duplicate)
     if accepted:
         tally.accepted(tenant_id, "webhook", accepted)
-    return jsonify(duplicate=False, webhook_id=message_id, accepted=accepted,
-                   duplicates=len(stored) - accepted,
-                   event_ids=[str(event_id) for event_id, _ in stored]), 202 if accepted else 200
+    return json_response({"duplicate": False, "webhook_id": message_id, "accepted": accepted,
+                          "duplicates": len(stored) - accepted,
+                          "event_ids": [str(event_id) for event_id, _ in stored]},
+                         202 if accepted else 200)

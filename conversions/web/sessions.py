@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 class LeanCookieSessions(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.cookies.get(self.get_cookie_name(app)):
+        # No Cookie header at all (every ingestion request): no need to parse one.
+        if "HTTP_COOKIE" in request.environ and request.cookies.get(self.get_cookie_name(app)):
             return super().open_session(app, request)
         # What the stock interface answers without a cookie: empty, or null with no key.
         return self.session_class() if app.secret_key else None

@@ -46,3 +46,11 @@ def test_a_2xx_or_500_during_the_outage_fails():
 def test_a_503_without_retry_after_fails():
     events = [sent("a", (101.0, 503, False), (106.0, 202, False))]
     assert any("Retry-After" in p for p in judge(events, Counter({("goal", "a"): 1})))
+
+
+def test_a_webhook_batch_missing_one_of_its_events_fails():
+    batch = Sent("webhook", "w", [Attempt(99.0, 99.1, 202, False)])
+    stored = Counter(dict.fromkeys(batch.keys[1:], 1))
+    stored.update({("goal", "a"): 1, ("goal", "b"): 1})
+    problems = judge([*GOOD, batch], stored)
+    assert any("1 acknowledged events are not stored" in p for p in problems)
