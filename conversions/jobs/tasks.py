@@ -42,12 +42,14 @@ def prune() -> int:
     """
     now = clock.now_ms()
     cutoff = now - _config_ms("REPLAY_WINDOW_SECONDS")
-    with database.atomic():
-        rows = WebhookDelivery.delete().where(WebhookDelivery.received_at_ms < cutoff).execute()
-        rows += (JobRun.delete()
-                 .where(JobRun.started_at_ms < now - _config_ms("JOB_RUN_RETENTION_SECONDS"))
-                 .execute())
-        rows += dead_letters.prune_expired(now)
+    # Each delete is its own transaction: they need no atomicity together, and a transaction
+    # holding one table at a time cannot deadlock with a worker starting up, whose schema
+    # check locks the tables in turn (PostgreSQL).
+    rows = WebhookDelivery.delete().where(WebhookDelivery.received_at_ms < cutoff).execute()
+    rows += (JobRun.delete()
+             .where(JobRun.started_at_ms < now - _config_ms("JOB_RUN_RETENTION_SECONDS"))
+             .execute())
+    rows += dead_letters.prune_expired(now)
     return rows
 
 

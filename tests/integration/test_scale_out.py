@@ -114,7 +114,7 @@ def eventually(check: Callable[[], object], timeout: float = 10.0) -> object:
 
 def served_pixels(server: Server) -> int:
     assert server.log_path is not None
-    return server.log_path.read_text().count('"GET /api/conversions/pixel?')
+    return server.log_path.read_text().count('"GET /api/conversions/pixel HTTP')
 
 
 def test_requests_spread_over_both_instances_and_each_is_stored(deployment):
@@ -195,7 +195,7 @@ def test_each_job_ran_once_per_interval_across_both_instances(deployment):
         mine = [run for run in runs if run.job == job]
         slots = [run.started_at_ms // 1000 for run in mine]
         assert len(set(slots)) == len(slots), f"{job} ran twice in one interval"
-        assert all(run.error is None for run in mine), job
+        assert all(run.error is None for run in mine), (job, [run.error for run in mine])
         for before, after in pairwise(mine):
             assert after.started_at_ms >= before.finished_at_ms, f"{job} runs overlapped"
 
