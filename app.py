@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask
 
+from config import checks
 from config import load as load_config
 from conversions.core import clock
 from conversions.ingest import docs as ingest_docs
@@ -53,6 +54,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
+    error = checks.retention_error(app.config)
+    if error:
+        raise ValueError(error)
     logs.init_app(app)
     clock.use(app.config.get("CLOCK") or (
         clock.offset_file(app.config["CLOCK_FILE"]) if app.config.get("CLOCK_FILE") else None))

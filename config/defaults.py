@@ -88,6 +88,12 @@ FLUSH_INTERVAL_SECONDS = 10
 JOB_LEASE_SECONDS = 600
 # Events received this recently may still be committing: aggregation leaves them to the tail.
 AGGREGATE_SETTLE_SECONDS = 10
+# Raw events are kept this many days of event time (0: kept for ever); the rollups keep
+# every figure of older periods. It must exceed the oldest event the service accepts
+# (IMPORT_MAX_AGE_SECONDS, EVENT_MAX_AGE_SECONDS, a dead letter replayed at the end of
+# FAILURES_MAX_AGE_DAYS) by a day (config/checks.py), so no accepted event lands in a period
+# already pruned.
+RAW_EVENT_RETENTION_DAYS = 0
 # Job runs are kept this long for health.
 JOB_RUN_RETENTION_SECONDS = 7 * 24 * 3600
 # Staleness alerts: POSTed as JSON when set, retried with a growing delay.

@@ -104,7 +104,8 @@ def _store(row: dict[str, Any]) -> tuple[int, str]:
                    .where(Event.id == event_id, Event.status == stored.status).execute())
         if not changed:
             return event_id, "duplicate"
-        aggregation.refresh_hour(row["tenant"], stored.occurred_at_ms)
+        aggregation.refresh_event(row["tenant"], stored.occurred_at_ms, row["source_type"],
+                                  row["signed"])
     return event_id, "approved"
 
 

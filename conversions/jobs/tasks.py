@@ -12,10 +12,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from conversions.core import clock
-from conversions.core.periods import floor, iso
+from conversions.core.periods import DAY_MS, floor, iso
 from conversions.metrics import aggregation, tally
 from conversions.monitoring import freshness
-from conversions.store import dead_letters, runs
+from conversions.store import dead_letters, leases, retention, runs
 from conversions.store.database import connection, database
 from conversions.store.models import JobRun, OutcomeCount, WebhookDelivery
 
@@ -25,8 +25,25 @@ def _config_ms(name: str) -> int:
 
 
 def aggregate() -> int:
-    """Aggregate every event received before now less the settle time."""
-    return aggregation.aggregate(clock.now_ms() - _config_ms("AGGREGATE_SETTLE_SECONDS"))
+    """Aggregate every event received before now less the settle time; a long catch-up
+    stops starting batches at half the lease, so no other process takes the job over."""
+    budget = float(current_app.config["JOB_LEASE_SECONDS"]) / 2
+    return aggregation.aggregate(clock.now_ms() - _config_ms("AGGREGATE_SETTLE_SECONDS"),
+                                 budget_seconds=budget)
+
+
+def prune_raw_events(now_ms: int) -> int:
+    """Delete raw events older than RAW_EVENT_RETENTION_DAYS (whole days of event time)
+    that the rollups hold; 0 (the default) keeps them. Under the aggregate job's lock, so no
+    period is recomputed while its events go."""
+    days = int(current_app.config["RAW_EVENT_RETENTION_DAYS"])
+    if not days:
+        return 0
+    with leases.held("aggregate", _config_ms("JOB_LEASE_SECONDS")) as taken:
+        if not taken:  # the aggregation runs: the next prune goes on
+            return 0
+        return retention.prune_events(floor(now_ms - days * DAY_MS, "day"),
+                                      aggregation.cursor_ms())
 
 
 def staleness() -> int:
@@ -34,8 +51,8 @@ def staleness() -> int:
 
 
 def prune() -> int:
-    """Forget webhook ids past the replay window, old job runs and dead letters past their
-    retention.
+    """Forget webhook ids past the replay window, old job runs, dead letters past their
+    retention and raw events past theirs.
 
     A signed goal's digest is kept as long as its event: the goal protocol signs no time or
     nonce, so freeing it would let the same captured bytes count again.
@@ -50,6 +67,7 @@ def prune() -> int:
              .where(JobRun.started_at_ms < now - _config_ms("JOB_RUN_RETENTION_SECONDS"))
              .execute())
     rows += dead_letters.prune_expired(now)
+    rows += prune_raw_events(now)
     return rows
 
 

@@ -1,78 +1,215 @@
-"""Hourly aggregates of events, recomputed per touched hour so a re-run gives the same rows.
+"""The rollups, recomputed per touched period so a re-run gives the same rows: hourly
+aggregates (``HourlyAggregate``: events and value by hour of event time, source, name and
+currency) and the attribution rollup (``DailyAttribution``: signed goals by day of event
+time, first-touch bucket and currency, ``attribution_rollup``).
 
-The cursor is a receive time: the aggregates hold exactly the events received before it,
-and readers add the events received since (the tail) to be exact up to now.
+The cursor is a receive time: the rollups hold exactly the events received before it, and
+readers add the events received since (the tail) to be exact up to now. A run walks the
+receive times since the cursor in batches of at most ``BATCH_EVENTS`` events. Each batch
+recomputes whole, from the raw events, every period its events touch, then replaces those
+rows and advances the cursor in one short transaction; the reads come first, outside it, so
+ingestion waits at most for the writes of one batch. Recomputing instead of adding makes
+every event count exactly once however often it is aggregated, and lets an event that
+changes (an approved postback) leave the rollup it was in.
+
+Periods that start before the prune horizon (``store.retention``) are never recomputed:
+their raw events may have been pruned, and the rollups are then all that is left of them.
 """
 from __future__ import annotations
 
 import time
+from collections import defaultdict
+from collections.abc import Iterable
 
 from peewee import SQL, fn
 
-from conversions.core.periods import HOUR_MS
-from conversions.store import leases
+from conversions.core.periods import DAY_MS, HOUR_MS
+from conversions.metrics import attribution_rollup
+from conversions.store import leases, retention
 from conversions.store.database import database
-from conversions.store.models import Event, HourlyAggregate, JobCursor
+from conversions.store.models import (
+    AGGREGATE_CURSOR,
+    DailyAttribution,
+    Event,
+    HourlyAggregate,
+    JobCursor,
+    RollupRefresh,
+)
 
-CURSOR = "aggregate"
+# Events a batch reads at most (all events of one receive millisecond go together): a few
+# MB of work, and a write transaction of well under a second.
+BATCH_EVENTS = 20_000
+INSERT_ROWS = 200
+
+# Periods by tenant: hour or day indexes (event time // HOUR_MS or DAY_MS).
+Touched = dict[str, set[int]]
 
 
 def cursor_ms() -> int:
-    """The receive time (ms) the aggregates are exact up to (exclusive)."""
-    return JobCursor.select(JobCursor.position_ms).where(JobCursor.name == CURSOR).scalar() or 0
+    """The receive time (ms) the rollups are exact up to (exclusive)."""
+    return (JobCursor.select(JobCursor.position_ms)
+            .where(JobCursor.name == AGGREGATE_CURSOR).scalar() or 0)
 
 
-def _touched(start_ms: int, end_ms: int) -> list[tuple[str, int]]:
-    """(tenant, hour index) of events received in ``[start_ms, end_ms)``."""
-    hour = (Event.occurred_at_ms / SQL(str(HOUR_MS))).alias("hour")
-    query = (Event.select(Event.tenant, hour)
+def _runs(indexes: Iterable[int]) -> list[tuple[int, int]]:
+    """Consecutive indexes as ``(first, last)`` runs, so each run is one range query."""
+    runs: list[tuple[int, int]] = []
+    for index in sorted(indexes):
+        if runs and runs[-1][1] == index - 1:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    return runs
+
+
+def _kept_runs(touched: Touched, size_ms: int, horizon_ms: int | None
+               ) -> list[tuple[str, tuple[int, int]]]:
+    """The touched periods as runs by tenant, less any period starting before the horizon."""
+    lowest = 0 if horizon_ms is None else -(-horizon_ms // size_ms)
+    return [(tenant_id, (max(first, lowest), last))
+            for tenant_id, indexes in sorted(touched.items())
+            for first, last in _runs(indexes) if last >= lowest]
+
+
+def _batch_end(start_ms: int, end_ms: int) -> int:
+    """The receive time closing the batch that starts at ``start_ms`` (at most ``end_ms``)."""
+    boundary = (Event.select(Event.received_at_ms)
+                .where(Event.received_at_ms >= start_ms, Event.received_at_ms < end_ms)
+                .order_by(Event.received_at_ms).offset(BATCH_EVENTS).limit(1).scalar())
+    return end_ms if boundary is None else max(int(boundary), start_ms + 1)
+
+
+def _touched(start_ms: int, end_ms: int) -> tuple[Touched, Touched]:
+    """The hours and the attribution days of events received in ``[start_ms, end_ms)``."""
+    hour = Event.occurred_at_ms / SQL(str(HOUR_MS))
+    query = (Event.select(Event.tenant, hour, Event.source_type, Event.signed)
              .where(Event.received_at_ms >= start_ms, Event.received_at_ms < end_ms)
              .distinct().tuples())
-    return sorted({(tenant, int(index)) for tenant, index in query})
+    hours: Touched = defaultdict(set)
+    days: Touched = defaultdict(set)
+    for tenant_id, index, source_type, signed in query:
+        hours[tenant_id].add(int(index))
+        if attribution_rollup.counts(source_type, signed):
+            days[tenant_id].add(int(index) * HOUR_MS // DAY_MS)
+    return hours, days
 
 
-def _hour_rows(tenant_id: str, hour: int, end_ms: int) -> list[dict]:
-    """The aggregate rows of one tenant's hour, from the events received before ``end_ms``."""
-    query = (Event.select(Event.source_type, Event.event_name, Event.currency,
+def _hour_rows(tenant_id: str, first: int, last: int, received_before: int) -> list[dict]:
+    """The aggregate rows of the tenant's hours ``first..last``, from the events received
+    before ``received_before``: one grouped range query."""
+    # A literal, not a parameter, so PostgreSQL sees the grouped expression as selected.
+    hour = (Event.occurred_at_ms / SQL(str(HOUR_MS))).alias("hour")
+    query = (Event.select(hour, Event.source_type, Event.event_name, Event.currency,
                           fn.COUNT(Event.id), fn.COALESCE(fn.SUM(Event.value_hundredths), 0))
              .where(Event.tenant == tenant_id,
-                    Event.occurred_at_ms >= hour * HOUR_MS,
-                    Event.occurred_at_ms < (hour + 1) * HOUR_MS,
-                    Event.received_at_ms < end_ms)
-             .group_by(Event.source_type, Event.event_name, Event.currency)
+                    Event.occurred_at_ms >= first * HOUR_MS,
+                    Event.occurred_at_ms < (last + 1) * HOUR_MS,
+                    Event.received_at_ms < received_before)
+             .group_by(hour, Event.source_type, Event.event_name, Event.currency)
              .tuples())
-    return [{"tenant": tenant_id, "hour_start_ms": hour * HOUR_MS, "source_type": source,
+    return [{"tenant": tenant_id, "hour_start_ms": int(index) * HOUR_MS, "source_type": source,
              "event_name": name, "currency": cur or "", "events": int(count),
              "value_hundredths": int(value)}
-            for source, name, cur, count, value in query]
+            for index, source, name, cur, count, value in query]
 
 
-def aggregate(end_ms: int, start_ms: int | None = None) -> int:
-    """Bring the aggregates up to receive time ``end_ms``; returns the rows written.
+def _day_rows(tenant_id: str, first: int, last: int, received_before: int) -> list[dict]:
+    """The attribution rows of the tenant's days ``first..last``, from the signed goals
+    received before ``received_before``."""
+    goals = (Event.select(*attribution_rollup.EVENT_FIELDS)
+             .where(Event.tenant == tenant_id, attribution_rollup.COUNTED,
+                    Event.occurred_at_ms >= first * DAY_MS,
+                    Event.occurred_at_ms < (last + 1) * DAY_MS,
+                    Event.received_at_ms < received_before)
+             .tuples())
+    return [attribution_rollup.row(tenant_id, key, totals)
+            for key, totals in attribution_rollup.from_events(goals.iterator()).items()]
 
-    Every hour touched by an event received since the cursor (or ``start_ms``) is recomputed
-    whole from the raw events and replaced, so running it again changes nothing. Events
+
+def _recompute(hours: Touched, days: Touched, received_before: int, horizon_ms: int | None,
+               cursor_to: int | None = None, refreshed: Iterable[int] = ()) -> int:
+    """Recompute the touched periods from the events received before ``received_before``,
+    then replace their rows (and move the cursor to ``cursor_to``, and drop the refresh
+    requests ``refreshed``) in one transaction; returns the rows written."""
+    hour_runs = _kept_runs(hours, HOUR_MS, horizon_ms)
+    day_runs = _kept_runs(days, DAY_MS, horizon_ms)
+    hour_rows = [row for t, (first, last) in hour_runs
+                 for row in _hour_rows(t, first, last, received_before)]
+    day_rows = [row for t, (first, last) in day_runs
+                for row in _day_rows(t, first, last, received_before)]
+    refreshed = list(refreshed)
+    with database.atomic():
+        for tenant_id, (first, last) in hour_runs:
+            HourlyAggregate.delete().where(
+                HourlyAggregate.tenant == tenant_id,
+                HourlyAggregate.hour_start_ms >= first * HOUR_MS,
+                HourlyAggregate.hour_start_ms < (last + 1) * HOUR_MS).execute()
+        for tenant_id, (first, last) in day_runs:
+            DailyAttribution.delete().where(
+                DailyAttribution.tenant == tenant_id,
+                DailyAttribution.day_start_ms >= first * DAY_MS,
+                DailyAttribution.day_start_ms < (last + 1) * DAY_MS).execute()
+        for model, rows in ((HourlyAggregate, hour_rows), (DailyAttribution, day_rows)):
+            for index in range(0, len(rows), INSERT_ROWS):
+                model.insert_many(rows[index:index + INSERT_ROWS]).execute()
+        if refreshed:
+            RollupRefresh.delete().where(RollupRefresh.id.in_(refreshed)).execute()
+        if cursor_to is not None:
+            (JobCursor.insert(name=AGGREGATE_CURSOR, position_ms=cursor_to)
+             .on_conflict(conflict_target=[JobCursor.name], preserve=[JobCursor.position_ms])
+             .execute())
+    return len(hour_rows) + len(day_rows)
+
+
+def _refresh_requested(horizon_ms: int | None) -> int:
+    """Recompute the periods of events stored behind the cursor (``request_refresh``)."""
+    requests = list(RollupRefresh.select(RollupRefresh.id, RollupRefresh.tenant,
+                                         RollupRefresh.occurred_at_ms).tuples())
+    if not requests:
+        return 0
+    hours: Touched = defaultdict(set)
+    days: Touched = defaultdict(set)
+    for _, tenant_id, occurred_ms in requests:
+        hours[tenant_id].add(occurred_ms // HOUR_MS)
+        days[tenant_id].add(occurred_ms // DAY_MS)
+    return _recompute(hours, days, cursor_ms(), horizon_ms,
+                      refreshed=[request_id for request_id, _, _ in requests])
+
+
+def aggregate(end_ms: int, start_ms: int | None = None, budget_seconds: float | None = None
+              ) -> int:
+    """Bring the rollups up to receive time ``end_ms``; returns the rows written.
+
+    Walks the events received since the cursor (or ``start_ms``, to recompute from an
+    earlier receive time) in batches, each its own transaction that advances the cursor,
+    which never goes back. Past ``budget_seconds`` no new batch starts: the next run goes
+    on from the cursor. Periods before the prune horizon are left as they are. Events
     received before ``end_ms`` are committed and never change, so they are read outside the
-    short write transaction.
+    short write transactions.
     """
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+    horizon_ms = retention.pruned_before_ms()
+    written = _refresh_requested(horizon_ms)
     cursor = cursor_ms()
     start = cursor if start_ms is None else start_ms
-    end_ms = max(end_ms, cursor)  # the cursor never goes back: the tail starts there
-    if end_ms <= start:
-        return 0
-    hours = _touched(start, end_ms)
-    rows = [row for tenant_id, hour in hours for row in _hour_rows(tenant_id, hour, end_ms)]
-    with database.atomic():
-        for tenant_id, hour in hours:
-            HourlyAggregate.delete().where(HourlyAggregate.tenant == tenant_id,
-                                           HourlyAggregate.hour_start_ms == hour * HOUR_MS
-                                           ).execute()
-        for index in range(0, len(rows), 200):
-            HourlyAggregate.insert_many(rows[index:index + 200]).execute()
-        (JobCursor.insert(name=CURSOR, position_ms=end_ms)
-         .on_conflict(conflict_target=[JobCursor.name], preserve=[JobCursor.position_ms])
-         .execute())
-    return len(rows)
+    end_ms = max(end_ms, cursor)
+    while start < end_ms and (deadline is None or time.monotonic() < deadline):
+        batch_end = _batch_end(start, end_ms)
+        hours, days = _touched(start, batch_end)
+        # Recomputed from every event before the cursor's new place, which is never behind
+        # its old one: the tail starts there.
+        position = max(batch_end, cursor)
+        written += _recompute(hours, days, position, horizon_ms, cursor_to=position)
+        start = batch_end
+    return written
+
+
+def request_refresh(tenant_id: str, occurred_ms: Iterable[int]) -> None:
+    """Have the next run recompute the periods of events just stored with a receive time
+    the cursor may have passed, in the caller's transaction (so with the events)."""
+    rows = [{"tenant": tenant_id, "occurred_at_ms": ms} for ms in occurred_ms]
+    if rows:
+        RollupRefresh.insert_many(rows).execute()
 
 
 class AggregationBusy(RuntimeError):
@@ -80,11 +217,11 @@ class AggregationBusy(RuntimeError):
 
 
 def aggregate_received_since(since_ms: int, wait_seconds: float = 120) -> None:
-    """Recompute the aggregates of the hours of events received since ``since_ms``.
+    """Recompute the rollups of the periods of events received since ``since_ms``.
 
-    Stats read the aggregates plus the events received since the cursor, so an event stored
-    with an older receive time (an import) would otherwise count nowhere. Waits while the
-    aggregate job runs, up to ``wait_seconds``.
+    Readers add only the events received since the cursor, so an event stored with an older
+    receive time (an import) would otherwise count nowhere. Waits while the aggregate job
+    runs, up to ``wait_seconds``.
     """
     deadline = time.monotonic() + wait_seconds
     while since_ms < cursor_ms():
@@ -97,13 +234,21 @@ def aggregate_received_since(since_ms: int, wait_seconds: float = 120) -> None:
         time.sleep(0.5)
 
 
-def refresh_hour(tenant_id: str, at_ms: int) -> None:
-    """Recompute the tenant's hour holding event time ``at_ms`` from the events received
-    before the cursor, in the caller's transaction: an event of that hour changed and was
-    moved to the tail (a later Approved postback), so it leaves the aggregate it was in."""
-    hour = at_ms // HOUR_MS
-    rows = _hour_rows(tenant_id, hour, cursor_ms())
+def refresh_event(tenant_id: str, occurred_at_ms: int, source_type: str, signed: bool) -> None:
+    """Recompute every rollup period holding a changed event (event time ``occurred_at_ms``)
+    from the events received before the cursor, in the caller's transaction: the event was
+    moved to the tail (a later Approved postback), so it leaves the rollups it was in."""
+    received_before = cursor_ms()
+    hour = occurred_at_ms // HOUR_MS
+    rows = _hour_rows(tenant_id, hour, hour, received_before)
     HourlyAggregate.delete().where(HourlyAggregate.tenant == tenant_id,
                                    HourlyAggregate.hour_start_ms == hour * HOUR_MS).execute()
     if rows:
         HourlyAggregate.insert_many(rows).execute()
+    if attribution_rollup.counts(source_type, signed):
+        day = occurred_at_ms // DAY_MS
+        day_rows = _day_rows(tenant_id, day, day, received_before)
+        DailyAttribution.delete().where(DailyAttribution.tenant == tenant_id,
+                                        DailyAttribution.day_start_ms == day * DAY_MS).execute()
+        if day_rows:
+            DailyAttribution.insert_many(day_rows).execute()

@@ -1,4 +1,6 @@
-"""Revenue attribution by first-touch bucket, from signed goal events only.
+"""Revenue attribution by first-touch bucket, from signed goal events only, over whole days
+of event time: the attribution rollup (``DailyAttribution``) plus the goals received since
+the aggregation cursor (the tail), so figures are exact up to now.
 
 Used by ``GET /api/conversions/attribution`` and by anything else that shows the figures.
 Unsigned browser hints (pixel events) and webhook events never count.
@@ -9,97 +11,101 @@ the future) to the goal event, in days. Method:
 
 - median: the middle lag, or the mean of the two middle lags when there is an even number;
 - p90: nearest rank, the lag at position ``ceil(0.9 * n)`` of the lags sorted ascending;
-- both are computed on exact milliseconds, then given in days rounded to two decimals;
+- both are read from the merged DDSketch of the days in range (``lag_sketch``): each lag
+  it gives is within 1 % (``relative_accuracy``) of the exact lag at that rank, then given
+  in days rounded to two decimals;
 - a negative lag (a first touch a little after the event, within the clock-skew allowance)
   counts as 0;
-- the histogram counts lags in the fixed bins of ``LAG_BINS_DAYS``: ``[low, high)`` days,
-  the last bin open-ended.
+- the histogram counts lags exactly in the fixed bins of ``LAG_BINS_DAYS``: ``[low, high)``
+  days, the last bin open-ended.
 """
 from __future__ import annotations
 
-import math
-import statistics
-from collections.abc import Sequence
 from typing import Any
 
-from peewee import fn
-
 from conversions.core import money
-from conversions.core.periods import DAY_MS
-from conversions.store.models import Event
+from conversions.core.periods import DAY_MS, ceil, floor, iso
+from conversions.metrics import aggregation, attribution_rollup, figures, lag_sketch
+from conversions.metrics.attribution_rollup import BUCKETS, LAG_BINS_DAYS, Totals
+from conversions.store.models import DailyAttribution, Event
 
-BUCKETS = ("ai_search", "unattributed")
-LAG_BINS_DAYS: tuple[tuple[int, int | None], ...] = (
-    (0, 1), (1, 7), (7, 14), (14, 30), (30, 60), (60, 90), (90, 180), (180, None),
-)
+
+def days_covering(start_ms: int, end_ms: int) -> tuple[int, int]:
+    """``[start_ms, end_ms)`` widened to whole UTC days."""
+    return floor(start_ms, "day"), ceil(end_ms, "day")
+
+
+def _totals(tenant_id: str, start_ms: int, end_ms: int) -> dict[tuple[str, str], Totals]:
+    """Totals by bucket and currency of the signed goals in the days ``[start_ms, end_ms)``."""
+    totals: dict[tuple[str, str], Totals] = {}
+
+    def add(bucket: str, currency: str, part: Totals) -> None:
+        if (bucket, currency) in totals:
+            totals[(bucket, currency)].merge(part)
+        else:
+            totals[(bucket, currency)] = part
+
+    rollup = DailyAttribution
+    with figures.snapshot():
+        cursor = aggregation.cursor_ms()
+        for stored in rollup.select().where(rollup.tenant == tenant_id,
+                                            rollup.day_start_ms >= start_ms,
+                                            rollup.day_start_ms < end_ms):
+            add(stored.bucket, stored.currency, attribution_rollup.from_row(stored))
+        tail = (Event.select(*attribution_rollup.EVENT_FIELDS)
+                .where(Event.tenant == tenant_id, attribution_rollup.COUNTED,
+                       Event.received_at_ms >= cursor,
+                       Event.occurred_at_ms >= start_ms, Event.occurred_at_ms < end_ms)
+                .tuples())
+        for (_, bucket, currency), part in attribution_rollup.from_events(tail).items():
+            add(bucket, currency, part)
+    return totals
 
 
 def report(tenant_id: str, start_ms: int, end_ms: int) -> dict[str, Any]:
-    """Figures for the tenant's signed goals that occurred in ``[start_ms, end_ms)``."""
-    signed_goals = (
-        (Event.tenant == tenant_id) & (Event.source_type == "goal")
-        & (Event.signed == True)  # noqa: E712  (a SQL comparison, not a Python one)
-        & (Event.occurred_at_ms >= start_ms) & (Event.occurred_at_ms < end_ms)
-    )
-    rows = (Event.select(Event.first_touch_bucket, Event.currency, fn.COUNT(Event.id),
-                         fn.SUM(Event.value_hundredths))
-            .where(signed_goals).group_by(Event.first_touch_bucket, Event.currency).tuples())
-    figures: dict[str, dict[str, Any]] = {
-        name: {"events": 0, "revenue": {}, "lags": []} for name in BUCKETS
-    }
-    cents: dict[str, dict[str, int]] = {name: {} for name in BUCKETS}
-    for sent_bucket, currency, count, total in rows:
-        name = bucket_of(sent_bucket)
-        figures[name]["events"] += int(count)
-        if total is not None:
-            key = currency or money.NO_CURRENCY
-            cents[name][key] = cents[name].get(key, 0) + int(total)
-    lags = (Event.select(Event.first_touch_bucket, Event.occurred_at_ms - Event.first_touch_at_ms)
-            .where(signed_goals & Event.first_touch_at_ms.is_null(False)).tuples())
-    for sent_bucket, lag_ms in lags:
-        figures[bucket_of(sent_bucket)]["lags"].append(max(int(lag_ms), 0))
-    buckets = {
-        name: {
-            "events": figures[name]["events"],
-            "revenue": {code: money.text(cents[name][code]) for code in sorted(cents[name])},
-            "lag": lag_summary(figures[name]["lags"]),
-        }
-        for name in BUCKETS
-    }
-    every_lag = [lag for name in BUCKETS for lag in figures[name]["lags"]]
+    """Figures for the tenant's signed goals that occurred in the whole days covering
+    ``[start_ms, end_ms)``; ``from`` and ``to`` say which."""
+    start_ms, end_ms = days_covering(start_ms, end_ms)
+    totals = _totals(tenant_id, start_ms, end_ms)
+    by_bucket = {name: Totals() for name in BUCKETS}
+    revenue: dict[str, dict[str, int]] = {name: {} for name in BUCKETS}
+    for (bucket, currency), part in sorted(totals.items()):
+        by_bucket[bucket].merge(part)
+        if part.revenue_hundredths is not None:
+            code = currency or money.NO_CURRENCY
+            revenue[bucket][code] = revenue[bucket].get(code, 0) + part.revenue_hundredths
+    every = Totals()
+    for name in BUCKETS:
+        every.merge(by_bucket[name])
     return {
         "tenant_id": tenant_id,
-        "events": sum(figures[name]["events"] for name in BUCKETS),
-        "buckets": buckets,
-        "lag": lag_summary(every_lag),
+        "from": iso(start_ms),
+        "to": iso(end_ms),
+        "events": every.goals,
+        "buckets": {name: {"events": by_bucket[name].goals,
+                           "revenue": {code: money.text(cents)
+                                       for code, cents in sorted(revenue[name].items())},
+                           "lag": lag_summary(by_bucket[name])}
+                    for name in BUCKETS},
+        "lag": lag_summary(every),
     }
-
-
-def bucket_of(first_touch_bucket: str | None) -> str:
-    """Only ``ai_search`` is honored; any other or no bucket is not attributed."""
-    return "ai_search" if first_touch_bucket == "ai_search" else "unattributed"
 
 
 def days(milliseconds: float) -> float:
     return round(milliseconds / DAY_MS, 2)
 
 
-def nearest_rank(sorted_values: Sequence[int], percent: int) -> int:
-    """The nearest-rank percentile of ascending values (the list must not be empty)."""
-    return sorted_values[max(math.ceil(percent * len(sorted_values) / 100), 1) - 1]
-
-
-def lag_summary(lags_ms: list[int]) -> dict[str, Any]:
-    """Count, median, p90 (days) and the fixed-bin histogram of lags in milliseconds."""
-    ordered = sorted(lags_ms)
-    histogram = []
-    for low, high in LAG_BINS_DAYS:
-        count = sum(1 for lag in ordered
-                    if lag >= low * DAY_MS and (high is None or lag < high * DAY_MS))
-        histogram.append({"from_days": low, "to_days": high, "count": count})
+def lag_summary(totals: Totals) -> dict[str, Any]:
+    """Count, median and p90 (days, within the sketch's relative accuracy) and the exact
+    fixed-bin histogram of the lags of ``totals``."""
+    sketch = totals.sketch
+    counted = int(sketch.count)
     return {
-        "count": len(ordered),
-        "median_days": days(statistics.median(ordered)) if ordered else None,
-        "p90_days": days(nearest_rank(ordered, 90)) if ordered else None,
-        "histogram": histogram,
+        "count": counted,
+        "median_days": days(lag_sketch.median(sketch)) if counted else None,
+        "p90_days": days(lag_sketch.nearest_rank(sketch, 90)) if counted else None,
+        "relative_accuracy": lag_sketch.RELATIVE_ACCURACY,
+        "histogram": [{"from_days": low, "to_days": high, "count": count}
+                      for (low, high), count in zip(LAG_BINS_DAYS, totals.histogram,
+                                                    strict=True)],
     }

@@ -1,21 +1,21 @@
-"""Event counts and value sums by hour, from the aggregates plus the not-yet-aggregated tail,
-so figures are exact up to now; shared by stats, metrics and health."""
+"""Event counts and value sums by period, from the hourly aggregates plus the
+not-yet-aggregated tail, so figures are exact up to now; shared by stats, metrics and health."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from peewee import SQL, fn
 
 from conversions.core import money
-from conversions.core.periods import HOUR_MS, floor, iso
+from conversions.core.periods import GRANULARITIES, floor, iso
 from conversions.metrics import aggregation, tally
 from conversions.store.database import database, is_postgres
 from conversions.store.models import Event, HourlyAggregate, OutcomeCount
 
-# hour start (ms), source type, event name, currency ("": none) -> [events, value hundredths]
+# period start (ms), source type, event name, currency ("": none) -> [events, value hundredths]
 Buckets = dict[tuple[int, str, str, str], list[int]]
 
 
@@ -30,31 +30,35 @@ def snapshot() -> Iterator[None]:
             yield
 
 
-def hourly(tenant_id: str, start_ms: int, end_ms: int, source_type: str | None = None) -> Buckets:
-    """Every hour in ``[start_ms, end_ms)`` (hour-aligned) with events, by event time."""
+def by_period(tenant_id: str, start_ms: int, end_ms: int, granularity: str = "hour",
+              source_type: str | None = None) -> Buckets:
+    """Every period of ``granularity`` in ``[start_ms, end_ms)`` (period-aligned) with
+    events, by event time: the hourly aggregates summed by the database, plus the tail."""
     buckets: Buckets = defaultdict(lambda: [0, 0])
     agg = HourlyAggregate
+    # Literals, not parameters, so PostgreSQL sees the grouped expressions as selected.
+    size = SQL(str(GRANULARITIES[granularity]))
     with snapshot():
         cursor = aggregation.cursor_ms()
-        query = agg.select(agg.hour_start_ms, agg.source_type, agg.event_name, agg.currency,
-                           agg.events, agg.value_hundredths).where(
-            agg.tenant == tenant_id, agg.hour_start_ms >= start_ms, agg.hour_start_ms < end_ms)
+        period = (agg.hour_start_ms / size * size).alias("period")
+        query = (agg.select(period, agg.source_type, agg.event_name, agg.currency,
+                            fn.SUM(agg.events), fn.SUM(agg.value_hundredths))
+                 .where(agg.tenant == tenant_id, agg.hour_start_ms >= start_ms,
+                        agg.hour_start_ms < end_ms)
+                 .group_by(period, agg.source_type, agg.event_name, agg.currency))
         if source_type:
             query = query.where(agg.source_type == source_type)
-        rows: list[Iterable[Any]] = [query.tuples()]
-        # A literal, not a parameter, so PostgreSQL sees the grouped expression as selected.
-        hour = (Event.occurred_at_ms / SQL(str(HOUR_MS))).alias("hour")
-        tail = (Event.select(hour, Event.source_type, Event.event_name, Event.currency,
+        tail_period = (Event.occurred_at_ms / size * size).alias("period")
+        tail = (Event.select(tail_period, Event.source_type, Event.event_name, Event.currency,
                              fn.COUNT(Event.id), fn.COALESCE(fn.SUM(Event.value_hundredths), 0))
                 .where(Event.tenant == tenant_id, Event.received_at_ms >= cursor,
                        Event.occurred_at_ms >= start_ms, Event.occurred_at_ms < end_ms)
-                .group_by(hour, Event.source_type, Event.event_name, Event.currency))
+                .group_by(tail_period, Event.source_type, Event.event_name, Event.currency))
         if source_type:
             tail = tail.where(Event.source_type == source_type)
-        rows.append((int(h) * HOUR_MS, *rest) for h, *rest in tail.tuples())
-        for part in rows:
-            for hour_ms, source, name, cur, events, value in part:
-                bucket = buckets[(int(hour_ms), source, name, cur or "")]
+        for part in (query.tuples(), tail.tuples()):
+            for period_ms, source, name, cur, events, value in part:
+                bucket = buckets[(int(period_ms), source, name, cur or "")]
                 bucket[0] += int(events)
                 bucket[1] += int(value)
     return dict(buckets)
@@ -66,10 +70,10 @@ def rollup(buckets: Buckets, granularity: str, by: tuple[str, ...],
     (``source_type``, ``event_name``, ``currency``), each with a count and ``value`` per
     currency; events without a value count under currency "" and have none."""
     totals: dict[tuple, list] = {}
-    for (hour_ms, source, name, cur), (events, value) in buckets.items():
+    for (period_ms, source, name, cur), (events, value) in buckets.items():
         currency = cur or (money.NO_CURRENCY if value else "")
         fields = {"source_type": source, "event_name": name, "currency": currency}
-        key = (floor(hour_ms, granularity), *(fields[f] for f in by))
+        key = (floor(period_ms, granularity), *(fields[f] for f in by))
         total = totals.setdefault(key, [0, defaultdict(int)])
         total[0] += events
         if currency:

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from conversions.core import clock
-from conversions.core.periods import DAY_MS, iso
+from conversions.core.periods import DAY_MS, ceil
 from conversions.metrics import attribution
 from conversions.web import params
 from conversions.web.auth import admin_required
@@ -16,14 +16,14 @@ bp = Blueprint("attribution", __name__)
 @bp.get("/api/conversions/attribution")
 @admin_required
 def attribution_report() -> ResponseReturnValue:
-    """Signed goals that occurred in ``[from, to)``; default: the last ATTRIBUTION_DEFAULT_DAYS."""
+    """Signed goals that occurred in the whole days covering ``[from, to)``; default: the
+    ATTRIBUTION_DEFAULT_DAYS days ending with today."""
     tenant_id = params.tenant_id()
     end_ms = params.instant_ms("to")
-    end_ms = clock.now_ms() if end_ms is None else end_ms
+    end_ms = ceil(clock.now_ms() if end_ms is None else end_ms, "day")
     start_ms = params.instant_ms("from")
     if start_ms is None:
         start_ms = end_ms - int(current_app.config["ATTRIBUTION_DEFAULT_DAYS"]) * DAY_MS
     if start_ms >= end_ms:
         raise params.invalid("from", "must be before to")
-    figures = attribution.report(tenant_id, start_ms, end_ms)
-    return jsonify({"from": iso(start_ms), "to": iso(end_ms), **figures})
+    return jsonify(attribution.report(tenant_id, start_ms, end_ms))

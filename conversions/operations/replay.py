@@ -18,7 +18,7 @@ from flask.cli import AppGroup
 from conversions.core import clock
 from conversions.ingest.events import goal_row, webhook_rows
 from conversions.ingest.postback_rows import postback_rows
-from conversions.metrics import tally
+from conversions.metrics import aggregation, tally
 from conversions.store import dead_letters
 from conversions.store.database import connection, database
 from conversions.store.events import insert_batch
@@ -83,6 +83,10 @@ def replay(failure: IngestionFailure) -> dict[str, Any]:
             return {**outcome, "outcome": "duplicate", "event_id": None}
         (IngestionFailure.update(event_id=results[0][0])
          .where(IngestionFailure.id == failure.id).execute())
+        # Stored with the dead letter's receive time, which the rollups may have passed.
+        aggregation.request_refresh(failure.tenant_id,
+                                    [row["occurred_at_ms"] for row, (_, duplicate)
+                                     in zip(rows, results, strict=True) if not duplicate])
     new = sum(1 for _, duplicate in results if not duplicate)
     if new:
         tally.accepted(failure.tenant_id, failure.source_type, new)

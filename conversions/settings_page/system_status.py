@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app
 
 from conversions.core import clock, postback_providers
-from conversions.core.periods import DAY_MS, HOUR_MS, floor
+from conversions.core.periods import DAY_MS, HOUR_MS, ceil, floor
 from conversions.ingest.pixel import PIXEL_PATH
 from conversions.ingest.signing import GOAL_PATH
 from conversions.metrics import attribution
@@ -76,7 +76,9 @@ def for_tenant(tenant: Tenant, base_url: str) -> dict[str, Any]:
         "has_events": any(source["connected"] for source in readiness["sources"].values()),
         "chart": chart.hourly_chart(counts, start_ms),
         "days": chart.daily_table(counts, start_ms),
-        "attribution": attribution.report(tenant.id, now_ms - attribution_days * DAY_MS, now_ms),
+        "attribution": attribution.report(tenant.id,
+                                          ceil(now_ms, "day") - attribution_days * DAY_MS,
+                                          now_ms),
         "attribution_days": attribution_days,
         "examples": examples(tenant, base_url),
         "postbacks": {"tokens": postback_tokens.live(tenant.id),

@@ -27,6 +27,7 @@ from peewee import (
 from playhouse.migrate import SchemaMigrator, migrate
 
 from conversions.core import clock
+from conversions.store.models import AGGREGATE_CURSOR, JobCursor
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,17 @@ class Migration:
     version: int
     name: str
     steps: Callable[[SchemaMigrator], Sequence[Any]]
+    # Run after the steps on an existing database: data the new layout needs.
+    data: Callable[[Database], None] | None = None
+
+
+def _rebuild_rollups(database: Database) -> None:
+    """Move the aggregation cursor back to the start: the next aggregation runs, in bounded
+    batches, recompute every rollup (the new ones included) from the raw events, and until
+    then readers add the events since the cursor, so figures stay exact meanwhile."""
+    with database.bind_ctx([JobCursor]):
+        if JobCursor.table_exists():
+            JobCursor.delete().where(JobCursor.name == AGGREGATE_CURSOR).execute()
 
 
 # Version 1 is the layout the service first shipped with, before versions were recorded: a
@@ -52,6 +64,8 @@ MIGRATIONS: list[Migration] = [
         migrator.add_column("event", "status", CharField(max_length=16, null=True)),
         migrator.add_column("event", "time_estimated", BooleanField(null=True)),
     ]),
+    Migration(3, "attribution rollup, rebuilt with the hourly aggregates from the raw events",
+              lambda migrator: [], data=_rebuild_rollups),
 ]
 
 
@@ -122,6 +136,8 @@ def upgrade(database: Database, models: Sequence[type[Model]],
         for migration in pending:
             if not new:
                 migrate(*migration.steps(migrator))
+                if migration.data is not None:
+                    migration.data(database)
                 log.info("schema migrated", extra={"schema_version": migration.version,
                                                    "migration": migration.name})
             SchemaVersion.insert(version=migration.version, name=migration.name,

@@ -142,6 +142,44 @@ class HourlyAggregate(BaseModel):
         )
 
 
+class DailyAttribution(BaseModel):
+    """Signed goals of one tenant, first-touch bucket and currency in one day of event time.
+
+    Holds exactly the goals received before the aggregation cursor: their count, revenue
+    (None when none carried a value), the lag histogram's bin counts (JSON) and the lags'
+    DDSketch (``conversions/metrics/lag_sketch.py``; None when no first touch was honored).
+    ``currency`` is "" for goals without one.
+    """
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    day_start_ms = BigIntegerField()
+    bucket = CharField(max_length=16)
+    currency = CharField(max_length=3, default="")
+    goals = BigIntegerField()
+    revenue_hundredths = BigIntegerField(null=True)
+    lag_histogram = TextField()
+    lag_sketch = BlobField(null=True)
+
+    class Meta:
+        indexes = ((("tenant", "day_start_ms", "bucket", "currency"), True),)
+
+
+class RollupRefresh(BaseModel):
+    """An event stored with a receive time the aggregation cursor has passed (a dead-letter
+    replay keeps its original one): the next aggregation run recomputes its periods."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    occurred_at_ms = BigIntegerField()
+
+
+# The JobCursor of the aggregation job: the receive time the rollups are exact up to.
+AGGREGATE_CURSOR = "aggregate"
+# The JobCursor of the raw-event prune: the event time before which events may be gone.
+PRUNED_BEFORE = "raw_events_pruned"
+
+
 class JobCursor(BaseModel):
     """How far a job has got, e.g. the receive time aggregates are exact up to."""
 
@@ -283,6 +321,6 @@ class PostbackNetwork(BaseModel):
 
 
 # In dependency order: a table comes after those it refers to.
-MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting, HourlyAggregate, JobCursor,
-          JobRun, JobLease, OutcomeCount, SourceState, IngestionFailure, IngestionTestEvent,
-          Generation, PostbackKey, PostbackNetwork]
+MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting, HourlyAggregate,
+          DailyAttribution, RollupRefresh, JobCursor, JobRun, JobLease, OutcomeCount, SourceState,
+          IngestionFailure, IngestionTestEvent, Generation, PostbackKey, PostbackNetwork]

@@ -1,4 +1,5 @@
-"""Bounded tables: each insert drops the oldest rows beyond a cap, in the same transaction."""
+"""Bounded tables: each insert drops the oldest rows beyond a cap, in the same transaction;
+and raw events pruned past their retention in small batches, the rollups kept."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,6 +7,10 @@ from typing import Any
 from peewee import Model
 
 from conversions.store.database import database
+from conversions.store.models import PRUNED_BEFORE, Event, JobCursor, Tenant
+
+# Events a prune deletes per transaction: short enough never to hold up ingestion.
+PRUNE_BATCH = 5000
 
 
 def insert_capped(model: type[Model], row: dict[str, Any], cap: int,
@@ -22,3 +27,36 @@ def insert_capped(model: type[Model], row: dict[str, Any], cap: int,
         if oldest_ms is not None:
             model.delete().where(model.received_at_ms < oldest_ms).execute()
     return int(new_id)
+
+
+def pruned_before_ms() -> int | None:
+    """Event time before which raw events may have been pruned (None: never pruned)."""
+    return JobCursor.select(JobCursor.position_ms).where(JobCursor.name == PRUNED_BEFORE).scalar()
+
+
+def prune_events(before_ms: int, received_before_ms: int, batch: int = PRUNE_BATCH) -> int:
+    """Delete the events that occurred before ``before_ms`` and were received before
+    ``received_before_ms`` (the aggregation cursor: they are in the rollups), ``batch`` at a
+    time, each its own transaction; returns how many.
+
+    The horizon is recorded first, so the rollups of periods before it are never recomputed
+    from what is left of their events.
+    """
+    before_ms = max(before_ms, pruned_before_ms() or 0)
+    (JobCursor.insert(name=PRUNED_BEFORE, position_ms=before_ms)
+     .on_conflict(conflict_target=[JobCursor.name], preserve=[JobCursor.position_ms])
+     .execute())
+    deleted = 0
+    for (tenant_id,) in list(Tenant.select(Tenant.id).tuples()):
+        while True:
+            # Each tenant's oldest first, by the (tenant, event time) index.
+            oldest = (Event.select(Event.id)
+                      .where(Event.tenant == tenant_id, Event.occurred_at_ms < before_ms,
+                             Event.received_at_ms < received_before_ms)
+                      .limit(batch))
+            with database.atomic():
+                count = Event.delete().where(Event.id.in_(oldest)).execute()
+            deleted += count
+            if count < batch:
+                break
+    return deleted

@@ -8,6 +8,7 @@ from conversions_client import sign_goal
 
 from conversions.core import clock, rules
 from conversions.metrics.attribution import lag_summary
+from conversions.metrics.attribution_rollup import Totals
 from conversions.store.database import connection
 from conversions.store.models import Event
 from conversions.tenants import accounts
@@ -57,6 +58,16 @@ def insert_row(tenant_id: str, source_type: str, signed: bool, at_ms: int, **fie
            "dedup_key": f"id:{source_type}-{at_ms}", **fields}
     with connection():
         Event.create(**row)
+
+
+def lag(count: int, median: float | None, p90: float | None, *counts: int) -> dict:
+    """A lag summary as the answer gives it: median and p90 within the sketch's 1 % (and
+    the rounding to hundredths of a day), the histogram exact."""
+    def near(days):
+        return None if days is None else pytest.approx(days, rel=0.01, abs=0.005)
+
+    return {"count": count, "median_days": near(median), "p90_days": near(p90),
+            "relative_accuracy": 0.01, "histogram": histogram(*counts)}
 
 
 def histogram(*counts: int) -> list[dict]:
@@ -114,19 +125,16 @@ def test_figures_equal_the_hand_computed_ones(client, tenant, at, send_goal):
             "ai_search": {
                 "events": 7,  # k a b c d e f
                 "revenue": {"EUR": "5.00", "USD": "113.80"},  # 1 + 12.5 + 100 + 0.1 + 0.2
-                "lag": {"count": 4, "median_days": 6.75, "p90_days": 172.0,  # .25 3 10.5 172
-                        "histogram": histogram(1, 1, 1, 0, 0, 0, 1, 0)},
+                "lag": lag(4, 6.75, 172.0, 1, 1, 1, 0, 0, 0, 1, 0),  # .25 3 10.5 172
             },
             "unattributed": {
                 "events": 4,  # g h i j
                 "revenue": {"EUR": "1.00", "USD": "27.25", "XXX": "3.33"},
-                "lag": {"count": 2, "median_days": 1.5, "p90_days": 2.0,  # 1 2
-                        "histogram": histogram(0, 2, 0, 0, 0, 0, 0, 0)},
+                "lag": lag(2, 1.5, 2.0, 0, 2, 0, 0, 0, 0, 0, 0),  # 1 2
             },
         },
         # .25 1 2 3 10.5 172: median (2 + 3) / 2, p90 the 6th of 6 (ceil(5.4))
-        "lag": {"count": 6, "median_days": 2.5, "p90_days": 172.0,
-                "histogram": histogram(1, 3, 1, 0, 0, 0, 1, 0)},
+        "lag": lag(6, 2.5, 172.0, 1, 3, 1, 0, 0, 0, 1, 0),
     }
 
 
@@ -173,25 +181,44 @@ def test_a_first_touch_too_old_or_in_the_future_leaves_the_lag_blank(
     assert stored.first_touch_ts == first_touch_ts  # kept verbatim, honored or not
 
 
-def test_default_range_is_the_last_30_days(client, tenant, at, send_goal):
+def test_default_range_is_the_30_days_ending_with_today(client, tenant, at, send_goal):
     at(days_before(NOW, 31))
     send_goal("old", value=1, currency="USD")
     at(days_before(NOW, 29))
     send_goal("recent", value=2, currency="USD")
     at(NOW)
-    send_goal("now", value=4, currency="USD")  # at ?to=, which is excluded
+    send_goal("now", value=4, currency="USD")
     figures = client.get(URL, query_string={"tenant_id": tenant["tenant_id"]}).json
-    assert (figures["from"], figures["to"]) == ("2026-10-21T12:00:00Z", NOW)
-    assert figures["buckets"]["unattributed"]["revenue"] == {"USD": "2.00"}
+    assert (figures["from"], figures["to"]) == ("2026-10-22T00:00:00Z", "2026-11-21T00:00:00Z")
+    assert figures["buckets"]["unattributed"]["revenue"] == {"USD": "6.00"}
+
+
+def test_a_range_is_widened_to_whole_days(client, tenant, at, send_goal):
+    at("2026-11-19T01:00:00Z")
+    send_goal("early-that-day", value=3, currency="USD")
+    figures = client.get(URL, query_string={"tenant_id": tenant["tenant_id"],
+                                            "from": "2026-11-19T12:00:00Z",
+                                            "to": "2026-11-19T13:00:00Z"}).json
+    assert (figures["from"], figures["to"]) == ("2026-11-19T00:00:00Z", "2026-11-20T00:00:00Z")
+    assert figures["events"] == 1
+
+
+def summary(lags_ms: list[int]) -> dict:
+    totals = Totals()
+    for lag_ms in lags_ms:
+        totals.add_goal(None, lag_ms)
+    return lag_summary(totals)
 
 
 def test_percentiles_follow_the_documented_method():
-    ten = lag_summary([day * DAY_MS for day in range(1, 11)])
-    assert (ten["median_days"], ten["p90_days"]) == (5.5, 9.0)
-    one = lag_summary([DAY_MS // 3])
-    assert (one["median_days"], one["p90_days"]) == (0.33, 0.33)
-    edges = lag_summary([DAY_MS - 1, DAY_MS, 180 * DAY_MS])
+    ten = summary([day * DAY_MS for day in range(1, 11)])
+    assert (ten["median_days"], ten["p90_days"]) == (pytest.approx(5.5, rel=0.01),
+                                                     pytest.approx(9.0, rel=0.01))
+    one = summary([DAY_MS // 3])
+    assert (one["median_days"], one["p90_days"]) == (pytest.approx(0.33, abs=0.01),) * 2
+    edges = summary([DAY_MS - 1, DAY_MS, 180 * DAY_MS])
     assert [b["count"] for b in edges["histogram"]] == [1, 1, 0, 0, 0, 0, 0, 1]
+    assert summary([0, 0, 5])["median_days"] == 0  # lags of 0 are kept exactly
 
 
 TENANT = "the tenant's id"

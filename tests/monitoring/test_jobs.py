@@ -174,7 +174,8 @@ def test_jobs_run_on_the_command_line(runner, moved, add_event):
     result = runner.invoke(args=["jobs", "run", "aggregate"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"job": "aggregate", "started_at": "2026-11-24T10:00:00Z",
-                                         "finished_at": "2026-11-24T10:00:00Z", "rows": 1,
+                                         "finished_at": "2026-11-24T10:00:00Z",
+                                         "rows": 2,  # its hour's row and its day's attribution
                                          "error": None}
     assert json.loads(runner.invoke(args=["jobs", "run", "flush"]).output) == {"job": "flush",
                                                                                "rows": 0}

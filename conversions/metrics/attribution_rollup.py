@@ -1,0 +1,102 @@
+"""The attribution rollup's definition: which events count (signed goals only), their
+first-touch bucket, the lag bins, and the totals of a group of goals, built from events and
+from stored ``DailyAttribution`` rows alike, so the job and the tail agree by construction."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ddsketch.ddsketch import BaseDDSketch
+
+from conversions.core.periods import DAY_MS
+from conversions.metrics import lag_sketch
+from conversions.store.models import DailyAttribution, Event
+
+BUCKETS = ("ai_search", "unattributed")
+LAG_BINS_DAYS: tuple[tuple[int, int | None], ...] = (
+    (0, 1), (1, 7), (7, 14), (14, 30), (30, 60), (60, 90), (90, 180), (180, None),
+)
+# Unsigned browser hints (pixel events) and webhook events never count.
+COUNTED = (Event.source_type == "goal") & (Event.signed == True)  # noqa: E712  (SQL)
+# What a goal contributes, in the order ``from_events`` reads them.
+EVENT_FIELDS = (Event.occurred_at_ms, Event.first_touch_bucket, Event.currency,
+                Event.value_hundredths, Event.first_touch_at_ms)
+
+# (day start ms, bucket, currency ("": none))
+Key = tuple[int, str, str]
+
+
+def counts(source_type: str, signed: bool) -> bool:
+    """Whether an event of ``source_type`` counts in attribution (``COUNTED`` in Python)."""
+    return source_type == "goal" and bool(signed)
+
+
+def bucket_of(first_touch_bucket: str | None) -> str:
+    """Only ``ai_search`` is honored; any other or no bucket is not attributed."""
+    return "ai_search" if first_touch_bucket == "ai_search" else "unattributed"
+
+
+def bin_of(lag_ms: int) -> int:
+    """The ``LAG_BINS_DAYS`` bin holding ``lag_ms``: ``[low, high)`` days, the last open."""
+    for index, (_, high) in enumerate(LAG_BINS_DAYS):
+        if high is None or lag_ms < high * DAY_MS:
+            return index
+    raise AssertionError("the last bin is open-ended")
+
+
+@dataclass
+class Totals:
+    """Goals, revenue (None: no value), lag histogram and lag sketch of a group of goals."""
+
+    goals: int = 0
+    revenue_hundredths: int | None = None
+    histogram: list[int] = field(default_factory=lambda: [0] * len(LAG_BINS_DAYS))
+    sketch: BaseDDSketch = field(default_factory=lag_sketch.new)
+
+    def add_goal(self, value_hundredths: int | None, lag_ms: int | None) -> None:
+        self.goals += 1
+        if value_hundredths is not None:
+            self.revenue_hundredths = (self.revenue_hundredths or 0) + value_hundredths
+        if lag_ms is not None:
+            lag = max(lag_ms, 0)  # a first touch a little after the goal (clock skew): 0
+            self.histogram[bin_of(lag)] += 1
+            self.sketch.add(lag)
+
+    def merge(self, other: Totals) -> None:
+        self.goals += other.goals
+        if other.revenue_hundredths is not None:
+            self.revenue_hundredths = (self.revenue_hundredths or 0) + other.revenue_hundredths
+        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+        self.sketch.merge(other.sketch)
+
+
+def from_events(goals: Iterable[tuple[int, str | None, str | None, int | None, int | None]]
+                ) -> dict[Key, Totals]:
+    """Totals by day, bucket and currency of goals given as ``EVENT_FIELDS`` tuples."""
+    groups: dict[Key, Totals] = {}
+    for occurred, bucket, currency, value, first_touch in goals:
+        key = (occurred - occurred % DAY_MS, bucket_of(bucket), currency or "")
+        totals = groups.get(key)
+        if totals is None:
+            totals = groups[key] = Totals()
+        totals.add_goal(value, None if first_touch is None else occurred - first_touch)
+    return groups
+
+
+def row(tenant_id: str, key: Key, totals: Totals) -> dict[str, Any]:
+    """The ``DailyAttribution`` row of ``totals``."""
+    day_start_ms, bucket, currency = key
+    return {"tenant": tenant_id, "day_start_ms": day_start_ms, "bucket": bucket,
+            "currency": currency, "goals": totals.goals,
+            "revenue_hundredths": totals.revenue_hundredths,
+            "lag_histogram": json.dumps(totals.histogram),
+            "lag_sketch": lag_sketch.dump(totals.sketch) if totals.sketch.count else None}
+
+
+def from_row(stored: DailyAttribution) -> Totals:
+    """The totals a stored row holds."""
+    sketch = lag_sketch.load(bytes(stored.lag_sketch)) if stored.lag_sketch else lag_sketch.new()
+    return Totals(int(stored.goals), stored.revenue_hundredths,
+                  json.loads(stored.lag_histogram), sketch)
