@@ -8,10 +8,20 @@ import sys
 import pytest
 from peewee import AutoField, BooleanField, CharField, Model
 
+from conversions.metrics import aggregation, attribution
 from conversions.store import migrations
 from conversions.store.database import connection, database
 from conversions.store.migrations import MIGRATIONS, Migration
-from conversions.store.models import MODELS, Event, SigningKey, Tenant, TenantSetting
+from conversions.store.models import (
+    AGGREGATE_CURSOR,
+    MODELS,
+    DailyAttribution,
+    Event,
+    JobCursor,
+    SigningKey,
+    Tenant,
+    TenantSetting,
+)
 from conversions.store.schema import create_schema
 from conversions.tenants import accounts
 from tests.support import ROOT, postgres_pass
@@ -156,3 +166,26 @@ def test_workers_starting_together_on_a_new_database_upgrade_it_once(empty_db, d
     with connection(), database.bind_ctx([migrations.SchemaVersion]):
         versions = [row.version for row in migrations.SchemaVersion.select()]
     assert sorted(versions) == [m.version for m in MIGRATIONS]
+
+
+def test_a_database_of_version_2_gets_its_attribution_rollup_built_from_its_events(app):
+    with connection():
+        created = accounts.create("shop.example")
+        Event.create(tenant=created["tenant_id"], source_type="goal", signed=True,
+                     event_name="purchase", value_hundredths=1250, currency="USD",
+                     occurred_at_ms=1_700_000_000_000, received_at_ms=1_700_000_000_000,
+                     dedup_key="sig:1")
+        aggregation.aggregate(1_700_000_100_000)
+        # As version 2 left it: aggregated, with no attribution rollup.
+        database.execute_sql('DROP TABLE "daily_attribution"')
+        database.execute_sql('DELETE FROM "schema_version" WHERE "version" = 3')
+        assert aggregation.cursor_ms() == 1_700_000_100_000
+    assert create_schema() == [3]
+    with connection():
+        assert not JobCursor.select().where(JobCursor.name == AGGREGATE_CURSOR).exists()
+        report = attribution.report(created["tenant_id"], 1_699_900_000_000, 1_700_100_000_000)
+        assert report["buckets"]["unattributed"]["revenue"] == {"USD": "12.50"}  # the tail
+        aggregation.aggregate(1_700_000_100_000)
+        assert DailyAttribution.select().count() == 1
+        assert attribution.report(created["tenant_id"], 1_699_900_000_000,
+                                  1_700_100_000_000) == report
