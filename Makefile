@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 export BIND
 
-.PHONY: run test test-sqlite test-postgres lint clean bench soak wrk
+.PHONY: run test test-sqlite test-postgres lint clean bench soak wrk scale
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ wrk:
 
 bench: $(VENV)/.bench-installed wrk
 	$(BIN)/python -m bench.run
+
+# Figures at a large history (bench/scale.py): N events (default 2,000,000) generated through
+# the bulk path, the aggregation catch-up, ingestion, every read. DATABASE_URL picks the store
+# (unset: SQLite; postgresql://...: a new database on that server, dropped afterwards).
+scale: $(VENV)/.installed
+	$(BIN)/python -m bench.scale $(if $(N),--events $(N))
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -21,25 +21,17 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 
-from peewee import SQL, fn
+from peewee import SQL
 
 from conversions.core.periods import DAY_MS, HOUR_MS
 from conversions.metrics import attribution_rollup
-from conversions.store import leases, retention
+from conversions.store import leases, retention, rollups
 from conversions.store.database import database
-from conversions.store.models import (
-    AGGREGATE_CURSOR,
-    DailyAttribution,
-    Event,
-    HourlyAggregate,
-    JobCursor,
-    RollupRefresh,
-)
+from conversions.store.models import AGGREGATE_CURSOR, Event, JobCursor, RollupRefresh
 
 # Events a batch reads at most (all events of one receive millisecond go together): a few
 # MB of work, and a write transaction of well under a second.
 BATCH_EVENTS = 20_000
-INSERT_ROWS = 200
 
 # Periods by tenant: hour or day indexes (event time // HOUR_MS or DAY_MS).
 Touched = dict[str, set[int]]
@@ -97,33 +89,19 @@ def _touched(start_ms: int, end_ms: int) -> tuple[Touched, Touched]:
 def _hour_rows(tenant_id: str, first: int, last: int, received_before: int) -> list[dict]:
     """The aggregate rows of the tenant's hours ``first..last``, from the events received
     before ``received_before``: one grouped range query."""
-    # A literal, not a parameter, so PostgreSQL sees the grouped expression as selected.
-    hour = (Event.occurred_at_ms / SQL(str(HOUR_MS))).alias("hour")
-    query = (Event.select(hour, Event.source_type, Event.event_name, Event.currency,
-                          fn.COUNT(Event.id), fn.COALESCE(fn.SUM(Event.value_hundredths), 0))
-             .where(Event.tenant == tenant_id,
-                    Event.occurred_at_ms >= first * HOUR_MS,
-                    Event.occurred_at_ms < (last + 1) * HOUR_MS,
-                    Event.received_at_ms < received_before)
-             .group_by(hour, Event.source_type, Event.event_name, Event.currency)
-             .tuples())
     return [{"tenant": tenant_id, "hour_start_ms": int(index) * HOUR_MS, "source_type": source,
              "event_name": name, "currency": cur or "", "events": int(count),
              "value_hundredths": int(value)}
-            for index, source, name, cur, count, value in query]
+            for index, source, name, cur, count, value
+            in rollups.hour_groups(tenant_id, first, last, received_before)]
 
 
 def _day_rows(tenant_id: str, first: int, last: int, received_before: int) -> list[dict]:
     """The attribution rows of the tenant's days ``first..last``, from the signed goals
     received before ``received_before``."""
-    goals = (Event.select(*attribution_rollup.EVENT_FIELDS)
-             .where(Event.tenant == tenant_id, attribution_rollup.COUNTED,
-                    Event.occurred_at_ms >= first * DAY_MS,
-                    Event.occurred_at_ms < (last + 1) * DAY_MS,
-                    Event.received_at_ms < received_before)
-             .tuples())
+    goals = rollups.goals(tenant_id, first, last, received_before)
     return [attribution_rollup.row(tenant_id, key, totals)
-            for key, totals in attribution_rollup.from_events(goals.iterator()).items()]
+            for key, totals in attribution_rollup.from_events(goals).items()]
 
 
 def _recompute(hours: Touched, days: Touched, received_before: int, horizon_ms: int | None,
@@ -131,34 +109,23 @@ def _recompute(hours: Touched, days: Touched, received_before: int, horizon_ms: 
     """Recompute the touched periods from the events received before ``received_before``,
     then replace their rows (and move the cursor to ``cursor_to``, and drop the refresh
     requests ``refreshed``) in one transaction; returns the rows written."""
-    hour_runs = _kept_runs(hours, HOUR_MS, horizon_ms)
-    day_runs = _kept_runs(days, DAY_MS, horizon_ms)
-    hour_rows = [row for t, (first, last) in hour_runs
-                 for row in _hour_rows(t, first, last, received_before)]
-    day_rows = [row for t, (first, last) in day_runs
-                for row in _day_rows(t, first, last, received_before)]
+    hour_runs = [(t, run, _hour_rows(t, *run, received_before))
+                 for t, run in _kept_runs(hours, HOUR_MS, horizon_ms)]
+    day_runs = [(t, run, _day_rows(t, *run, received_before))
+                for t, run in _kept_runs(days, DAY_MS, horizon_ms)]
     refreshed = list(refreshed)
     with database.atomic():
-        for tenant_id, (first, last) in hour_runs:
-            HourlyAggregate.delete().where(
-                HourlyAggregate.tenant == tenant_id,
-                HourlyAggregate.hour_start_ms >= first * HOUR_MS,
-                HourlyAggregate.hour_start_ms < (last + 1) * HOUR_MS).execute()
-        for tenant_id, (first, last) in day_runs:
-            DailyAttribution.delete().where(
-                DailyAttribution.tenant == tenant_id,
-                DailyAttribution.day_start_ms >= first * DAY_MS,
-                DailyAttribution.day_start_ms < (last + 1) * DAY_MS).execute()
-        for model, rows in ((HourlyAggregate, hour_rows), (DailyAttribution, day_rows)):
-            for index in range(0, len(rows), INSERT_ROWS):
-                model.insert_many(rows[index:index + INSERT_ROWS]).execute()
+        for tenant_id, (first, last), rows in hour_runs:
+            rollups.replace_hours(tenant_id, first, last, rows)
+        for tenant_id, (first, last), rows in day_runs:
+            rollups.replace_days(tenant_id, first, last, rows)
         if refreshed:
             RollupRefresh.delete().where(RollupRefresh.id.in_(refreshed)).execute()
         if cursor_to is not None:
             (JobCursor.insert(name=AGGREGATE_CURSOR, position_ms=cursor_to)
              .on_conflict(conflict_target=[JobCursor.name], preserve=[JobCursor.position_ms])
              .execute())
-    return len(hour_rows) + len(day_rows)
+    return sum(len(rows) for _, _, rows in hour_runs) + sum(len(rows) for _, _, rows in day_runs)
 
 
 def _refresh_requested(horizon_ms: int | None) -> int:
@@ -240,15 +207,8 @@ def refresh_event(tenant_id: str, occurred_at_ms: int, source_type: str, signed:
     moved to the tail (a later Approved postback), so it leaves the rollups it was in."""
     received_before = cursor_ms()
     hour = occurred_at_ms // HOUR_MS
-    rows = _hour_rows(tenant_id, hour, hour, received_before)
-    HourlyAggregate.delete().where(HourlyAggregate.tenant == tenant_id,
-                                   HourlyAggregate.hour_start_ms == hour * HOUR_MS).execute()
-    if rows:
-        HourlyAggregate.insert_many(rows).execute()
+    rollups.replace_hours(tenant_id, hour, hour,
+                          _hour_rows(tenant_id, hour, hour, received_before))
     if attribution_rollup.counts(source_type, signed):
         day = occurred_at_ms // DAY_MS
-        day_rows = _day_rows(tenant_id, day, day, received_before)
-        DailyAttribution.delete().where(DailyAttribution.tenant == tenant_id,
-                                        DailyAttribution.day_start_ms == day * DAY_MS).execute()
-        if day_rows:
-            DailyAttribution.insert_many(day_rows).execute()
+        rollups.replace_days(tenant_id, day, day, _day_rows(tenant_id, day, day, received_before))

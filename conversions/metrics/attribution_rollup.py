@@ -12,24 +12,23 @@ from ddsketch.ddsketch import BaseDDSketch
 
 from conversions.core.periods import DAY_MS
 from conversions.metrics import lag_sketch
-from conversions.store.models import DailyAttribution, Event
+from conversions.store import rollups
+from conversions.store.models import DailyAttribution
 
 BUCKETS = ("ai_search", "unattributed")
 LAG_BINS_DAYS: tuple[tuple[int, int | None], ...] = (
     (0, 1), (1, 7), (7, 14), (14, 30), (30, 60), (60, 90), (90, 180), (180, None),
 )
-# Unsigned browser hints (pixel events) and webhook events never count.
-COUNTED = (Event.source_type == "goal") & (Event.signed == True)  # noqa: E712  (SQL)
-# What a goal contributes, in the order ``from_events`` reads them.
-EVENT_FIELDS = (Event.occurred_at_ms, Event.first_touch_bucket, Event.currency,
-                Event.value_hundredths, Event.first_touch_at_ms)
+# Which events count (signed goals) and what a goal contributes, in ``from_events``' order.
+COUNTED = rollups.COUNTED
+EVENT_FIELDS = rollups.GOAL_FIELDS
 
 # (day start ms, bucket, currency ("": none))
 Key = tuple[int, str, str]
 
 
 def counts(source_type: str, signed: bool) -> bool:
-    """Whether an event of ``source_type`` counts in attribution (``COUNTED`` in Python)."""
+    """Whether an event counts in attribution: ``COUNTED``, in Python."""
     return source_type == "goal" and bool(signed)
 
 
