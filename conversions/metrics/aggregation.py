@@ -1,7 +1,8 @@
 """The rollups, recomputed per touched period so a re-run gives the same rows: hourly
 aggregates (``HourlyAggregate``: events and value by hour of event time, source, name and
-currency) and the attribution rollup (``DailyAttribution``: signed goals by day of event
-time, first-touch bucket and currency, ``attribution_rollup``).
+currency) with their sums by day (``DailyAggregate``), and the attribution rollup
+(``DailyAttribution``: signed goals by day of event time, first-touch bucket and currency,
+``attribution_rollup``).
 
 The cursor is a receive time: the rollups hold exactly the events received before it, and
 readers add the events received since (the tail) to be exact up to now. A run walks the
@@ -113,10 +114,17 @@ def _recompute(hours: Touched, days: Touched, received_before: int, horizon_ms: 
                  for t, run in _kept_runs(hours, HOUR_MS, horizon_ms)]
     day_runs = [(t, run, _day_rows(t, *run, received_before))
                 for t, run in _kept_runs(days, DAY_MS, horizon_ms)]
+    # The days holding recomputed hours: their daily aggregates are summed from the hours.
+    summed: Touched = defaultdict(set)
+    for tenant_id, (first, last), _ in hour_runs:
+        summed[tenant_id].update(range(first * HOUR_MS // DAY_MS, last * HOUR_MS // DAY_MS + 1))
     refreshed = list(refreshed)
     with database.atomic():
         for tenant_id, (first, last), rows in hour_runs:
             rollups.replace_hours(tenant_id, first, last, rows)
+        for tenant_id, indexes in summed.items():
+            for first, last in _runs(indexes):
+                rollups.sum_days(tenant_id, first, last)
         for tenant_id, (first, last), rows in day_runs:
             rollups.replace_days(tenant_id, first, last, rows)
         if refreshed:
@@ -209,6 +217,7 @@ def refresh_event(tenant_id: str, occurred_at_ms: int, source_type: str, signed:
     hour = occurred_at_ms // HOUR_MS
     rollups.replace_hours(tenant_id, hour, hour,
                           _hour_rows(tenant_id, hour, hour, received_before))
+    rollups.sum_days(tenant_id, occurred_at_ms // DAY_MS, occurred_at_ms // DAY_MS)
     if attribution_rollup.counts(source_type, signed):
         day = occurred_at_ms // DAY_MS
         rollups.replace_days(tenant_id, day, day, _day_rows(tenant_id, day, day, received_before))

@@ -27,6 +27,7 @@ from conversions.core import money
 from conversions.core.periods import DAY_MS, ceil, floor, iso
 from conversions.metrics import aggregation, attribution_rollup, figures, lag_sketch
 from conversions.metrics.attribution_rollup import BUCKETS, LAG_BINS_DAYS, Totals
+from conversions.store.database import database
 from conversions.store.models import DailyAttribution, Event
 
 
@@ -48,14 +49,14 @@ def _totals(tenant_id: str, start_ms: int, end_ms: int) -> dict[tuple[str, str],
     rollup = DailyAttribution
     with figures.snapshot():
         cursor = aggregation.cursor_ms()
-        for stored in rollup.select().where(rollup.tenant == tenant_id,
-                                            rollup.day_start_ms >= start_ms,
-                                            rollup.day_start_ms < end_ms):
-            add(stored.bucket, stored.currency, attribution_rollup.from_row(stored))
+        stored = (rollup.select(rollup.bucket, rollup.currency, *attribution_rollup.ROW_FIELDS)
+                  .where(rollup.tenant == tenant_id, rollup.day_start_ms >= start_ms,
+                         rollup.day_start_ms < end_ms))
+        for bucket, currency, *fields in database.execute(stored).fetchall():
+            add(bucket, currency, attribution_rollup.from_row(*fields))
         tail = (Event.select(*attribution_rollup.EVENT_FIELDS)
                 .where(Event.tenant == tenant_id, attribution_rollup.COUNTED,
-                       Event.received_at_ms >= cursor,
-                       Event.occurred_at_ms >= start_ms, Event.occurred_at_ms < end_ms)
+                       Event.received_at_ms >= cursor, *figures.in_event_time(start_ms, end_ms))
                 .tuples())
         for (_, bucket, currency), part in attribution_rollup.from_events(tail).items():
             add(bucket, currency, part)
@@ -98,7 +99,7 @@ def days(milliseconds: float) -> float:
 def lag_summary(totals: Totals) -> dict[str, Any]:
     """Count, median and p90 (days, within the sketch's relative accuracy) and the exact
     fixed-bin histogram of the lags of ``totals``."""
-    sketch = totals.sketch
+    sketch = totals.lags()
     counted = int(sketch.count)
     return {
         "count": counted,

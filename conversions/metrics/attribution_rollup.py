@@ -47,12 +47,15 @@ def bin_of(lag_ms: int) -> int:
 
 @dataclass
 class Totals:
-    """Goals, revenue (None: no value), lag histogram and lag sketch of a group of goals."""
+    """Goals, revenue (None: no value), lag histogram and lags of a group of goals: the lags
+    added one by one in ``sketch``, those merged from stored rows kept encoded in
+    ``stored`` until read, so a range's sketches are merged once, bin slices at a time."""
 
     goals: int = 0
     revenue_hundredths: int | None = None
     histogram: list[int] = field(default_factory=lambda: [0] * len(LAG_BINS_DAYS))
     sketch: BaseDDSketch = field(default_factory=lag_sketch.new)
+    stored: list[bytes] = field(default_factory=list)
 
     def add_goal(self, value_hundredths: int | None, lag_ms: int | None) -> None:
         self.goals += 1
@@ -68,7 +71,14 @@ class Totals:
         if other.revenue_hundredths is not None:
             self.revenue_hundredths = (self.revenue_hundredths or 0) + other.revenue_hundredths
         self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
-        self.sketch.merge(other.sketch)
+        self.stored += other.encoded()
+
+    def encoded(self) -> list[bytes]:
+        return self.stored + ([lag_sketch.dump(self.sketch)] if self.sketch.count else [])
+
+    def lags(self) -> BaseDDSketch:
+        """Every lag of the group, in one sketch."""
+        return lag_sketch.merged(self.encoded()) if self.stored else self.sketch
 
 
 def from_events(goals: Iterable[tuple[int, str | None, str | None, int | None, int | None]]
@@ -87,15 +97,21 @@ def from_events(goals: Iterable[tuple[int, str | None, str | None, int | None, i
 def row(tenant_id: str, key: Key, totals: Totals) -> dict[str, Any]:
     """The ``DailyAttribution`` row of ``totals``."""
     day_start_ms, bucket, currency = key
+    lags = totals.lags()
     return {"tenant": tenant_id, "day_start_ms": day_start_ms, "bucket": bucket,
             "currency": currency, "goals": totals.goals,
             "revenue_hundredths": totals.revenue_hundredths,
             "lag_histogram": json.dumps(totals.histogram),
-            "lag_sketch": lag_sketch.dump(totals.sketch) if totals.sketch.count else None}
+            "lag_sketch": lag_sketch.dump(lags) if lags.count else None}
 
 
-def from_row(stored: DailyAttribution) -> Totals:
-    """The totals a stored row holds."""
-    sketch = lag_sketch.load(bytes(stored.lag_sketch)) if stored.lag_sketch else lag_sketch.new()
-    return Totals(int(stored.goals), stored.revenue_hundredths,
-                  json.loads(stored.lag_histogram), sketch)
+# A stored row's fields ``from_row`` takes, in its order.
+ROW_FIELDS = (DailyAttribution.goals, DailyAttribution.revenue_hundredths,
+              DailyAttribution.lag_histogram, DailyAttribution.lag_sketch)
+
+
+def from_row(goals: int, revenue_hundredths: int | None, lag_histogram: str,
+             sketch: bytes | None) -> Totals:
+    """The totals a stored row holds (its ``ROW_FIELDS``)."""
+    return Totals(int(goals), revenue_hundredths, json.loads(lag_histogram),
+                  stored=[bytes(sketch)] if sketch else [])

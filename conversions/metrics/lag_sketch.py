@@ -1,5 +1,5 @@
 """Discovery-to-revenue lags as mergeable DDSketches (the ``ddsketch`` package), so a range of
-days merges a few dozen stored sketches instead of reading every goal.
+days merges a few hundred stored sketches instead of reading every goal.
 
 A sketch answers any quantile within ``RELATIVE_ACCURACY`` of the exact lag at that rank;
 lags of 0 are kept exactly. Stored rows hold the sketch in DDSketch's own protobuf form.
@@ -7,6 +7,7 @@ lags of 0 are kept exactly. Stored rows hold the sketch in DDSketch's own protob
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable
 
 from ddsketch import DDSketch
@@ -23,46 +24,48 @@ def new() -> BaseDDSketch:
     return DDSketch(RELATIVE_ACCURACY)
 
 
-def of(lags_ms: Iterable[int]) -> BaseDDSketch:
-    """A sketch of ``lags_ms``."""
-    sketch = new()
-    for lag in lags_ms:
-        sketch.add(lag)
-    return sketch
-
-
 def dump(sketch: BaseDDSketch) -> bytes:
     """The sketch in DDSketch's protobuf encoding."""
     return DDSketchProto.to_proto(sketch).SerializeToString()
 
 
-def _store(proto: ddsketch_pb2.Store) -> DenseStore:
-    """A dense store from its protobuf form, its bins taken whole: ``StoreProto.from_proto``
-    adds them one call at a time, which costs a read of many rows too much."""
+def _summed(stores: list[ddsketch_pb2.Store]) -> DenseStore:
+    """One dense store holding every bin count of ``stores`` (protobuf), added a slice at a
+    time: ``DenseStore.merge`` adds them one key at a time, which a read of a few hundred
+    rows cannot afford."""
+    parts = [(part.contiguousBinIndexOffset, part.contiguousBinCounts) for part in stores
+             if len(part.contiguousBinCounts)]
     store = DenseStore()
-    bins = [float(count) for count in proto.contiguousBinCounts]
-    if bins:
-        store.bins = bins
-        store.offset = store.min_key = proto.contiguousBinIndexOffset
-        store.max_key = store.offset + len(bins) - 1
-        store.count = sum(bins)
+    if not parts:
+        return store
+    low = min(offset for offset, _ in parts)
+    bins = [0.0] * (max(offset + len(counts) for offset, counts in parts) - low)
+    for offset, counts in parts:
+        start, end = offset - low, offset - low + len(counts)
+        bins[start:end] = map(operator.add, bins[start:end], counts)
+    store.bins, store.offset, store.min_key = bins, low, low
+    store.max_key = low + len(bins) - 1
+    store.count = sum(bins)
     return store
 
 
-def load(data: bytes) -> BaseDDSketch:
-    """A sketch from ``dump``'s bytes."""
-    proto = ddsketch_pb2.DDSketch()
-    proto.ParseFromString(data)
-    mapping = LogarithmicMapping.from_gamma_offset(proto.mapping.gamma, proto.mapping.indexOffset)
-    return BaseDDSketch(mapping=mapping, store=_store(proto.positiveValues),
-                        negative_store=_store(proto.negativeValues), zero_count=proto.zeroCount)
-
-
-def merged(sketches: Iterable[BaseDDSketch]) -> BaseDDSketch:
-    total = new()
-    for sketch in sketches:
-        total.merge(sketch)
-    return total
+def merged(encoded: Iterable[bytes]) -> BaseDDSketch:
+    """One sketch of every sketch in ``encoded`` (``dump``'s bytes)."""
+    protos = []
+    for data in encoded:
+        proto = ddsketch_pb2.DDSketch()
+        proto.ParseFromString(data)
+        protos.append(proto)
+    if not protos:
+        return new()
+    if len({(p.mapping.gamma, p.mapping.indexOffset) for p in protos}) > 1:
+        raise ValueError("sketches of different accuracies cannot be merged")
+    first = protos[0].mapping
+    return BaseDDSketch(mapping=LogarithmicMapping.from_gamma_offset(first.gamma,
+                                                                     first.indexOffset),
+                        store=_summed([p.positiveValues for p in protos]),
+                        negative_store=_summed([p.negativeValues for p in protos]),
+                        zero_count=sum(p.zeroCount for p in protos))
 
 
 def at_index(sketch: BaseDDSketch, index: int) -> float:

@@ -142,6 +142,25 @@ class HourlyAggregate(BaseModel):
         )
 
 
+class DailyAggregate(BaseModel):
+    """``HourlyAggregate`` summed by day of event time, so a range by day reads a row a day;
+    rebuilt from the hours of each day the aggregation recomputes."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    source_type = CharField(max_length=8)
+    event_name = CharField(max_length=64)
+    day_start_ms = BigIntegerField()
+    currency = CharField(max_length=3, default="")
+    events = BigIntegerField()
+    value_hundredths = BigIntegerField()
+
+    class Meta:
+        indexes = (
+            (("tenant", "day_start_ms", "source_type", "event_name", "currency"), True),
+        )
+
+
 class DailyAttribution(BaseModel):
     """Signed goals of one tenant, first-touch bucket and currency in one day of event time.
 
@@ -322,5 +341,6 @@ class PostbackNetwork(BaseModel):
 
 # In dependency order: a table comes after those it refers to.
 MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting, HourlyAggregate,
-          DailyAttribution, RollupRefresh, JobCursor, JobRun, JobLease, OutcomeCount, SourceState,
-          IngestionFailure, IngestionTestEvent, Generation, PostbackKey, PostbackNetwork]
+          DailyAggregate, DailyAttribution, RollupRefresh, JobCursor, JobRun, JobLease,
+          OutcomeCount, SourceState, IngestionFailure, IngestionTestEvent, Generation,
+          PostbackKey, PostbackNetwork]

@@ -14,7 +14,7 @@ from peewee import SQL, Query, fn
 
 from conversions.core.periods import DAY_MS, HOUR_MS
 from conversions.store.database import database
-from conversions.store.models import DailyAttribution, Event, HourlyAggregate
+from conversions.store.models import DailyAggregate, DailyAttribution, Event, HourlyAggregate
 
 _rendered: dict[tuple[type, str], str] = {}
 
@@ -85,6 +85,30 @@ def replace_hours(tenant_id: str, first_hour: int, last_hour: int, rows: list[di
         agg.tenant == "", agg.hour_start_ms >= 0, agg.hour_start_ms < 0))
     database.execute_sql(delete, (tenant_id, first_hour * HOUR_MS, (last_hour + 1) * HOUR_MS))
     _insert(_insert_sql("insert_hours", agg, HOUR_COLUMNS), HOUR_COLUMNS, rows)
+
+
+def _days_from_hours() -> Query:
+    agg = HourlyAggregate
+    day = (agg.hour_start_ms / SQL(str(DAY_MS)) * SQL(str(DAY_MS))).alias("day")
+    summed = (agg.select(agg.tenant, day, agg.source_type, agg.event_name, agg.currency,
+                         fn.SUM(agg.events), fn.SUM(agg.value_hundredths))
+              .where(agg.tenant == "", agg.hour_start_ms >= 0, agg.hour_start_ms < 0)
+              .group_by(agg.tenant, day, agg.source_type, agg.event_name, agg.currency))
+    daily = DailyAggregate
+    return daily.insert_from(summed, [daily.tenant, daily.day_start_ms, daily.source_type,
+                                      daily.event_name, daily.currency, daily.events,
+                                      daily.value_hundredths])
+
+
+def sum_days(tenant_id: str, first_day: int, last_day: int) -> None:
+    """Rebuild the tenant's daily aggregates of days ``first_day..last_day`` from their
+    hourly ones, in the caller's transaction."""
+    daily = DailyAggregate
+    delete = _sql("delete_daily", lambda: daily.delete().where(
+        daily.tenant == "", daily.day_start_ms >= 0, daily.day_start_ms < 0))
+    bounds = (tenant_id, first_day * DAY_MS, (last_day + 1) * DAY_MS)
+    database.execute_sql(delete, bounds)
+    database.execute_sql(_sql("days_from_hours", _days_from_hours), bounds)
 
 
 def replace_days(tenant_id: str, first_day: int, last_day: int, rows: list[dict]) -> None:

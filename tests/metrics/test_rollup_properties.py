@@ -19,6 +19,7 @@ from conversions.metrics.attribution_rollup import LAG_BINS_DAYS, bin_of, bucket
 from conversions.store import retention
 from conversions.store.database import connection
 from conversions.store.models import (
+    DailyAggregate,
     DailyAttribution,
     Event,
     HourlyAggregate,
@@ -138,7 +139,8 @@ def test_every_figure_equals_a_recomputation_from_raw_events(app, tenant, monkey
     monkeypatch.setattr(aggregation, "BATCH_EVENTS", batch)
     tenant_id = tenant["tenant_id"]
     with app.app_context(), connection():
-        for model in (Event, HourlyAggregate, DailyAttribution, RollupRefresh, JobCursor):
+        for model in (Event, HourlyAggregate, DailyAggregate, DailyAttribution, RollupRefresh,
+                      JobCursor):
             model.delete().execute()
         store(tenant_id, rows, 0)
         for at_ms in runs:
