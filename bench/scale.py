@@ -43,7 +43,7 @@ from conversions_client import sign_webhook
 from app import create_app
 from conversions.core.periods import DAY_MS
 from conversions.metrics import aggregation
-from conversions.store.database import connection
+from conversions.store.database import connection, database
 from conversions.store.events import insert_new
 from conversions.tenants import accounts
 
@@ -170,15 +170,22 @@ class Server:
         self.process.wait(30)
 
 
+def percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values) or [0.0]
+    return round(ordered[min(len(ordered) - 1, int(percent / 100 * len(ordered)))] * 1000, 1)
+
+
 def ingest(server: Server, tenant: dict[str, str], stop: threading.Event,
            seconds: float | None = None) -> dict[str, Any]:
-    """Signed webhook batches from CLIENTS threads until ``stop`` (or ``seconds``)."""
-    latencies: list[float] = []
+    """Signed webhook batches of BATCH_EVENTS from CLIENTS threads until ``stop`` (or
+    ``seconds``), for throughput; beside them one probe sends single-event deliveries, 20 a
+    second, for the latency one event waits."""
+    latencies: dict[str, list[float]] = {"batch": [], "single": []}
     failures = [0]
     lock = threading.Lock()
     path = f"/api/conversions/webhook?tenant_id={tenant['tenant_id']}"
 
-    def client() -> None:
+    def client(size: int, kind: str, pause: float) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         mine = []
         while not stop.is_set():
@@ -186,7 +193,7 @@ def ingest(server: Server, tenant: dict[str, str], stop: threading.Event,
             now_s = int(time.time())
             signed = sign_webhook(tenant["webhook_secret"], [
                 {"event_name": "purchase", "event_value": "19.99", "currency": "USD",
-                 "event_ts": now_s - 5, "event_id": f"{tag}-{n}"} for n in range(BATCH_EVENTS)])
+                 "event_ts": now_s - 5, "event_id": f"{tag}-{n}"} for n in range(size)])
             started = time.perf_counter()
             conn.request("POST", path, body=signed.body, headers=signed.headers)
             response = conn.getresponse()
@@ -195,11 +202,14 @@ def ingest(server: Server, tenant: dict[str, str], stop: threading.Event,
             if response.status != 202:
                 with lock:
                     failures[0] += 1
+            stop.wait(pause)
         conn.close()
         with lock:
-            latencies.extend(mine)
+            latencies[kind].extend(mine)
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    threads = [threading.Thread(target=client, args=(BATCH_EVENTS, "batch", 0))
+               for _ in range(CLIENTS)]
+    threads.append(threading.Thread(target=client, args=(1, "single", 0.05)))
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -209,11 +219,11 @@ def ingest(server: Server, tenant: dict[str, str], stop: threading.Event,
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    ordered = sorted(latencies) or [0.0]
-    return {"events_per_s": round(len(latencies) * BATCH_EVENTS / elapsed),
-            "requests": len(latencies), "failures": failures[0],
-            "p50_ms": round(statistics.median(ordered) * 1000, 1),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000, 1)}
+    batches, singles = latencies["batch"], latencies["single"]
+    return {"events_per_s": round((len(batches) * BATCH_EVENTS + len(singles)) / elapsed),
+            "requests": len(batches) + len(singles), "failures": failures[0],
+            "batch_p50_ms": percentile(batches, 50), "batch_p99_ms": percentile(batches, 99),
+            "single_p50_ms": percentile(singles, 50), "single_p99_ms": percentile(singles, 99)}
 
 
 def reads(server: Server, tenant_id: str) -> dict[str, dict[str, float]]:
@@ -265,6 +275,16 @@ def job_catch_up(app: Any, database_url: str, end_ms: int) -> float:
         with app.app_context(), connection():
             if aggregation.cursor_ms() >= end_ms:
                 return time.monotonic() - started
+
+
+def sizes(url: str) -> dict[str, float]:
+    """Megabytes on disk: each table with its indexes (PostgreSQL), the file (SQLite)."""
+    if url.startswith("sqlite"):
+        return {"database file": round(Path(urlsplit(url).path).stat().st_size / 1e6, 1)}
+    tables = ("event", "hourly_aggregate", "daily_aggregate", "daily_attribution")
+    return {table: round(database.execute_sql(
+        "SELECT pg_total_relation_size(%s)", (table,)).fetchone()[0] / 1e6, 1)
+        for table in tables}
 
 
 def load() -> list[float]:
@@ -331,7 +351,14 @@ def run(events: int, database_url: str | None) -> dict[str, Any]:
                                       fresh_ms, rng, "new"))
             result["load_average"]["incremental"] = load()
             result["incremental_s"] = round(catch_up(app, fresh_ms + 1), 2)
+            with app.app_context(), connection():
+                result["sizes_mb"] = sizes(url)
     return result
+
+
+def rates(figures: dict[str, Any]) -> str:
+    return (f"{figures['events_per_s']:,} events/s; one event p99 {figures['single_p99_ms']} ms"
+            f", a batch of {BATCH_EVENTS} p99 {figures['batch_p99_ms']} ms")
 
 
 def table(result: dict[str, Any]) -> str:
@@ -346,16 +373,16 @@ def table(result: dict[str, Any]) -> str:
         f"| aggregation catch-up | {result['catch_up_s']} s | {avg['catch_up'][0]} |",
         f"| incremental run after {NEW_EVENTS:,} events | {result['incremental_s']} s "
         f"| {avg['incremental'][0]} |",
-        f"| ingestion, empty store | {empty['events_per_s']:,} events/s, p99 "
-        f"{empty['p99_ms']} ms | {avg['empty_ingest'][0]} |",
-        f"| ingestion at size | {at_size['events_per_s']:,} events/s "
-        f"({at_size['events_per_s'] / max(empty['events_per_s'], 1):.0%} of empty), "
-        f"p99 {at_size['p99_ms']} ms | {avg['ingest'][0]} |",
-        f"| ingestion during catch-up | {during.get('events_per_s', 0):,} events/s, "
-        f"p99 {during.get('p99_ms')} ms | {avg['catch_up'][0]} |",
+        f"| ingestion, empty store | {rates(empty)} | {avg['empty_ingest'][0]} |",
+        f"| ingestion at size | {rates(at_size)}; "
+        f"{at_size['events_per_s'] / max(empty['events_per_s'], 1):.0%} of empty "
+        f"| {avg['ingest'][0]} |",
+        f"| ingestion during catch-up | {rates(during)} | {avg['catch_up'][0]} |",
     ]
     lines += [f"| {name} | p50 {f['p50_ms']} ms, p95 {f['p95_ms']} ms | {avg['reads'][0]} |"
               for name, f in result["reads"].items()]
+    lines += [f"| size: {name} | {megabytes:,} MB | |"
+              for name, megabytes in result["sizes_mb"].items()]
     return "\n".join(lines)
 
 

@@ -1,8 +1,8 @@
 """The rollups, recomputed per touched period so a re-run gives the same rows: hourly
 aggregates (``HourlyAggregate``: events and value by hour of event time, source, name and
 currency) with their sums by day (``DailyAggregate``), and the attribution rollup
-(``DailyAttribution``: signed goals by day of event time, first-touch bucket and currency,
-``attribution_rollup``).
+(``HourlyAttribution``: signed goals by hour of event time, first-touch bucket and currency,
+``attribution_rollup``) with its days merged from the hours (``DailyAttribution``).
 
 The cursor is a receive time: the rollups hold exactly the events received before it, and
 readers add the events received since (the tail) to be exact up to now. A run walks the
@@ -73,18 +73,19 @@ def _batch_end(start_ms: int, end_ms: int) -> int:
 
 
 def _touched(start_ms: int, end_ms: int) -> tuple[Touched, Touched]:
-    """The hours and the attribution days of events received in ``[start_ms, end_ms)``."""
+    """The hours of events received in ``[start_ms, end_ms)``, and those of its attributed
+    goals."""
     hour = Event.occurred_at_ms / SQL(str(HOUR_MS))
     query = (Event.select(Event.tenant, hour, Event.source_type, Event.signed)
              .where(Event.received_at_ms >= start_ms, Event.received_at_ms < end_ms)
              .distinct().tuples())
     hours: Touched = defaultdict(set)
-    days: Touched = defaultdict(set)
+    goal_hours: Touched = defaultdict(set)
     for tenant_id, index, source_type, signed in query:
         hours[tenant_id].add(int(index))
         if attribution_rollup.counts(source_type, signed):
-            days[tenant_id].add(int(index) * HOUR_MS // DAY_MS)
-    return hours, days
+            goal_hours[tenant_id].add(int(index))
+    return hours, goal_hours
 
 
 def _hour_rows(tenant_id: str, first: int, last: int, received_before: int) -> list[dict]:
@@ -97,34 +98,79 @@ def _hour_rows(tenant_id: str, first: int, last: int, received_before: int) -> l
             in rollups.hour_groups(tenant_id, first, last, received_before)]
 
 
-def _day_rows(tenant_id: str, first: int, last: int, received_before: int) -> list[dict]:
-    """The attribution rows of the tenant's days ``first..last``, from the signed goals
+def _goal_hour_rows(tenant_id: str, first: int, last: int, received_before: int
+                    ) -> list[dict]:
+    """The attribution rows of the tenant's hours ``first..last``, from the signed goals
     received before ``received_before``."""
     goals = rollups.goals(tenant_id, first, last, received_before)
-    return [attribution_rollup.row(tenant_id, key, totals)
-            for key, totals in attribution_rollup.from_events(goals).items()]
+    return [attribution_rollup.row(tenant_id, key, totals, "hour_start_ms")
+            for key, totals in attribution_rollup.from_events(goals, HOUR_MS).items()]
 
 
-def _recompute(hours: Touched, days: Touched, received_before: int, horizon_ms: int | None,
-               cursor_to: int | None = None, refreshed: Iterable[int] = ()) -> int:
+def _day_rows(tenant_id: str, first_day: int, last_day: int,
+              new_hours: list[tuple[tuple[int, int], list[dict]]]) -> list[dict]:
+    """The attribution rows of the tenant's days ``first_day..last_day``, merged from their
+    hourly rows: the stored ones, less the hour runs in ``new_hours``, replaced by their new
+    rows. Only the aggregation (under its lock) writes these rows, so they are read before
+    its transaction."""
+    replaced = [run for run, _ in new_hours]
+    days: dict[attribution_rollup.Key, attribution_rollup.Totals] = {}
+
+    def add(hour_start_ms: int, bucket: str, currency: str,
+            part: attribution_rollup.Totals) -> None:
+        key = (hour_start_ms - hour_start_ms % DAY_MS, bucket, currency)
+        if key in days:
+            days[key].merge(part)
+        else:
+            days[key] = part
+
+    for hour_start_ms, bucket, currency, *fields in rollups.goal_hours(tenant_id, first_day,
+                                                                       last_day):
+        hour = hour_start_ms // HOUR_MS
+        if not any(first <= hour <= last for first, last in replaced):
+            add(hour_start_ms, bucket, currency, attribution_rollup.from_row(*fields))
+    for _, rows in new_hours:
+        for row in rows:
+            if first_day * DAY_MS <= row["hour_start_ms"] < (last_day + 1) * DAY_MS:
+                add(row["hour_start_ms"], row["bucket"], row["currency"],
+                    attribution_rollup.from_row(row["goals"], row["revenue_hundredths"],
+                                                row["lag_histogram"], row["lag_sketch"]))
+    return [attribution_rollup.row(tenant_id, key, totals) for key, totals in days.items()]
+
+
+def _days_of(runs: list[tuple[str, tuple[int, int], list[dict]]]) -> Touched:
+    """The days holding the hour runs ``runs``."""
+    days: Touched = defaultdict(set)
+    for tenant_id, (first, last), _ in runs:
+        days[tenant_id].update(range(first * HOUR_MS // DAY_MS, last * HOUR_MS // DAY_MS + 1))
+    return days
+
+
+def _recompute(hours: Touched, goal_hours: Touched, received_before: int,
+               horizon_ms: int | None, cursor_to: int | None = None,
+               refreshed: Iterable[int] = ()) -> int:
     """Recompute the touched periods from the events received before ``received_before``,
     then replace their rows (and move the cursor to ``cursor_to``, and drop the refresh
     requests ``refreshed``) in one transaction; returns the rows written."""
     hour_runs = [(t, run, _hour_rows(t, *run, received_before))
                  for t, run in _kept_runs(hours, HOUR_MS, horizon_ms)]
-    day_runs = [(t, run, _day_rows(t, *run, received_before))
-                for t, run in _kept_runs(days, DAY_MS, horizon_ms)]
-    # The days holding recomputed hours: their daily aggregates are summed from the hours.
-    summed: Touched = defaultdict(set)
-    for tenant_id, (first, last), _ in hour_runs:
-        summed[tenant_id].update(range(first * HOUR_MS // DAY_MS, last * HOUR_MS // DAY_MS + 1))
+    goal_runs = [(t, run, _goal_hour_rows(t, *run, received_before))
+                 for t, run in _kept_runs(goal_hours, HOUR_MS, horizon_ms)]
+    by_tenant: dict[str, list[tuple[tuple[int, int], list[dict]]]] = defaultdict(list)
+    for tenant_id, run, rows in goal_runs:
+        by_tenant[tenant_id].append((run, rows))
+    day_runs = [(t, run, _day_rows(t, *run, by_tenant[t]))
+                for t, indexes in _days_of(goal_runs).items() for run in _runs(indexes)]
     refreshed = list(refreshed)
     with database.atomic():
         for tenant_id, (first, last), rows in hour_runs:
             rollups.replace_hours(tenant_id, first, last, rows)
-        for tenant_id, indexes in summed.items():
+        # The days holding recomputed hours: their daily aggregates are summed from the hours.
+        for tenant_id, indexes in _days_of(hour_runs).items():
             for first, last in _runs(indexes):
                 rollups.sum_days(tenant_id, first, last)
+        for tenant_id, (first, last), rows in goal_runs:
+            rollups.replace_goal_hours(tenant_id, first, last, rows)
         for tenant_id, (first, last), rows in day_runs:
             rollups.replace_days(tenant_id, first, last, rows)
         if refreshed:
@@ -133,7 +179,7 @@ def _recompute(hours: Touched, days: Touched, received_before: int, horizon_ms: 
             (JobCursor.insert(name=AGGREGATE_CURSOR, position_ms=cursor_to)
              .on_conflict(conflict_target=[JobCursor.name], preserve=[JobCursor.position_ms])
              .execute())
-    return sum(len(rows) for _, _, rows in hour_runs) + sum(len(rows) for _, _, rows in day_runs)
+    return sum(len(rows) for runs in (hour_runs, goal_runs, day_runs) for _, _, rows in runs)
 
 
 def _refresh_requested(horizon_ms: int | None) -> int:
@@ -143,11 +189,9 @@ def _refresh_requested(horizon_ms: int | None) -> int:
     if not requests:
         return 0
     hours: Touched = defaultdict(set)
-    days: Touched = defaultdict(set)
     for _, tenant_id, occurred_ms in requests:
         hours[tenant_id].add(occurred_ms // HOUR_MS)
-        days[tenant_id].add(occurred_ms // DAY_MS)
-    return _recompute(hours, days, cursor_ms(), horizon_ms,
+    return _recompute(hours, hours, cursor_ms(), horizon_ms,
                       refreshed=[request_id for request_id, _, _ in requests])
 
 
@@ -170,11 +214,11 @@ def aggregate(end_ms: int, start_ms: int | None = None, budget_seconds: float | 
     end_ms = max(end_ms, cursor)
     while start < end_ms and (deadline is None or time.monotonic() < deadline):
         batch_end = _batch_end(start, end_ms)
-        hours, days = _touched(start, batch_end)
+        hours, goal_hours = _touched(start, batch_end)
         # Recomputed from every event before the cursor's new place, which is never behind
         # its old one: the tail starts there.
         position = max(batch_end, cursor)
-        written += _recompute(hours, days, position, horizon_ms, cursor_to=position)
+        written += _recompute(hours, goal_hours, position, horizon_ms, cursor_to=position)
         start = batch_end
     return written
 
@@ -219,5 +263,8 @@ def refresh_event(tenant_id: str, occurred_at_ms: int, source_type: str, signed:
                           _hour_rows(tenant_id, hour, hour, received_before))
     rollups.sum_days(tenant_id, occurred_at_ms // DAY_MS, occurred_at_ms // DAY_MS)
     if attribution_rollup.counts(source_type, signed):
+        rows = _goal_hour_rows(tenant_id, hour, hour, received_before)
         day = occurred_at_ms // DAY_MS
-        rollups.replace_days(tenant_id, day, day, _day_rows(tenant_id, day, day, received_before))
+        day_rows = _day_rows(tenant_id, day, day, [((hour, hour), rows)])
+        rollups.replace_goal_hours(tenant_id, hour, hour, rows)
+        rollups.replace_days(tenant_id, day, day, day_rows)

@@ -23,7 +23,7 @@ LAG_BINS_DAYS: tuple[tuple[int, int | None], ...] = (
 COUNTED = rollups.COUNTED
 EVENT_FIELDS = rollups.GOAL_FIELDS
 
-# (day start ms, bucket, currency ("": none))
+# (period start ms, bucket, currency ("": none))
 Key = tuple[int, str, str]
 
 
@@ -81,12 +81,13 @@ class Totals:
         return lag_sketch.merged(self.encoded()) if self.stored else self.sketch
 
 
-def from_events(goals: Iterable[tuple[int, str | None, str | None, int | None, int | None]]
-                ) -> dict[Key, Totals]:
-    """Totals by day, bucket and currency of goals given as ``EVENT_FIELDS`` tuples."""
+def from_events(goals: Iterable[tuple[int, str | None, str | None, int | None, int | None]],
+                period_ms: int = DAY_MS) -> dict[Key, Totals]:
+    """Totals by period (a day, or ``period_ms``), bucket and currency of goals given as
+    ``EVENT_FIELDS`` tuples."""
     groups: dict[Key, Totals] = {}
     for occurred, bucket, currency, value, first_touch in goals:
-        key = (occurred - occurred % DAY_MS, bucket_of(bucket), currency or "")
+        key = (occurred - occurred % period_ms, bucket_of(bucket), currency or "")
         totals = groups.get(key)
         if totals is None:
             totals = groups[key] = Totals()
@@ -94,18 +95,20 @@ def from_events(goals: Iterable[tuple[int, str | None, str | None, int | None, i
     return groups
 
 
-def row(tenant_id: str, key: Key, totals: Totals) -> dict[str, Any]:
-    """The ``DailyAttribution`` row of ``totals``."""
-    day_start_ms, bucket, currency = key
+def row(tenant_id: str, key: Key, totals: Totals, period: str = "day_start_ms"
+        ) -> dict[str, Any]:
+    """The ``DailyAttribution`` row of ``totals`` (``HourlyAttribution``'s with ``period``
+    ``hour_start_ms``)."""
+    period_start_ms, bucket, currency = key
     lags = totals.lags()
-    return {"tenant": tenant_id, "day_start_ms": day_start_ms, "bucket": bucket,
+    return {"tenant": tenant_id, period: period_start_ms, "bucket": bucket,
             "currency": currency, "goals": totals.goals,
             "revenue_hundredths": totals.revenue_hundredths,
             "lag_histogram": json.dumps(totals.histogram),
             "lag_sketch": lag_sketch.dump(lags) if lags.count else None}
 
 
-# A stored row's fields ``from_row`` takes, in its order.
+# A stored row's fields ``from_row`` takes, in its order (``HourlyAttribution``'s alike).
 ROW_FIELDS = (DailyAttribution.goals, DailyAttribution.revenue_hundredths,
               DailyAttribution.lag_histogram, DailyAttribution.lag_sketch)
 

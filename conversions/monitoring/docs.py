@@ -117,9 +117,14 @@ class Lag(Schema):
     """Discovery-to-revenue lag of the goals with an honored first touch, in days."""
 
     count = fields.Integer(required=True)
-    median_days = fields.Float(required=True, allow_none=True)
-    p90_days = fields.Float(required=True, allow_none=True)
-    histogram = fields.List(fields.Nested(LagBin), required=True)
+    median_days = fields.Float(required=True, allow_none=True, metadata={
+        "description": "Within relative_accuracy of the exact median."})
+    p90_days = fields.Float(required=True, allow_none=True, metadata={
+        "description": "Nearest rank, within relative_accuracy of the exact lag."})
+    relative_accuracy = fields.Float(required=True, metadata={
+        "description": "The lag sketch's bound on the percentiles' relative error (0.01)."})
+    histogram = fields.List(fields.Nested(LagBin), required=True,
+                            metadata={"description": "Exact counts."})
 
 
 class Bucket(Schema):
@@ -180,8 +185,10 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "attribution.attribution_report": {"get": admin({
         "summary": "Revenue of signed goals by first-touch bucket; discovery-to-revenue lag.",
         "tags": ["figures"],
-        "parameters": [TENANT, query("from", "Occurred from (ISO-8601 or Unix seconds)."),
-                       query("to", "Occurred before (default now).")],
+        "parameters": [TENANT, query("from", "Occurred from (ISO-8601 or Unix seconds); "
+                                             "widened to the start of its UTC day."),
+                       query("to", "Occurred before (default now); widened to the end of its "
+                                   "UTC day.")],
         "responses": {"200": json_response("Attribution.", Attribution),
                       **errors(400, 404, 503)},
     })},

@@ -161,6 +161,25 @@ class DailyAggregate(BaseModel):
         )
 
 
+class HourlyAttribution(BaseModel):
+    """Signed goals of one tenant, first-touch bucket and currency in one hour of event time,
+    as ``DailyAttribution`` holds them by day: a late goal recomputes its hour from the raw
+    events, and its day is merged again from the day's hours."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    hour_start_ms = BigIntegerField()
+    bucket = CharField(max_length=16)
+    currency = CharField(max_length=3, default="")
+    goals = BigIntegerField()
+    revenue_hundredths = BigIntegerField(null=True)
+    lag_histogram = TextField()
+    lag_sketch = BlobField(null=True)
+
+    class Meta:
+        indexes = ((("tenant", "hour_start_ms", "bucket", "currency"), True),)
+
+
 class DailyAttribution(BaseModel):
     """Signed goals of one tenant, first-touch bucket and currency in one day of event time.
 
@@ -341,6 +360,6 @@ class PostbackNetwork(BaseModel):
 
 # In dependency order: a table comes after those it refers to.
 MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting, HourlyAggregate,
-          DailyAggregate, DailyAttribution, RollupRefresh, JobCursor, JobRun, JobLease,
-          OutcomeCount, SourceState, IngestionFailure, IngestionTestEvent, Generation,
-          PostbackKey, PostbackNetwork]
+          DailyAggregate, HourlyAttribution, DailyAttribution, RollupRefresh, JobCursor,
+          JobRun, JobLease, OutcomeCount, SourceState, IngestionFailure, IngestionTestEvent,
+          Generation, PostbackKey, PostbackNetwork]

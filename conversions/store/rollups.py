@@ -14,7 +14,13 @@ from peewee import SQL, Query, fn
 
 from conversions.core.periods import DAY_MS, HOUR_MS
 from conversions.store.database import database
-from conversions.store.models import DailyAggregate, DailyAttribution, Event, HourlyAggregate
+from conversions.store.models import (
+    DailyAggregate,
+    DailyAttribution,
+    Event,
+    HourlyAggregate,
+    HourlyAttribution,
+)
 
 _rendered: dict[tuple[type, str], str] = {}
 
@@ -23,6 +29,8 @@ HOUR_COLUMNS = tuple(f.name for f in HourlyAggregate._meta.sorted_fields
                      if f is not HourlyAggregate.id)
 DAY_COLUMNS = tuple(f.name for f in DailyAttribution._meta.sorted_fields
                     if f is not DailyAttribution.id)
+GOAL_HOUR_COLUMNS = tuple(f.name for f in HourlyAttribution._meta.sorted_fields
+                          if f is not HourlyAttribution.id)
 # The events attribution counts: signed goals only (unsigned browser hints and webhook
 # events never count).
 COUNTED = (Event.source_type == "goal") & (Event.signed == True)  # noqa: E712  (SQL)
@@ -64,13 +72,28 @@ def _goals() -> Query:
                    Event.occurred_at_ms < 0, Event.received_at_ms < 0))
 
 
-def goals(tenant_id: str, first_day: int, last_day: int, received_before: int
+def goals(tenant_id: str, first_hour: int, last_hour: int, received_before: int
           ) -> Iterable[tuple[int, str | None, str | None, int | None, int | None]]:
-    """``GOAL_FIELDS`` of the tenant's signed goals in days ``first_day..last_day`` of event
-    time, received before ``received_before``."""
-    params = (tenant_id, "goal", True, first_day * DAY_MS, (last_day + 1) * DAY_MS,
+    """``GOAL_FIELDS`` of the tenant's signed goals in hours ``first_hour..last_hour`` of
+    event time, received before ``received_before``."""
+    params = (tenant_id, "goal", True, first_hour * HOUR_MS, (last_hour + 1) * HOUR_MS,
               received_before)
     return database.execute_sql(_sql("goals", _goals), params)
+
+
+def _goal_hours() -> Query:
+    rollup = HourlyAttribution
+    return (rollup.select(rollup.hour_start_ms, rollup.bucket, rollup.currency, rollup.goals,
+                          rollup.revenue_hundredths, rollup.lag_histogram, rollup.lag_sketch)
+            .where(rollup.tenant == "", rollup.hour_start_ms >= 0, rollup.hour_start_ms < 0))
+
+
+def goal_hours(tenant_id: str, first_day: int, last_day: int
+               ) -> list[tuple[int, str, str, int, int | None, str, bytes | None]]:
+    """The tenant's hourly attribution rows of days ``first_day..last_day``: hour start,
+    bucket, currency, goals, revenue, lag histogram, lag sketch."""
+    params = (tenant_id, first_day * DAY_MS, (last_day + 1) * DAY_MS)
+    return database.execute_sql(_sql("goal_hours", _goal_hours), params).fetchall()
 
 
 def _insert_sql(name: str, model: Any, columns: Sequence[str]) -> str:
@@ -109,6 +132,18 @@ def sum_days(tenant_id: str, first_day: int, last_day: int) -> None:
     bounds = (tenant_id, first_day * DAY_MS, (last_day + 1) * DAY_MS)
     database.execute_sql(delete, bounds)
     database.execute_sql(_sql("days_from_hours", _days_from_hours), bounds)
+
+
+def replace_goal_hours(tenant_id: str, first_hour: int, last_hour: int, rows: list[dict]
+                       ) -> None:
+    """Replace the tenant's hourly attribution rows of hours ``first_hour..last_hour`` with
+    ``rows``, in the caller's transaction."""
+    rollup = HourlyAttribution
+    delete = _sql("delete_goal_hours", lambda: rollup.delete().where(
+        rollup.tenant == "", rollup.hour_start_ms >= 0, rollup.hour_start_ms < 0))
+    database.execute_sql(delete, (tenant_id, first_hour * HOUR_MS, (last_hour + 1) * HOUR_MS))
+    _insert(_insert_sql("insert_goal_hours", rollup, GOAL_HOUR_COLUMNS), GOAL_HOUR_COLUMNS,
+            rows)
 
 
 def replace_days(tenant_id: str, first_day: int, last_day: int, rows: list[dict]) -> None:

@@ -23,6 +23,7 @@ from conversions.store.models import (
     DailyAttribution,
     Event,
     HourlyAggregate,
+    HourlyAttribution,
     JobCursor,
     RollupRefresh,
 )
@@ -37,9 +38,12 @@ DELAY = (st.sampled_from([0, 1, -300_000])  # at once, or sent by a clock 5 minu
 
 @st.composite
 def events(draw, first_day: int = 0):
-    occurred = (BASE + draw(st.integers(first_day * 24, SPAN_DAYS * 24 - 1)) * HOUR_MS
-                + draw(IN_HOUR))
-    source_type, signed = draw(st.sampled_from([("goal", True), ("goal", False),
+    # A few hours often (so events share periods across batches), any hour sometimes.
+    first = first_day * 24
+    hour = draw(st.sampled_from([first, first + 1, first + 23, min(first + 24, SPAN_DAYS * 24 - 1)])
+                | st.integers(first, SPAN_DAYS * 24 - 1))
+    occurred = BASE + hour * HOUR_MS + draw(IN_HOUR)
+    source_type, signed = draw(st.sampled_from([("goal", True), ("goal", True), ("goal", False),
                                                 ("pixel", False), ("webhook", True),
                                                 ("postback", False)]))
     value = draw(st.none() | st.integers(0, 10**6))
@@ -128,7 +132,7 @@ def store(tenant_id: str, rows: list[dict], offset: int) -> None:
                        for n, row in enumerate(rows)]).execute()
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(history=histories(), day_range=st.tuples(st.integers(-1, SPAN_DAYS),
                                                 st.integers(1, SPAN_DAYS + 1)))
@@ -139,8 +143,8 @@ def test_every_figure_equals_a_recomputation_from_raw_events(app, tenant, monkey
     monkeypatch.setattr(aggregation, "BATCH_EVENTS", batch)
     tenant_id = tenant["tenant_id"]
     with app.app_context(), connection():
-        for model in (Event, HourlyAggregate, DailyAggregate, DailyAttribution, RollupRefresh,
-                      JobCursor):
+        for model in (Event, HourlyAggregate, DailyAggregate, HourlyAttribution,
+                      DailyAttribution, RollupRefresh, JobCursor):
             model.delete().execute()
         store(tenant_id, rows, 0)
         for at_ms in runs:

@@ -175,7 +175,7 @@ def test_jobs_run_on_the_command_line(runner, moved, add_event):
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"job": "aggregate", "started_at": "2026-11-24T10:00:00Z",
                                          "finished_at": "2026-11-24T10:00:00Z",
-                                         "rows": 2,  # its hour's row and its day's attribution
+                                         "rows": 3,  # its hour, its hour and day of attribution
                                          "error": None}
     assert json.loads(runner.invoke(args=["jobs", "run", "flush"]).output) == {"job": "flush",
                                                                                "rows": 0}

@@ -18,7 +18,7 @@ def seeded(moved, send_goal, add_event, run_job):
     assert send_goal(value=7.25, currency="usd").status_code == 202
     add_event("webhook", T0, occurred=T0 - 22 * HOUR, value_hundredths=1000, currency="USD")
     moved.advance(60)
-    assert run_job("aggregate").rows == 3  # two hours, and the goals' day of attribution
+    assert run_job("aggregate").rows == 4  # two hours, the goals' hour and day of attribution
     add_event("pixel", moved.now, event_name="signup")  # tail, into an aggregated hour
     assert send_goal(value=5, currency="EUR").status_code == 202
     moved.advance(HOUR)
