@@ -246,23 +246,19 @@ def test_the_prune_job_drops_dead_letters_past_their_retention(app, send, run_jo
 
 
 def test_a_replayed_event_counts_once_in_the_rollups_the_cursor_had_passed(
-        app, client, tenant, send, run_jobs):
-    start = clock.now()
+        app, client, tenant, send, run_jobs, frozen_clock):
     assert send(value=15000, currency="USD", first_touch_bucket="ai_search").json[
         "error"] == "invalid_event"
     (failure,) = dead_letters()
-    clock.use(lambda: start + 3600)
-    try:
-        run_jobs("aggregate")  # the cursor passes the dead letter's receive time
-        app.config["MAX_EVENT_VALUE"] = 20000
-        assert client.post(f"{FAILURES}/{failure.id}/replay").json["outcome"] == "stored"
-        run_jobs("aggregate")
-        run_jobs("aggregate")
-        query = {"tenant_id": tenant["tenant_id"]}
-        attributed = client.get("/api/conversions/attribution", query_string=query).json
-        stats = client.get("/api/conversions/stats", query_string=query).json
-    finally:
-        clock.use(None)
+    frozen_clock.advance(3600)
+    run_jobs("aggregate")  # the cursor passes the dead letter's receive time
+    app.config["MAX_EVENT_VALUE"] = 20000
+    assert client.post(f"{FAILURES}/{failure.id}/replay").json["outcome"] == "stored"
+    run_jobs("aggregate")
+    run_jobs("aggregate")
+    query = {"tenant_id": tenant["tenant_id"]}
+    attributed = client.get("/api/conversions/attribution", query_string=query).json
+    stats = client.get("/api/conversions/stats", query_string=query).json
     assert attributed["buckets"]["ai_search"]["revenue"] == {"USD": "15000.00"}
     assert attributed["events"] == 1
     assert [row["events"] for row in stats["series"]] == [1]
