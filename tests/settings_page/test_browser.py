@@ -105,8 +105,12 @@ def test_each_panel_shows_the_seeded_figures(server, page):
 
 
 def test_the_attribution_summary_counts_signed_goals_by_first_touch(page):
-    ai = text(page, "#attribution-ai_search").split("\t")
-    assert ai == ["ai search", "2", "25.00 USD", "3.0", "3.0"]
+    name, goals, revenue, median, p90 = text(page, "#attribution-ai_search").split("\t")
+    assert [name, goals, revenue] == ["ai search", "2", "25.00 USD"]
+    # From the lag sketch: within 1 % (and the rounding to hundredths of a day).
+    assert float(median) == pytest.approx(3.0, rel=0.01, abs=0.005)
+    assert float(p90) == pytest.approx(3.0, rel=0.01, abs=0.005)
+    assert "within 1 % of the exact lags" in text(page, "#attribution")
     assert text(page, "#attribution-unattributed").split("\t") == [
         "unattributed", "1", "40.00 USD", "n/a", "n/a"]
 
