@@ -87,6 +87,19 @@ def lone_surrogates(value: Any) -> dict[str, list[str]]:
             if not text.isascii() and _has_lone_surrogate(text)}
 
 
+def text_findings(value: Any) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """``(list(find_pii(value)), lone_surrogates(value))`` in one walk over its text."""
+    pii: list[tuple[str, str]] = []
+    broken: dict[str, list[str]] = {}
+    for where, text in _texts(value, None):
+        kind = pii_kind(text)
+        if kind:
+            pii.append((_path(where), kind))
+        if not text.isascii() and _has_lone_surrogate(text):
+            broken[_path(where)] = [LONE_SURROGATE]
+    return pii, broken
+
+
 def _has_lone_surrogate(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -106,7 +119,7 @@ def _texts(value: Any, where: _Where) -> Iterator[tuple[_Where, str]]:
         yield where, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield (where, (f"{key}(key)",)), str(key)
+            yield (where, (key, "(key)")), str(key)
             if isinstance(item, (str, dict, list)):
                 yield from _texts(item, (where, (key,)))
     elif isinstance(value, list):
@@ -123,7 +136,8 @@ def _path(where: _Where) -> str:
         steps.append(step)
     path = ""
     for step in reversed(steps):
-        path = f"{path}[{step}]" if isinstance(step, int) else f"{path}.{step[0]}".lstrip(".")
+        path = f"{path}[{step}]" if isinstance(step, int) \
+            else f"{path}.{''.join(map(str, step))}".lstrip(".")
     return path or "$"
 
 

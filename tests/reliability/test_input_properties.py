@@ -72,3 +72,19 @@ def test_any_unsigned_request_gets_an_answer_never_a_500(client, tenant, raw, qu
                            headers={"X-LP-Goal-Signature": signature})
     assert 400 <= response.status_code < 500
     assert response.get_json()["error"]
+
+
+# Text with what each check looks for: emails, long digit runs, lone surrogates.
+_findable = st.lists(st.characters(codec=None) | st.sampled_from(
+    ["@", "a@b.co", "555-123-4567", "123-45-6789", "+44 20 7946 0958", "\ud800", "\udfff", "7"]),
+    max_size=12).map("".join)
+_nested = st.recursive(st.none() | st.integers() | _findable,
+                       lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(_findable, inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=400)
+@given(value=_nested)
+def test_one_walk_over_the_text_finds_what_the_two_checks_find(value):
+    assert rules.text_findings(value) == (list(rules.find_pii(value)),
+                                          rules.lone_surrogates(value))
