@@ -14,6 +14,7 @@ EVENT_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 CURRENCIES = frozenset(c.code for c in iso4217.Currency)
 # Longer text is no instant; it is refused before any parsing.
 MAX_INSTANT_TEXT = 64
+_UNIX_SECONDS = re.compile(r"\d{1,12}(\.\d+)?", re.ASCII)
 
 # Every pattern is searched in untrusted text, so each does work linear in its length:
 # ``make lint`` (tools/redos_check.py) refuses a pattern that could backtrack more. The email
@@ -153,7 +154,7 @@ def parse_instant(text: str) -> datetime:
     if len(text) > MAX_INSTANT_TEXT:
         raise ValueError("must be ISO-8601 or Unix seconds")
     text = text.strip()
-    if re.fullmatch(r"\d{1,12}(\.\d+)?", text, re.ASCII):
+    if _UNIX_SECONDS.fullmatch(text):
         seconds = float(text)
         if not math.isfinite(seconds):
             raise ValueError("must be ISO-8601 or Unix seconds")
