@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import base64
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app import create_app
+from conversions.core import clock as service_clock
 from conversions.store.database import connection, database
 from conversions.store.models import SigningKey, Tenant
 from conversions.tenants import accounts
@@ -110,6 +113,29 @@ def no_secret_leaks(caplog):
     for secret in _said["secrets"]:
         for form in secret_forms(secret):
             assert form not in said, "a log line or response holds a tenant's secret"
+
+
+class MovableClock:
+    """The service's clock for a test: it stays at ``now`` until the test sets or moves it."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[MovableClock]:
+    """The service's clock stopped at the current time, to be set or moved instead of
+    sleeping; the system clock again after the test."""
+    moving = MovableClock(time.time())
+    service_clock.use(moving)
+    yield moving
+    service_clock.use(None)
 
 
 @pytest.fixture

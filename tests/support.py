@@ -33,6 +33,22 @@ def test_database_url(tmp_path: Path) -> str:
 test_database_url.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
+def served_database(tmp_path: Path, *tenants: tuple[str, str],
+                    **config: str) -> tuple[str, list[dict]]:
+    """A database for a served app (``test_database_url``), emptied, with a tenant for each
+    (domain, buyer id) as ``tenant create`` makes them; its URL and the new tenants."""
+    from app import create_app
+    from conversions.store.database import connection
+    from conversions.tenants import accounts
+
+    url = test_database_url(tmp_path)
+    create_app({"DATABASE_URL": url, "LOG_FORMAT": "text", **config})
+    with connection():
+        empty_database()
+        made = [accounts.create(domain, buyer) for domain, buyer in tenants]
+    return url, made
+
+
 def postgres_pass() -> bool:
     """Whether this run is the PostgreSQL pass (``TEST_DATABASE_URL=postgresql://...``)."""
     return urlsplit(os.environ.get("TEST_DATABASE_URL", "")).scheme.startswith("postgres")

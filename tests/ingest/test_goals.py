@@ -285,15 +285,12 @@ def test_field_rules(client, tenant, body, field):
         pytest.param("ai_search", "2027-01-01T00:00:00Z", False, id="in-the-future"),
     ],
 )
-def test_first_touch_is_honored_only_within_180_days(app, client, tenant, bucket, ts, honored):
-    from conversions.core import clock
-    clock.use(lambda: 1795600000.0)  # 2026-11-24
-    try:
-        signed = build(tenant, value=5, currency="USD", first_touch_bucket=bucket,
-                       first_touch_ts=ts)
-        assert post(client, signed.body, signed.signature).status_code == 202
-    finally:
-        clock.use(None)
+def test_first_touch_is_honored_only_within_180_days(app, client, tenant, bucket, ts, honored,
+                                                     frozen_clock):
+    frozen_clock.now = 1795600000.0  # 2026-11-24
+    signed = build(tenant, value=5, currency="USD", first_touch_bucket=bucket,
+                   first_touch_ts=ts)
+    assert post(client, signed.body, signed.signature).status_code == 202
     (event,) = stored()
     assert event.first_touch_bucket == bucket
     assert (event.first_touch_at_ms is not None) is honored

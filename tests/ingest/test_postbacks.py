@@ -23,12 +23,10 @@ def at(text: str) -> float:
 
 
 @pytest.fixture
-def frozen(app):
+def frozen(app, frozen_clock):
     """The clock at a chosen instant, so each provider's example is sent as documented."""
-    moments = {"now": at("2026-11-24 10:00:30")}
-    clock.use(lambda: moments["now"])
-    yield moments
-    clock.use(None)
+    frozen_clock.now = at("2026-11-24 10:00:30")
+    return frozen_clock
 
 
 @pytest.fixture
@@ -58,7 +56,7 @@ APPSFLYER = {
 
 
 def test_appsflyer_push_api_example_is_stored(client, tenant, token, frozen):
-    frozen["now"] = at("2019-09-17 00:10:00")
+    frozen.now = at("2019-09-17 00:10:00")
     response = client.get(url("appsflyer", token, **APPSFLYER))
     assert response.status_code == 202, response.json
     assert response.json["duplicate"] is False
@@ -75,7 +73,7 @@ def test_appsflyer_push_api_example_is_stored(client, tenant, token, frozen):
 
 
 def test_appsflyer_post_json_with_revenue_only_in_event_value(client, token, frozen):
-    frozen["now"] = at("2019-09-17 00:10:00")
+    frozen.now = at("2019-09-17 00:10:00")
     body = {"event_name": "af_purchase", "event_time": "2019-09-17 00:09:00.123",
             "appsflyer_id": "1234567890123-1234567",
             "event_value": '{"af_revenue":"12.99","af_currency":"eur"}'}
@@ -85,9 +83,9 @@ def test_appsflyer_post_json_with_revenue_only_in_event_value(client, token, fro
 
 
 def test_appsflyer_retry_is_a_duplicate_even_at_another_receipt_time(client, token, frozen):
-    frozen["now"] = at("2019-09-17 00:10:00")
+    frozen.now = at("2019-09-17 00:10:00")
     first = client.get(url("appsflyer", token, **APPSFLYER))
-    frozen["now"] += 300
+    frozen.now += 300
     again = client.get(url("appsflyer", token, **APPSFLYER))
     assert (again.status_code, again.json["duplicate"]) == (200, True)
     assert again.json["event_id"] == first.json["event_id"]
@@ -107,7 +105,7 @@ ADJUST = {
 
 
 def test_adjust_callback_example_reads_revenue_in_cents(client, token, frozen):
-    frozen["now"] = 1404214665 + 60
+    frozen.now = 1404214665 + 60
     response = client.get(url("adjust", token, **ADJUST))
     assert response.status_code == 202, response.json
     (event,) = stored()
@@ -119,7 +117,7 @@ def test_adjust_callback_example_reads_revenue_in_cents(client, token, frozen):
 
 def test_adjust_revenue_float_is_whole_units_and_the_token_names_an_unnamed_event(
         client, token, frozen):
-    frozen["now"] = 1404214665 + 60
+    frozen.now = 1404214665 + 60
     query = {k: v for k, v in ADJUST.items() if k not in ("event_name", "revenue")}
     assert client.get(url("adjust", token, **query, revenue_float="3.99")).status_code == 202
     (event,) = stored()
@@ -165,7 +163,7 @@ def test_redtrack_declined_is_stored_without_revenue_then_approved_once(
     assert (event.status, event.value_hundredths, event.currency) == ("declined", None, "USD")
     assert (event.event_name, event.time_estimated) == ("Deposit", True)
     assert event.occurred_at_ms == clock.now_ms()
-    frozen["now"] += 600
+    frozen.now += 600
     approved = client.get(url("redtrack", token, **REDTRACK, status="Approved"))
     assert (approved.status_code, approved.json["updated"]) == (202, True)
     assert approved.json["event_id"] == declined.json["event_id"]
@@ -221,7 +219,7 @@ def test_voluum_postback_example_is_stored(client, token, frozen, method):
 def test_voluum_without_txid_dedups_on_its_fields_not_the_receipt_time(client, token, frozen):
     query = {k: v for k, v in VOLUUM.items() if k != "txid"}
     first = client.get(url("voluum", token, **query))
-    frozen["now"] += 3600
+    frozen.now += 3600
     again = client.get(url("voluum", token, **query))
     assert (first.status_code, again.status_code) == (202, 200)
 
@@ -412,7 +410,7 @@ def test_an_approval_of_an_aggregated_declined_event_counts_it_once(client, tena
     with connection():
         aggregation.aggregate(clock.now_ms() + 1)
     assert figures() == (1, {"USD": "0.00"})
-    frozen["now"] += 600
+    frozen.now += 600
     client.get(url("redtrack", token, **REDTRACK, status="Approved"))
     assert figures() == (1, {"USD": "30.00"})
     with connection():

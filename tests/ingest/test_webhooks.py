@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -16,20 +15,6 @@ from conversions.tenants import accounts
 from tests.webhook_senders import body_of, event, hand_headers, package_headers
 
 URL = "/api/conversions/webhook?buyer_id=buyer-1"
-
-
-@pytest.fixture
-def moved_clock():
-    """``move(seconds)`` shifts the service's clock; restored after the test."""
-    start = time.time()
-    offset = [0.0]
-    clock.use(lambda: start + offset[0])
-
-    def move(seconds: float) -> None:
-        offset[0] += seconds
-
-    yield move
-    clock.use(None)
 
 
 def send(client, tenant, payload, url=URL, **sign):
@@ -217,10 +202,10 @@ def test_webhook_id_is_per_tenant(client, tenant):
     assert response.json["duplicate"] is False
 
 
-def test_webhook_id_seen_before_the_replay_window_is_new(client, tenant, moved_clock):
+def test_webhook_id_seen_before_the_replay_window_is_new(client, tenant, frozen_clock):
     payload = event(event_id=None)
     assert send(client, tenant, payload, msg_id="msg_old").status_code == 202
-    moved_clock(client.application.config["REPLAY_WINDOW_SECONDS"] + 1)
+    frozen_clock.advance(client.application.config["REPLAY_WINDOW_SECONDS"] + 1)
     response = send(client, tenant, event(event_id=None), msg_id="msg_old")
     assert response.status_code == 202
     assert len(stored()) == 2
@@ -250,7 +235,7 @@ def test_wrong_secret_or_missing_headers_are_refused(client, tenant):
     assert stored() == []
 
 
-def test_rotation_keeps_both_keys_during_grace_then_only_the_new(client, tenant, moved_clock):
+def test_rotation_keeps_both_keys_during_grace_then_only_the_new(client, tenant, frozen_clock):
     old = tenant["webhook_secret"]
     with connection():
         new = accounts.rotate(tenant["tenant_id"], "webhook", 3600)["webhook_secret"]
@@ -262,7 +247,7 @@ def test_rotation_keeps_both_keys_during_grace_then_only_the_new(client, tenant,
         assert set(response.json) == {"duplicate", "webhook_id", "accepted", "duplicates",
                                       "event_ids"}  # never which key matched
     assert answers == [202, 202, 202]
-    moved_clock(3601)
+    frozen_clock.advance(3601)
     body = body_of(event(event_id=None))
     with_old = client.post(URL, data=body, headers=hand_headers([old], body))
     assert (with_old.status_code, with_old.json["error"]) == (401, "invalid_signature")

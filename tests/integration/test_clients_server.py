@@ -8,7 +8,7 @@ import uuid
 import pytest
 from conversions_client import pixel_url, send_goal, send_webhook
 
-from tests.support import Server, http, run_node
+from tests.support import Server, http, run_node, served_database
 
 pytestmark = pytest.mark.slow
 
@@ -16,17 +16,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """gunicorn (2 workers) on its own database with one tenant, as ``tenant create`` made it."""
-    from app import create_app
-    from conversions.store.database import connection
-    from conversions.tenants import accounts
-    from tests.support import empty_database, test_database_url
-
     tmp = tmp_path_factory.mktemp("clients-server")
-    url = test_database_url(tmp)
-    create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
-    with connection():
-        empty_database()
-        shop = accounts.create("shop.example.com", "buyer-shop")
+    url, (shop,) = served_database(tmp, ("shop.example.com", "buyer-shop"))
     with Server({"DATABASE_URL": url}, log_path=tmp / "gunicorn.log") as server:
         yield server, shop
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.support import Server, http
+from tests.support import Server, http, served_database
 
 pytestmark = pytest.mark.slow
 
@@ -14,17 +14,9 @@ pytestmark = pytest.mark.slow
 def server(tmp_path_factory, vectors):
     """gunicorn (2 workers) on its own database, with every vector's tenant registered."""
     from tests.conftest import seed_tenant
-    from tests.support import test_database_url
 
     tmp = tmp_path_factory.mktemp("goal-server")
-    url = test_database_url(tmp)
-    from app import create_app
-    from conversions.store.database import connection
-    from tests.support import empty_database
-
-    create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
-    with connection():
-        empty_database()
+    url, _ = served_database(tmp)
     for index, case in enumerate(vectors):
         seed_tenant(case["tenant_id"], f"vector-{index}.example", case["pixel_secret"])
     # The byte-flipping test sends hundreds of bad signatures from one address on purpose.

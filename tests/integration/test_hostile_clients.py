@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.support import Server, http
+from tests.support import Server, http, served_database
 
 pytestmark = pytest.mark.slow
 
@@ -22,17 +22,8 @@ SLOW_SENDERS = 16  # as many as the server has threads
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """gunicorn on its own database with one tenant; yields (server, tenant, log path)."""
-    from app import create_app
-    from conversions.store.database import connection
-    from conversions.tenants import accounts
-    from tests.support import empty_database, test_database_url
-
     tmp = tmp_path_factory.mktemp("hostile")
-    url = test_database_url(tmp)
-    create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
-    with connection():
-        empty_database()
-        tenant = accounts.create("hostile.example.com", "hostile-buyer")
+    url, (tenant,) = served_database(tmp, ("hostile.example.com", "hostile-buyer"))
     log = tmp / "gunicorn.log"
     env = {"DATABASE_URL": url, "CONVERSIONS_BODY_TIMEOUT_SECONDS": "2",
            # Long enough that only an invalidation, never the cache's age, can explain a

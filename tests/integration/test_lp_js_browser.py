@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conversions.ingest.snippet import first_touch_sources
-from tests.support import Server, http
+from tests.support import Server, http, served_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -27,17 +27,8 @@ class QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     """gunicorn on its own database, with one tenant whose buyer id the pages use."""
-    from app import create_app
-    from conversions.store.database import connection
-    from conversions.tenants import accounts
-    from tests.support import empty_database, test_database_url
-
     tmp = tmp_path_factory.mktemp("lp-js")
-    url = test_database_url(tmp)
-    create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
-    with connection():
-        empty_database()
-        tenant = accounts.create("lp.example.com", BUYER)
+    url, (tenant,) = served_database(tmp, ("lp.example.com", BUYER))
     env = {"DATABASE_URL": url, "CONVERSIONS_LOG_FORMAT": "text",
            "CONVERSIONS_SCHEDULER_ENABLED": "0"}  # the jobs play no part here
     with Server(env, log_path=tmp / "gunicorn.log") as running:

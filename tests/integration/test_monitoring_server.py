@@ -36,17 +36,8 @@ class AlertReceiver(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def monitored(tmp_path_factory):
-    from app import create_app
-    from conversions.store.database import connection
-    from conversions.tenants import accounts
-    from tests.support import empty_database
-
     tmp = tmp_path_factory.mktemp("monitoring-server")
-    url = support.test_database_url(tmp)
-    app = create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
-    with connection():
-        empty_database()
-        tenant = accounts.create("monitored.example.com", "buyer-monitored")
+    url, (tenant,) = support.served_database(tmp, ("monitored.example.com", "buyer-monitored"))
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), AlertReceiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     clock_file = tmp / "clock-offset"
@@ -60,7 +51,7 @@ def monitored(tmp_path_factory):
     for job in ("AGGREGATE", "STALENESS", "PRUNE", "FLUSH"):
         env[f"CONVERSIONS_{job}_INTERVAL_SECONDS"] = "1"
     with Server(env, workers=2, log_path=tmp / "gunicorn.log") as server:
-        yield {"server": server, "app": app, "tenant": tenant, "clock_file": clock_file}
+        yield {"server": server, "tenant": tenant, "clock_file": clock_file}
     receiver.shutdown()
 
 

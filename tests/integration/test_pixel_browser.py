@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.support import Server
+from tests.support import Server, served_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -15,17 +15,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """gunicorn (2 workers) on its own database, with tenant ``browser-1``."""
-    from app import create_app
-    from conversions.store.database import connection
-    from conversions.tenants import accounts
-    from tests.support import empty_database, test_database_url
-
     tmp = tmp_path_factory.mktemp("pixel-server")
-    url = test_database_url(tmp)
-    create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
-    with connection():
-        empty_database()
-        accounts.create("browser.example.com", "browser-1")
+    url, _ = served_database(tmp, ("browser.example.com", "browser-1"))
     with Server({"DATABASE_URL": url}, log_path=tmp / "gunicorn.log") as running:
         yield running
 

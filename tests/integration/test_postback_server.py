@@ -7,24 +7,19 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.support import Server, http
+from tests.support import Server, http, served_database
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from app import create_app
     from conversions.store.database import connection
-    from conversions.tenants import accounts, postback_tokens
-    from tests.support import empty_database, test_database_url
+    from conversions.tenants import postback_tokens
 
     tmp = tmp_path_factory.mktemp("postbacks")
-    url = test_database_url(tmp)
-    create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
+    url, (tenant,) = served_database(tmp, ("shop.example.com", "buyer-1"))
     with connection():
-        empty_database()
-        tenant = accounts.create("shop.example.com", "buyer-1")
         issued = postback_tokens.issue(tenant["tenant_id"], "http://unused")
     env = {"DATABASE_URL": url, "CONVERSIONS_LOG_FORMAT": "text",
            "CONVERSIONS_KEY_CACHE_SECONDS": "0"}

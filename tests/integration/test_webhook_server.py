@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support import Server, http, require_redis
+from tests.support import Server, http, require_redis, served_database
 from tests.webhook_senders import body_of, event, hand_headers, package_headers
 
 pytestmark = pytest.mark.slow
@@ -17,17 +17,8 @@ pytestmark = pytest.mark.slow
 def setup(tmp_path_factory):
     """A database with tenant ``hooks-1``; the rate-limit store is a shared Redis."""
     redis_url = require_redis()
-    from app import create_app
-    from conversions.store.database import connection
-    from conversions.tenants import accounts
-    from tests.support import empty_database, test_database_url
-
     tmp = tmp_path_factory.mktemp("webhook-server")
-    url = test_database_url(tmp)
-    create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})
-    with connection():
-        empty_database()
-        tenant = accounts.create("hooks.example.com", "hooks-1")
+    url, (tenant,) = served_database(tmp, ("hooks.example.com", "hooks-1"))
     env = {"DATABASE_URL": url, "RATELIMIT_STORAGE_URI": redis_url}
     with Server(env, workers=2, log_path=tmp / "gunicorn.log") as server:
         yield server, tenant

@@ -19,15 +19,13 @@ DAY_MS = 86_400_000
 
 
 @pytest.fixture
-def at(app):
-    """Set the service's clock to an ISO-8601 instant; the system clock again afterwards."""
+def at(app, frozen_clock):
+    """Set the service's clock to an ISO-8601 instant."""
 
     def move(instant: str) -> None:
-        seconds = rules.parse_instant(instant).timestamp()
-        clock.use(lambda: seconds)
+        frozen_clock.now = rules.parse_instant(instant).timestamp()
 
-    yield move
-    clock.use(None)
+    return move
 
 
 @pytest.fixture

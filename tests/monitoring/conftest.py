@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 from conversions_client import sign_goal
 
-from conversions.core import clock
 from conversions.jobs import tasks
 from conversions.metrics import tally
 from conversions.store.database import connection
@@ -17,25 +16,11 @@ from conversions.store.events import insert_event
 T0 = 1_795_514_400.0
 
 
-class MovableClock:
-    """A clock tests move by hand instead of sleeping."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
-def moved(app) -> Iterator[MovableClock]:
-    source = MovableClock(T0)
-    clock.use(source)
-    yield source
-    clock.use(None)
+def moved(app, frozen_clock):
+    """The service's clock at ``T0``, moved by hand."""
+    frozen_clock.now = T0
+    return frozen_clock
 
 
 @pytest.fixture(autouse=True)

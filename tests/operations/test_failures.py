@@ -123,15 +123,11 @@ def test_retention_bound_holds_under_a_flood_of_bad_signed_events(app, client, s
         f"p{index}" for index in range(35, 40)]
 
 
-def test_dead_letters_older_than_the_retention_are_dropped(app, client, send):
-    start = clock.now()
+def test_dead_letters_older_than_the_retention_are_dropped(app, client, send, frozen_clock):
     send(value=20000, plan="old")
-    clock.use(lambda: start + 8 * 86400)  # past FAILURES_MAX_AGE_DAYS (7)
-    try:
-        assert client.get(FAILURES).json["failures"] == []
-        send(value=20000, plan="new")
-    finally:
-        clock.use(None)
+    frozen_clock.advance(8 * 86400)  # past FAILURES_MAX_AGE_DAYS (7)
+    assert client.get(FAILURES).json["failures"] == []
+    send(value=20000, plan="new")
     assert [json.loads(f.payload)["properties"]["plan"] for f in dead_letters()] == ["new"]
 
 
@@ -241,12 +237,9 @@ def test_replay_of_an_event_its_sender_has_sent_again_is_a_duplicate(app, client
     assert len(events()) == 1
 
 
-def test_the_prune_job_drops_dead_letters_past_their_retention(app, send, run_jobs):
-    start = clock.now()
+def test_the_prune_job_drops_dead_letters_past_their_retention(app, send, run_jobs,
+                                                               frozen_clock):
     send(value=20000)
-    clock.use(lambda: start + 8 * 86400)
-    try:
-        run_jobs("prune")
-    finally:
-        clock.use(None)
+    frozen_clock.advance(8 * 86400)
+    run_jobs("prune")
     assert dead_letters() == []

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from conversions.core import clock
 from conversions.operations.imports import limits, run
 from conversions.store.database import connection
 from conversions.store.models import Event
@@ -24,12 +23,10 @@ def ms(text: str) -> int:
 
 
 @pytest.fixture
-def frozen(app):
+def frozen(app, frozen_clock):
     """Two days after the 2026 spring-forward change in the United States (8 March)."""
-    moments = {"now": at("2026-03-10 12:00:00")}
-    clock.use(lambda: moments["now"])
-    yield moments
-    clock.use(None)
+    frozen_clock.now = at("2026-03-10 12:00:00")
+    return frozen_clock
 
 
 def upload(client, tenant, body: str | bytes, fmt: str = "generic", **flags):

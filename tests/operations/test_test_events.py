@@ -81,41 +81,35 @@ def test_test_events_are_bounded_and_shown_newest_first(app, client, send):
 
 
 def test_test_events_never_change_stats_health_readiness_or_attribution(client, tenant, send,
-                                                                        run_jobs):
-    from conversions.core import clock
+                                                                        run_jobs, frozen_clock):
     from tests.webhook_senders import body_of, event, package_headers
 
-    start = clock.now()
-    clock.use(lambda: start)
-    try:
-        assert send(value=10, currency="USD").status_code == 202  # one real event
-        assert send(value=20000).status_code == 400  # and one real refusal
-        clock.use(lambda: start + 60)
-        run_jobs()
-        query = {"tenant_id": tenant["tenant_id"]}
+    assert send(value=10, currency="USD").status_code == 202  # one real event
+    assert send(value=20000).status_code == 400  # and one real refusal
+    frozen_clock.advance(60)
+    run_jobs()
+    query = {"tenant_id": tenant["tenant_id"]}
 
-        def figures():
-            health = client.get("/api/conversions/health", query_string=query).json
-            return (client.get("/api/conversions/stats", query_string=query).json,
-                    client.get("/api/conversions/readiness", query_string=query).json,
-                    health["ingestion"], health["errors"], [e.id for e in events()])
+    def figures():
+        health = client.get("/api/conversions/health", query_string=query).json
+        return (client.get("/api/conversions/stats", query_string=query).json,
+                client.get("/api/conversions/readiness", query_string=query).json,
+                health["ingestion"], health["errors"], [e.id for e in events()])
 
-        before = figures()
-        assert before[0]["series"]
-        assert before[3] == {"invalid_event": 1}
-        test = {"X-Conversions-Test": "T1"}
-        assert send(value=99, currency="USD", headers=test).status_code == 202
-        assert send(value=20000, headers=test).status_code == 400
-        body = body_of({**event(0), "test_event_code": "T1"})
-        assert client.post("/api/conversions/webhook?buyer_id=buyer-1", data=body, headers=(
-            package_headers(tenant["webhook_secret"], body))).status_code == 202
-        assert client.get("/api/conversions/pixel", query_string={
-            "buyer_id": "buyer-1", "event_name": "view", "test_event_code": "T1"}).status_code \
-            == 200
-        run_jobs()
-        assert figures() == before
-    finally:
-        clock.use(None)
+    before = figures()
+    assert before[0]["series"]
+    assert before[3] == {"invalid_event": 1}
+    test = {"X-Conversions-Test": "T1"}
+    assert send(value=99, currency="USD", headers=test).status_code == 202
+    assert send(value=20000, headers=test).status_code == 400
+    body = body_of({**event(0), "test_event_code": "T1"})
+    assert client.post("/api/conversions/webhook?buyer_id=buyer-1", data=body, headers=(
+        package_headers(tenant["webhook_secret"], body))).status_code == 202
+    assert client.get("/api/conversions/pixel", query_string={
+        "buyer_id": "buyer-1", "event_name": "view", "test_event_code": "T1"}).status_code \
+        == 200
+    run_jobs()
+    assert figures() == before
     assert len(kept_test_events()) == 4
 
 

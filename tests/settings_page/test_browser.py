@@ -17,8 +17,8 @@ from conversions.store.database import connection
 from conversions.store.models import Event, OutcomeCount
 from conversions.tenants import accounts, settings
 from tests import support
-from tests.settings_page.conftest import TOKEN
-from tests.support import ROOT, Server, empty_database, http
+from tests.settings_page.conftest import TOKEN, served, signed_in_tab, text
+from tests.support import ROOT, empty_database, http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -65,16 +65,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("settings-page")
     url = support.test_database_url(tmp)
     shop = seed(url)
-    env = {
-        "DATABASE_URL": url,
-        "CONVERSIONS_ADMIN_TOKEN": TOKEN,
-        # Plain http on loopback: the cookie could not travel if it were Secure.
-        "CONVERSIONS_SESSION_COOKIE_SECURE": "false",
-        "CONVERSIONS_SECRET_KEY_FILE": str(tmp / "secret_key"),
-        "CONVERSIONS_KEY_CACHE_SECONDS": "0",
-        "CONVERSIONS_LOG_FORMAT": "text",
-    }
-    with Server(env, workers=2, log_path=tmp / "gunicorn.log") as running:
+    with served(url, tmp) as running:
         running.shop = shop
         yield running
 
@@ -82,22 +73,10 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def page(server, browser):
     """One signed-in tab for the module's steps, which build on each other in order."""
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    context.set_default_timeout(5000)
-    tab = context.new_page()
-    tab.goto(server.url + "/settings/system")
-    assert tab.url.endswith("/settings/login")
-    tab.fill("#token", TOKEN)
-    tab.get_by_role("button", name="Sign in").click()
-    assert tab.url.endswith("/settings/system")
-    tab.select_option("#tenant-picker", label="shop.example.com (buyer buyer-1)")
-    tab.get_by_role("button", name="Show").click()
-    yield tab
-    context.close()
-
-
-def text(tab, selector: str) -> str:
-    return tab.locator(selector).inner_text().strip()
+    with signed_in_tab(browser, server) as tab:
+        tab.select_option("#tenant-picker", label="shop.example.com (buyer buyer-1)")
+        tab.get_by_role("button", name="Show").click()
+        yield tab
 
 
 def test_each_panel_shows_the_seeded_figures(server, page):

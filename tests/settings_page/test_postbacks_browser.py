@@ -8,30 +8,19 @@ import pytest
 
 from conversions.core import clock
 from conversions.core.periods import iso
-from conversions.store.database import connection
-from conversions.tenants import accounts
 from tests import support
-from tests.settings_page.conftest import TOKEN
-from tests.support import Server, empty_database, http
+from tests.settings_page.conftest import TOKEN, served, signed_in_tab, text
+from tests.support import http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from app import create_app
-
     tmp = tmp_path_factory.mktemp("settings-postbacks")
-    url = support.test_database_url(tmp)
-    create_app({"DATABASE_URL": url, "LOG_FORMAT": "text", "SECRET_KEY": "seeding-only"})
-    with connection():
-        empty_database()
-        shop = accounts.create("shop.example.com", "buyer-1")
-    env = {"DATABASE_URL": url, "CONVERSIONS_ADMIN_TOKEN": TOKEN,
-           "CONVERSIONS_SESSION_COOKIE_SECURE": "false",
-           "CONVERSIONS_SECRET_KEY_FILE": str(tmp / "secret_key"),
-           "CONVERSIONS_KEY_CACHE_SECONDS": "0", "CONVERSIONS_LOG_FORMAT": "text"}
-    with Server(env, workers=2, log_path=tmp / "gunicorn.log") as running:
+    url, (shop,) = support.served_database(tmp, ("shop.example.com", "buyer-1"),
+                                           SECRET_KEY="seeding-only")
+    with served(url, tmp) as running:
         running.shop, running.tmp = shop, tmp
         yield running
 
@@ -39,19 +28,8 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def page(server, browser):
     """One signed-in tab; the steps build on each other in order."""
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    context.set_default_timeout(5000)
-    tab = context.new_page()
-    tab.goto(server.url + "/settings/login")
-    tab.fill("#token", TOKEN)
-    tab.get_by_role("button", name="Sign in").click()
-    assert tab.url.endswith("/settings/system")
-    yield tab
-    context.close()
-
-
-def text(tab, selector: str) -> str:
-    return tab.locator(selector).inner_text().strip()
+    with signed_in_tab(browser, server) as tab:
+        yield tab
 
 
 def postback(server, token: str, **query) -> int:

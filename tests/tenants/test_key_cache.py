@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from conversions.core import clock
 from conversions.store import generations
 from conversions.store.database import connection, database
 from conversions.tenants import accounts
@@ -26,18 +25,14 @@ def send(client, secrets):
     return client.post(URL, data=body, headers=hand_headers(secrets, body)).status_code
 
 
-def test_a_cached_keyring_ends_when_its_grace_ends(client, tenant, long_cache):
+def test_a_cached_keyring_ends_when_its_grace_ends(client, tenant, long_cache, frozen_clock):
     old = tenant["webhook_secret"]
     with connection():
         new = accounts.rotate(tenant["tenant_id"], "webhook", 60)["webhook_secret"]
     assert send(client, [old]) == 202  # cached now, with both keys
-    start = clock.now()
-    clock.use(lambda: start + 61)
-    try:
-        assert send(client, [old]) == 401
-        assert send(client, [new]) == 202
-    finally:
-        clock.use(None)
+    frozen_clock.advance(61)
+    assert send(client, [old]) == 401
+    assert send(client, [new]) == 202
 
 
 def test_a_change_counted_by_another_process_invalidates_the_cache(client, tenant, long_cache):

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conversions.core import clock
 from tests.conftest import seed_tenant
 from tests.vectors import load, make_vectors
 
@@ -70,11 +69,9 @@ def test_non_ascii_names_and_plans_with_both_renderings():
 
 
 @pytest.fixture
-def sent_at(app):
+def sent_at(app, frozen_clock):
     """The service's clock at the moment the webhook and pixel vectors were signed."""
-    clock.use(lambda: float(VECTORS["sent_at"]))
-    yield
-    clock.use(None)
+    frozen_clock.now = float(VECTORS["sent_at"])
 
 
 @pytest.mark.parametrize("case", VECTORS["webhooks"], ids=lambda case: case["name"])
