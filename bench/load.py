@@ -52,6 +52,24 @@ class Gunicorn:
         self.__exit__()
         raise RuntimeError(f"{self.target} did not answer in time; see {self.log}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the master and its workers have used so far: a figure
+        per request that, unlike throughput, holds when other work shares the machine."""
+        assert self.process is not None
+        pids = [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        if children.exists():
+            pids += [int(pid) for pid in children.read_text().split()]
+        ticks = 0
+        for pid in pids:
+            try:
+                # Fields 14 and 15 (utime, stime), counted after the parenthesised name.
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # a worker exited meanwhile
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def __exit__(self, *exc: object) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()

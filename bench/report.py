@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-COLUMNS = ("scenario", "requests/s", "events/s", "p50 ms", "p99 ms", "ratio", "target", "met",
-           "errors", "rows stored / 2xx")
+COLUMNS = ("scenario", "requests/s", "events/s", "p50 ms", "p99 ms", "server CPU µs/request",
+           "ratio", "target", "met", "errors", "rows stored / 2xx")
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
@@ -19,6 +19,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         f"{row['events_per_s']:,.0f}" if row.get("events_per_s") else "",
         f"{row['p50_ms']:.1f}",
         f"{row['p99_ms']:.1f}",
+        _cpu(row),
         f"{ratio:.0%} of {row['ratio_to']}" if ratio is not None else "",
         row.get("target", ""),
         "" if met is None else ("yes" if met else "NO"),
@@ -27,6 +28,14 @@ def _cells(row: dict[str, Any]) -> list[str]:
         + (f" (+{row['unread_at_deadline']} unread)" if row["unread_at_deadline"] else "")
         + ("" if row["rows_ok"] else " MISMATCH"),
     ]
+
+
+def _cpu(row: dict[str, Any]) -> str:
+    """The server's CPU time per request (and per event for a batch)."""
+    cpu, events = row.get("cpu_us"), row.get("events") or 1
+    if cpu is None:
+        return ""
+    return f"{cpu:,.0f}" + (f" ({cpu / events:,.0f}/event)" if events > 1 else "")
 
 
 def _load(machine: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import load, open_loop, report
+from bench.load import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = float(os.environ.get("BENCH_SECONDS", 10))
@@ -37,21 +38,25 @@ class Bench:
         self.seconds = SECONDS
         self.wrk_threads = THREADS
 
-    def drive(self, url: str, script: str, args: list[str], warmup_args: list[str],
+    def drive(self, server: Gunicorn, script: str, args: list[str], warmup_args: list[str],
               count: Callable[[], int] | None = None,
               seconds: float = SECONDS) -> tuple[dict, int | None]:
-        """Warm up, then measure; with ``count``, also the rows stored during the measure."""
+        """Warm up, then measure; with ``count``, also the rows stored during the measure.
+
+        The result also has ``cpu_us``: the server's CPU time per request answered.
+        """
         quiet = 0.5
         if WARMUP:
-            warm = load.wrk(url, script, warmup_args, seconds=WARMUP, connections=CONNECTIONS,
-                            threads=THREADS)
+            warm = load.wrk(server.url, script, warmup_args, seconds=WARMUP,
+                            connections=CONNECTIONS, threads=THREADS)
             quiet = _quiet(warm)
         before = _settled(count, quiet) if count else 0
-        result = load.wrk(url, script, args, seconds=seconds, connections=CONNECTIONS,
+        cpu = server.cpu_seconds()
+        result = load.wrk(server.url, script, args, seconds=seconds, connections=CONNECTIONS,
                           threads=THREADS)
-        if count is None:
-            return result, None
-        return result, _settled(count, _quiet(result)) - before
+        stored = None if count is None else _settled(count, _quiet(result)) - before
+        result["cpu_us"] = (server.cpu_seconds() - cpu) / max(1, result["requests"]) * 1e6
+        return result, stored
 
     def record(self, name: str, measured: tuple[dict, int | None], *, events: int = 1,
                ratio_to: str | None = "baseline", target: str = "", met: bool | None = None,
@@ -65,6 +70,7 @@ class Bench:
             "scenario": name, "rps": result["rps"], "requests": result["requests"],
             "events_per_s": result["rps"] * events if events > 1 else None,
             "p50_ms": result["p50_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
+            "cpu_us": result.get("cpu_us"), "events": events,
             "non_2xx": result["non_2xx"], "socket_errors": result["socket_errors"],
             "answered_2xx": answered * events, "rows_stored": stored,
             "rows_ok": stored is None or 0 <= in_flight <= CONNECTIONS * events,
@@ -77,18 +83,22 @@ class Bench:
         return row
 
 
-    def open_loop(self, name: str, url: str, requests: Callable[[int], open_loop.Request],
-                  rate: float, count: Callable[[], int]) -> dict[str, Any]:
+    def open_loop(self, name: str, server: Gunicorn,
+                  requests: Callable[[int], open_loop.Request], rate: float,
+                  count: Callable[[], int]) -> dict[str, Any]:
         """``requests`` at a fixed ``rate`` (open loop); p99 counted from when each was due."""
         before = _settled(count, 0.5)
-        result = open_loop.run(url, requests, rate=rate, seconds=self.seconds,
+        cpu = server.cpu_seconds()
+        result = open_loop.run(server.url, requests, rate=rate, seconds=self.seconds,
                                connections=CONNECTIONS)
         stored = _settled(count, 0.5) - before
+        cpu_us = (server.cpu_seconds() - cpu) / max(1, result["requests"]) * 1e6
         name = f"{name}, open loop at {rate:,.0f}/s"
         row = {
             "scenario": name, "rps": result["achieved_rps"], "requests": result["requests"],
             "offered_rps": rate, "events_per_s": None,
             "p50_ms": result["p50_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
+            "cpu_us": cpu_us, "events": 1,
             "non_2xx": result["non_2xx"], "socket_errors": 0,
             "answered_2xx": result["ok"], "rows_stored": stored,
             "rows_ok": stored == result["ok"], "unread_at_deadline": 0,
@@ -105,7 +115,7 @@ class Bench:
         result = measured[0]
         row.setdefault("runs_rps", [row["rps"]]).append(result["rps"])
         if result["rps"] > row["rps"]:
-            row.update(rps=result["rps"], requests=result["requests"],
+            row.update(rps=result["rps"], requests=result["requests"], cpu_us=result["cpu_us"],
                        p50_ms=result["p50_us"] / 1000, p99_ms=result["p99_us"] / 1000)
         print(f"{name} again: {result['rps']:,.0f} requests/s", flush=True)
 

@@ -66,7 +66,7 @@ class Service:
 def pixel(bench: Bench, service: Service, server: Gunicorn, name: str, **row: Any) -> None:
     path = PIXEL_PATH
     slug = re.sub(r"[^a-z0-9]+", "-", name)
-    measured = bench.drive(server.url, "pixel.lua", [path, f"{slug}-{signed.TAG_SAFE}"],
+    measured = bench.drive(server, "pixel.lua", [path, f"{slug}-{signed.TAG_SAFE}"],
                            [path, f"warm-{slug}-{signed.TAG_SAFE}"],
                            lambda: service.count("pixel"))
     bench.record(name, measured, **row)
@@ -75,7 +75,7 @@ def pixel(bench: Bench, service: Service, server: Gunicorn, name: str, **row: An
 def open_pixel(bench: Bench, service: Service, server: Gunicorn, name: str) -> None:
     """The pixel at half the rate it just reached, on a fixed schedule."""
     tag = f"open-{signed.TAG_SAFE}"
-    bench.open_loop(f"{name} at half its max", server.url,
+    bench.open_loop(f"{name} at half its max", server,
                     lambda i: ("GET", f"{PIXEL_PATH}&event_id={tag}-{i}", [], b""),
                     bench.by_name[name]["rps"] / 2, lambda: service.count("pixel"))
 
@@ -89,7 +89,7 @@ def goal(bench: Bench, service: Service, server: Gunicorn, name: str, **row: Any
     warm = signed.write(bench.tmp / f"{slug}-warm.txt", signed.goals(
         tenant["tenant_id"], tenant["pixel_secret"], DOMAIN, 2000, f"warm-{slug}"))
     threads = str(bench.wrk_threads)
-    measured = bench.drive(server.url, "replay.lua", [str(bodies), threads],
+    measured = bench.drive(server, "replay.lua", [str(bodies), threads],
                            [str(warm), threads], lambda: service.count("goal"))
     bench.record(name, measured, distinct=count, **row)
 
@@ -100,7 +100,7 @@ def open_goal(bench: Bench, service: Service, server: Gunicorn, name: str) -> No
     rate = bench.by_name[name]["rps"] / 2
     lines = list(signed.goals(tenant["tenant_id"], tenant["pixel_secret"], DOMAIN,
                               int(rate * (bench.seconds + 1)) + 100, f"open-{signed.TAG_SAFE}"))
-    bench.open_loop(f"{name} at half its max", server.url,
+    bench.open_loop(f"{name} at half its max", server,
                     lambda i: open_loop.parse_line(lines[i % len(lines)]), rate,
                     lambda: service.count("goal"))
 
@@ -115,7 +115,7 @@ def webhook(bench: Bench, service: Service, server: Gunicorn, size: int, **row: 
     warm = signed.write(bench.tmp / f"webhook-{size}-warm.txt", signed.webhooks(
         tenant["tenant_id"], tenant["webhook_secret"], 40, size, f"warm-{tag}"))
     threads = str(bench.wrk_threads)
-    measured = bench.drive(server.url, "replay.lua", [str(bodies), threads],
+    measured = bench.drive(server, "replay.lua", [str(bodies), threads],
                            [str(warm), threads], lambda: service.count("webhook"))
     bench.record(name, measured, events=size, distinct=count, ratio_to=None, **row)
 
@@ -126,13 +126,13 @@ def run_all(bench: Bench, only: set[str] | None = None) -> None:
     moment never flatters the service)."""
     tmp = bench.tmp
     with Gunicorn("bench.apps:gif", {}, tmp / "baseline.log") as server:
-        result = bench.drive(server.url, "plain.lua", [], [])
+        result = bench.drive(server, "plain.lua", [], [])
         bench.record("baseline", result, ratio_to=None)
     for group in (_service, _middleware, _durability):
         if not only or group.__name__.strip("_") in only:
             group(bench, tmp)
     with Gunicorn("bench.apps:gif", {}, tmp / "baseline.log") as server:
-        bench.record_again("baseline", bench.drive(server.url, "plain.lua", [], []))
+        bench.record_again("baseline", bench.drive(server, "plain.lua", [], []))
     bench.compute_ratios()
     _judge(bench)
 
@@ -140,7 +140,7 @@ def run_all(bench: Bench, only: set[str] | None = None) -> None:
 def _service(bench: Bench, tmp: Path) -> None:
     # The framework's own floor: a Flask route answering the GIF, no work, no middleware.
     with Gunicorn("bench.apps:flask_gif", {}, tmp / "flask.log") as server:
-        bench.record(FLOOR, bench.drive(server.url, "plain.lua", [], []))
+        bench.record(FLOOR, bench.drive(server, "plain.lua", [], []))
     service = Service(tmp, "normal")
     with service.serve() as server:
         pixel(bench, service, server, "pixel", ratio_to=FLOOR,
@@ -163,7 +163,7 @@ def _middleware(bench: Bench, tmp: Path) -> None:
             Gunicorn("bench.apps:signed_raw", {}, tmp / "signed-raw.log") as signed_server:
         for _ in range(2):
             for name, server in (("raw body", plain), ("raw body + middleware", signed_server)):
-                measured = bench.drive(server.url, "replay.lua", args, args,
+                measured = bench.drive(server, "replay.lua", args, args,
                                        seconds=bench.seconds / 2)
                 if name not in best or measured[0]["rps"] > best[name][0]["rps"]:
                     best[name] = measured
@@ -182,13 +182,13 @@ def _durability(bench: Bench, tmp: Path) -> None:
     best: dict[str, tuple[dict, int | None]] = {}
     with Gunicorn("bench.naive:app", naive_env, tmp / "naive.log") as naive, \
             normal.serve() as normal_server, full.serve() as full_server:
-        sides = {NAIVE: (naive.url, naive_path, lambda: _naive_rows(naive_db)),
-                 NORMAL: (normal_server.url, PIXEL_PATH, lambda: normal.count("pixel")),
-                 FULL: (full_server.url, PIXEL_PATH, lambda: full.count("pixel"))}
+        sides = {NAIVE: (naive, naive_path, lambda: _naive_rows(naive_db)),
+                 NORMAL: (normal_server, PIXEL_PATH, lambda: normal.count("pixel")),
+                 FULL: (full_server, PIXEL_PATH, lambda: full.count("pixel"))}
         for round_ in range(2):
-            for name, (url, path, count) in sides.items():
+            for name, (server, path, count) in sides.items():
                 tag = f"{re.sub(r'[^a-z0-9]+', '-', name)}-{round_}-{signed.TAG_SAFE}"
-                measured = bench.drive(url, "pixel.lua", [path, tag], [path, f"warm-{tag}"],
+                measured = bench.drive(server, "pixel.lua", [path, tag], [path, f"warm-{tag}"],
                                        count, seconds=bench.seconds / 2)
                 if name not in best or measured[0]["rps"] > best[name][0]["rps"]:
                     best[name] = measured

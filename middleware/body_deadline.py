@@ -139,16 +139,21 @@ class _Watchdog:
         self._next = 0
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._asleep_until: float | None = None  # None: until woken
 
     def watch(self, sock: socket.socket, deadline: float) -> int:
         with self._wake:
             if self._thread is None or not self._thread.is_alive():  # a forked child too
+                self._asleep_until = None
                 self._thread = threading.Thread(target=self._run, name="body-deadline",
                                                 daemon=True)
                 self._thread.start()
             self._next += 1
             self._watched[self._next] = (deadline, sock)
-            self._wake.notify()
+            # Woken only for a deadline sooner than the one it sleeps until: bodies share one
+            # timeout, so that is rare, and each body does not cost a thread switch.
+            if self._asleep_until is None or deadline < self._asleep_until:
+                self._wake.notify()
             return self._next
 
     def forget(self, ticket: int) -> bool:
@@ -170,6 +175,7 @@ class _Watchdog:
                         self._fired.add(ticket)
                         _shut(sock)
                 soonest = min((deadline for deadline, _ in self._watched.values()), default=None)
+                self._asleep_until = soonest
                 self._wake.wait(None if soonest is None else max(soonest - now, 0.0))
 
 

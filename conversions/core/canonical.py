@@ -67,21 +67,27 @@ def payload(body: dict[str, Any], tenant_id: str, value: Any = None) -> dict[str
     return signed
 
 
+def _decimal_as_number(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return float(obj)
+    raise TypeError(type(obj).__name__)
+
+
+# The encoders, made once: ``json.dumps`` with options builds a new one every call.
+_SIGNED = {ensure_ascii: json.JSONEncoder(sort_keys=True, separators=(",", ":"),
+                                          ensure_ascii=ensure_ascii, default=_decimal_as_number)
+           for ensure_ascii in (False, True)}
+_STORED = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_decimal_as_number)
+
+
 def _dumps(obj: Any, ensure_ascii: bool) -> bytes:
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=ensure_ascii,
-                      default=_decimal_as_number)
+    text = _SIGNED[ensure_ascii].encode(obj)
     return text.encode("utf-8", "surrogatepass") if not ensure_ascii else text.encode()
 
 
 def json_text(obj: Any) -> str:
     """Compact JSON text for storage, with non-ASCII kept as is."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_decimal_as_number)
-
-
-def _decimal_as_number(obj: Any) -> Any:
-    if isinstance(obj, Decimal):
-        return float(obj)
-    raise TypeError(type(obj).__name__)
+    return _STORED.encode(obj)
 
 
 def renderings(body: dict[str, Any], tenant_id: str) -> list[bytes]:

@@ -14,6 +14,7 @@ EVENT_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 CURRENCIES = frozenset(c.code for c in iso4217.Currency)
 # Longer text is no instant; it is refused before any parsing.
 MAX_INSTANT_TEXT = 64
+_UNIX_SECONDS = re.compile(r"\d{1,12}(\.\d+)?", re.ASCII)
 
 # Every pattern is searched in untrusted text, so each does work linear in its length:
 # ``make lint`` (tools/redos_check.py) refuses a pattern that could backtrack more. The email
@@ -71,10 +72,7 @@ def mask_pii(value: Any) -> Any:
 
 def find_pii(value: Any) -> Iterator[tuple[str, str]]:
     """Yield ``(field path, kind)`` for every string in ``value`` that holds PII."""
-    for where, text in _texts(value, None):
-        kind = pii_kind(text)
-        if kind:
-            yield _path(where), kind
+    yield from text_findings(value)[0]
 
 
 LONE_SURROGATE = "must be valid Unicode text (it holds a lone surrogate)"
@@ -83,8 +81,15 @@ LONE_SURROGATE = "must be valid Unicode text (it holds a lone surrogate)"
 def lone_surrogates(value: Any) -> dict[str, list[str]]:
     """Where ``value`` holds text with a lone surrogate: JSON can escape one (``"\\ud800"``),
     but it is no Unicode text, so no store could keep it."""
-    return {_path(where): [LONE_SURROGATE] for where, text in _texts(value, None)
-            if not text.isascii() and _has_lone_surrogate(text)}
+    return text_findings(value)[1]
+
+
+def text_findings(value: Any) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """``(list(find_pii(value)), lone_surrogates(value))``: one walk over every string in
+    ``value`` and every key (as text), in order, depth first."""
+    found = _Findings()
+    found.walk(value, None)
+    return found.pii, found.broken
 
 
 def _has_lone_surrogate(text: str) -> bool:
@@ -100,19 +105,42 @@ def _has_lone_surrogate(text: str) -> bool:
 _Where = tuple[Any, Any] | None
 
 
-def _texts(value: Any, where: _Where) -> Iterator[tuple[_Where, str]]:
-    """Every string in ``value`` and every key (as text), with where it sits."""
-    if isinstance(value, str):
-        yield where, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield (where, (f"{key}(key)",)), str(key)
-            if isinstance(item, (str, dict, list)):
-                yield from _texts(item, (where, (key,)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, (str, dict, list)):
-                yield from _texts(item, (where, index))
+class _Findings:
+    """What one walk found; a step's place is made only for a text that may hold a finding."""
+
+    __slots__ = ("pii", "broken")
+
+    def __init__(self) -> None:
+        self.pii: list[tuple[str, str]] = []
+        self.broken: dict[str, list[str]] = {}
+
+    def walk(self, value: Any, where: _Where) -> None:
+        if isinstance(value, str):
+            self.text(value, where, None)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                self.text(str(key), where, (key, "(key)"))
+                if isinstance(item, str):
+                    self.text(item, where, (key,))
+                elif isinstance(item, (dict, list)):
+                    self.walk(item, (where, (key,)))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, str):
+                    self.text(item, where, index)
+                elif isinstance(item, (dict, list)):
+                    self.walk(item, (where, index))
+
+    def text(self, text: str, where: _Where, step: Any) -> None:
+        """Check one text at ``step`` of ``where`` (None: at ``where`` itself)."""
+        kind = pii_kind(text)
+        surrogate = not text.isascii() and _has_lone_surrogate(text)
+        if kind or surrogate:
+            place = where if step is None else (where, step)
+            if kind:
+                self.pii.append((_path(place), kind))
+            if surrogate:
+                self.broken[_path(place)] = [LONE_SURROGATE]
 
 
 def _path(where: _Where) -> str:
@@ -123,7 +151,8 @@ def _path(where: _Where) -> str:
         steps.append(step)
     path = ""
     for step in reversed(steps):
-        path = f"{path}[{step}]" if isinstance(step, int) else f"{path}.{step[0]}".lstrip(".")
+        path = f"{path}[{step}]" if isinstance(step, int) \
+            else f"{path}.{''.join(map(str, step))}".lstrip(".")
     return path or "$"
 
 
@@ -139,7 +168,7 @@ def parse_instant(text: str) -> datetime:
     if len(text) > MAX_INSTANT_TEXT:
         raise ValueError("must be ISO-8601 or Unix seconds")
     text = text.strip()
-    if re.fullmatch(r"\d{1,12}(\.\d+)?", text, re.ASCII):
+    if _UNIX_SECONDS.fullmatch(text):
         seconds = float(text)
         if not math.isfinite(seconds):
             raise ValueError("must be ISO-8601 or Unix seconds")

@@ -29,13 +29,19 @@ def check_unicode(found: dict[str, list[str]]) -> None:
         raise invalid_event(found)
 
 
+def check_text(value: Any) -> None:
+    """Refuse ``value`` if any of its text holds personal data, else any a lone surrogate."""
+    pii, broken = rules.text_findings(value)
+    check_pii(dict(pii))
+    check_unicode(broken)
+
+
 def goal_row(tenant_id: str, body: dict, received_at: float,
              rendered: list[bytes] | None = None) -> dict[str, Any]:
     """The row to store for a verified goal body received at ``received_at`` (Unix seconds);
     refuses one that breaks a rule. ``rendered``: the body's canonical renderings when the
     caller has them (the middleware's)."""
-    check_pii(dict(rules.find_pii(body)))
-    check_unicode(rules.lone_surrogates(body))
+    check_text(body)
     if PARAM in body:  # not signed (SIGNING.md): a test flag must not be forged in
         raise invalid_event({PARAM: [
             "is not signed in a goal; send ?test_event_code= or X-Conversions-Test instead"]})
@@ -91,10 +97,14 @@ def load_webhook_events(events: list[Any], prefix: str) -> list[dict[str, Any]]:
         where = f"{prefix}[{index}]" if prefix else ""
         return f"{where}.{path}".strip(".") if path != "$" else where or "$"
 
-    check_pii({name(i, path): kind for i, event in enumerate(events)
-               for path, kind in rules.find_pii(event)})
-    check_unicode({name(i, path): messages for i, event in enumerate(events)
-                   for path, messages in rules.lone_surrogates(event).items()})
+    pii: dict[str, str] = {}
+    broken: dict[str, list[str]] = {}
+    for index, event in enumerate(events):
+        found, surrogates = rules.text_findings(event)
+        pii.update((name(index, path), kind) for path, kind in found)
+        broken.update((name(index, path), messages) for path, messages in surrogates.items())
+    check_pii(pii)
+    check_unicode(broken)
     loaded, problems = [], {}
     for index, event in enumerate(events):
         if not isinstance(event, dict):
@@ -132,8 +142,7 @@ def webhook_rows(tenant_id: str, body: Any, received_at: float) -> list[dict[str
 
 def load_pixel(data: dict[str, Any]) -> dict[str, Any]:
     """The pixel's parameters loaded, or the refusal of the first rule they break."""
-    check_pii(dict(rules.find_pii(data)))
-    check_unicode(rules.lone_surrogates(data))
+    check_text(data)
     try:
         return pixel_event.load(data)
     except ValidationError as err:

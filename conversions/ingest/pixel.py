@@ -81,14 +81,16 @@ def refuse_with(err: errors.ApiError) -> Response:
 def params() -> dict[str, Any]:
     """The event's parameters, read once a request (the limiter's tenant look-up and the
     view both need them); raises ValueError for a POSTed body that is not a JSON object."""
-    if "pixel_params" not in g:
+    found = g.get("pixel_params")
+    if found is None:
         try:
-            g.pixel_params = _read_params()
+            found = _read_params()
         except ValueError as err:
-            g.pixel_params = err
-    if isinstance(g.pixel_params, ValueError):
-        raise g.pixel_params
-    return g.pixel_params
+            found = err
+        g.pixel_params = found
+    if isinstance(found, ValueError):
+        raise found
+    return found
 
 
 def _read_params() -> dict[str, Any]:
@@ -108,9 +110,13 @@ def _read_params() -> dict[str, Any]:
     return {name: value for name, value in found.items() if value not in ("", None)}
 
 
+_UNSET = object()
+
+
 def buyer_tenant() -> str | None:
     """The tenant of the request's ``buyer_id`` (None if none), looked up once a request."""
-    if "tenant_id" not in g:
+    tenant_id = g.get("tenant_id", _UNSET)
+    if tenant_id is _UNSET:
         try:
             buyer = params().get("buyer_id")
         except ValueError:
@@ -120,8 +126,8 @@ def buyer_tenant() -> str | None:
         usable = isinstance(buyer, str) and 0 < len(buyer) <= 64 and buyer.isprintable()
         keyring = (key_cache.get("buyer_id", buyer, "pixel", keys_needed=False) if usable
                    else None)
-        g.tenant_id = keyring.tenant_id if keyring else None
-    return g.tenant_id
+        tenant_id = g.tenant_id = keyring.tenant_id if keyring else None
+    return tenant_id  # type: ignore[return-value]
 
 
 def over_limit(limit: RequestLimit) -> Response | None:

@@ -5,7 +5,7 @@ from typing import Any
 
 from conversions.store import prepared
 from conversions.store.database import database
-from conversions.store.models import Event, WebhookDelivery
+from conversions.store.models import Event
 from conversions.store.writer import group_commit
 
 
@@ -36,31 +36,9 @@ def insert_batch(rows: list[dict[str, Any]],
 def _insert_batch(rows: list[dict[str, Any]],
                   delivery: dict[str, Any] | None) -> list[tuple[int, bool]] | None:
     with database.atomic():  # a savepoint of the group's transaction: all or nothing
-        if delivery is not None and not _record_delivery(delivery):
+        if delivery is not None and not prepared.record_delivery(delivery):
             return None
-        # One key order for every writer, so two overlapping batches cannot deadlock; a key
-        # repeated in the batch is a duplicate of its first row (the index finds it stored).
-        order = sorted(range(len(rows)), key=lambda i: (rows[i].get("dedup_key") is None,
-                                                        rows[i].get("dedup_key") or "", i))
-        answer: list[tuple[int, bool]] = [(0, False)] * len(rows)
-        for index in order:
-            answer[index] = prepared.insert_event(rows[index])
-    return answer
-
-
-def _record_delivery(delivery: dict[str, Any]) -> bool:
-    """Record a webhook delivery; False when the tenant has that message id within the window.
-
-    A record older than the replay window no longer counts, so it is replaced.
-    """
-    (WebhookDelivery.delete()
-     .where(WebhookDelivery.tenant == delivery["tenant"],
-            WebhookDelivery.message_id == delivery["message_id"],
-            WebhookDelivery.received_at_ms < delivery["window_start_ms"])
-     .execute())
-    row = {k: v for k, v in delivery.items() if k != "window_start_ms"}
-    inserted = WebhookDelivery.insert(**row).on_conflict_ignore().returning(WebhookDelivery.id)
-    return bool(list(inserted.execute()))
+        return prepared.insert_events(rows)
 
 
 def insert_new(rows: list[dict[str, Any]]) -> int:

@@ -2,14 +2,16 @@
 
 Building a Peewee query costs more than running it; the SQL of the event insert and of
 the duplicate look-up depends only on the database's dialect, so it is rendered once and
-executed with new parameters (the driver then reuses its prepared statement too).
+executed with new parameters (the driver then reuses its prepared statement too). A batch
+is inserted by statements of many rows each, rendered once per number of rows.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from conversions.store.database import database
-from conversions.store.models import Event
+from conversions.store.models import Event, WebhookDelivery
 
 _COLUMNS = [field for field in Event._meta.sorted_fields if field is not Event.id]
 _CONVERT = [(field.name, field.db_value) for field in _COLUMNS]
@@ -45,6 +47,84 @@ def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
         return inserted[0][0], False
     key = (row["tenant"], row["source_type"], row["dedup_key"])
     return database.execute_sql(lookup, key).fetchall()[0][0], True
+
+
+# Rows a batch statement inserts at most: 100 rows of 17 columns stay far below every
+# driver's limit on parameters (SQLite's 32,766).
+CHUNK = 100
+_RETURNED = (Event.id, Event.tenant, Event.source_type, Event.dedup_key)
+
+
+@lru_cache(maxsize=4 * CHUNK)
+def _multi_insert(kind: type, rows: int) -> str:
+    """``INSERT ... VALUES (...) x rows ... RETURNING id, tenant, source, key`` for ``kind``."""
+    template = dict.fromkeys(_NAMES)
+    return (Event.insert_many([template] * rows).on_conflict_ignore()
+            .returning(*_RETURNED).sql()[0])
+
+
+def insert_events(rows: list[dict[str, Any]]) -> list[tuple[int, bool]]:
+    """Insert each row unless its dedup key is stored (or an earlier row of ``rows`` has
+    it); ``(event id, duplicate)`` per row, in order. Runs in the caller's transaction.
+
+    Keyed rows go in key order (so two overlapping batches take the unique index's locks
+    in one order and cannot deadlock), ``CHUNK`` rows a statement; each statement returns
+    the rows it stored, and a key it did not store is looked up. Rows without a key, which
+    can never be duplicates, follow one by one.
+    """
+    answer: list[tuple[int, bool] | None] = [None] * len(rows)
+    first: dict[tuple[Any, Any, Any], int] = {}  # a key -> the index of its first row
+    for index in sorted((i for i, row in enumerate(rows) if row.get("dedup_key") is not None),
+                        key=lambda i: (rows[i]["dedup_key"], i)):
+        row = rows[index]
+        first.setdefault((row["tenant"], row["source_type"], row["dedup_key"]), index)
+    stored: dict[tuple[Any, Any, Any], int] = {}
+    keyed = list(first.items())
+    kind = type(database.obj)
+    for start in range(0, len(keyed), CHUNK):
+        chunk = keyed[start:start + CHUNK]
+        params = [value for _, index in chunk for value in _params(rows[index])]
+        for event_id, *key in database.execute_sql(_multi_insert(kind, len(chunk)), params):
+            stored[tuple(key)] = event_id  # type: ignore[index]
+    lookup = _statements()[1]
+    for key, index in keyed:
+        if key in stored:
+            answer[index] = (stored[key], False)
+        else:
+            answer[index] = (database.execute_sql(lookup, key).fetchall()[0][0], True)
+    for index, row in enumerate(rows):
+        if answer[index] is not None:
+            continue
+        key = (row["tenant"], row["source_type"], row.get("dedup_key"))
+        answer[index] = (answer[first[key]][0], True) if key in first \
+            else insert_event(row)  # type: ignore[index]
+    return answer  # type: ignore[return-value]
+
+
+_DELIVERY_FIELDS = [field.name for field in WebhookDelivery._meta.sorted_fields
+                    if field is not WebhookDelivery.id]
+
+
+@lru_cache(maxsize=8)
+def _delivery_statements(kind: type, names: tuple[str, ...]) -> tuple[str, str]:
+    """``(delete expired, insert new)`` SQL of a webhook delivery record for ``kind``, the
+    insert setting the columns ``names``."""
+    delete = (WebhookDelivery.delete()
+              .where(WebhookDelivery.tenant == "", WebhookDelivery.message_id == "",
+                     WebhookDelivery.received_at_ms < 0).sql()[0])
+    insert = (WebhookDelivery.insert(**dict.fromkeys(names)).on_conflict_ignore()
+              .returning(WebhookDelivery.id).sql()[0])
+    return delete, insert
+
+
+def record_delivery(delivery: dict[str, Any]) -> bool:
+    """Record a webhook delivery in the caller's transaction; False when the tenant has that
+    message id within the window (``window_start_ms``: older records are replaced)."""
+    names = tuple(name for name in _DELIVERY_FIELDS if name in delivery)
+    delete, insert = _delivery_statements(type(database.obj), names)
+    database.execute_sql(delete, (delivery["tenant"], delivery["message_id"],
+                                  delivery["window_start_ms"]))
+    return bool(database.execute_sql(insert, [delivery[name] for name in names]).fetchall())
 
 
 def _params(row: dict[str, Any]) -> list[Any]:

@@ -33,6 +33,10 @@ ALL_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+# What add_headers adds, by whether the answer is HTML: (lower-case name, name, value).
+_ADDED = {html: [(name.lower(), name, value) for name, value in
+                 {**ALL_HEADERS, **(HTML_HEADERS if html else {})}.items()]
+          for html in (False, True)}
 
 
 def check_body_size() -> None:
@@ -47,9 +51,9 @@ def check_body_size() -> None:
 
 def add_headers(response: Response) -> Response:
     """Security headers a view did not set itself (a page may set a stricter policy)."""
-    headers = {**ALL_HEADERS, **(HTML_HEADERS if response.mimetype == "text/html" else {})}
-    for name, value in headers.items():
-        response.headers.setdefault(name, value)
+    present = set(response.headers.keys(lower=True))  # one pass, not one a header added
+    response.headers.extend([(name, value) for lower, name, value
+                             in _ADDED[response.mimetype == "text/html"] if lower not in present])
     return response
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, partial, wraps
+from typing import Any
 
 from flask import Flask, jsonify
+from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -83,4 +86,32 @@ def init_app(app: Flask) -> None:
         hooks = app.before_request_funcs.get(None, [])
         if limiter._check_request_limit in hooks:
             hooks.remove(limiter._check_request_limit)
+    _after_use_only(app)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
+
+
+# Where flask-limiter keeps what its decorators did in a request (flask-limiter 4, pinned).
+_USED = "_limiter_request_context"
+
+
+def _after_use_only(app: Flask) -> None:
+    """Run flask-limiter's after-request and teardown hooks only in a request where one of its
+    decorators ran (the sign-in page): they act on what those did (deductions, headers, the
+    request's limiter context) and find nothing in any other request, every ingestion one
+    included, which counts its own limits (``ingest.limits``)."""
+    def only_when_used(hook: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(hook)
+        def wrapped(arg: Any = None) -> Any:
+            if hasattr(request_ctx._get_current_object(), _USED):
+                return hook(arg)
+            return arg
+
+        return wrapped
+
+    def of_limiter(hook: Callable[..., Any]) -> bool:
+        if isinstance(hook, partial):  # the after-request hook: partial(method, limiter)
+            return bool(hook.args) and hook.args[0] is limiter
+        return getattr(hook, "__self__", None) is limiter
+
+    for hooks in (app.after_request_funcs.get(None, []), app.teardown_request_funcs.get(None, [])):
+        hooks[:] = [only_when_used(hook) if of_limiter(hook) else hook for hook in hooks]

@@ -72,3 +72,38 @@ def test_any_unsigned_request_gets_an_answer_never_a_500(client, tenant, raw, qu
                            headers={"X-LP-Goal-Signature": signature})
     assert 400 <= response.status_code < 500
     assert response.get_json()["error"]
+
+
+# Text with what each check looks for: emails, long digit runs, lone surrogates.
+_findable = st.lists(st.characters(codec=None) | st.sampled_from(
+    ["@", "a@b.co", "555-123-4567", "123-45-6789", "+44 20 7946 0958", "\ud800", "\udfff", "7",
+     ".", "(key)"]), max_size=12).map("".join)
+_nested = st.recursive(st.none() | st.integers() | _findable,
+                       lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(_findable | st.integers(), inner, max_size=4),
+                       max_leaves=15)
+
+
+def _every_text(value, path=""):
+    """The reference walk: every string and key (as text) with its path, depth first."""
+    if isinstance(value, str):
+        yield path or "$", value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{path}.{key}(key)".lstrip("."), str(key)
+            yield from _every_text(item, f"{path}.{key}".lstrip("."))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _every_text(item, f"{path}[{index}]")
+
+
+@settings(max_examples=500)
+@given(value=_nested)
+def test_one_walk_finds_each_text_a_plain_walk_finds(value):
+    texts = list(_every_text(value))
+    pii = [(path, rules.pii_kind(text)) for path, text in texts if rules.pii_kind(text)]
+    broken = {path: [rules.LONE_SURROGATE] for path, text in texts
+              if any("\ud800" <= ch <= "\udfff" for ch in text)}
+    assert rules.text_findings(value) == (pii, broken)
+    assert list(rules.find_pii(value)) == pii
+    assert rules.lone_surrogates(value) == broken
