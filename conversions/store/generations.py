@@ -8,22 +8,17 @@ was opened at and ends when the value moves on.
 """
 from __future__ import annotations
 
-from conversions.store.database import database
+from conversions.store.database import database, rendered
 from conversions.store.models import Generation
 
 SIGNING_KEYS = "signing-keys"
 ADMIN_SESSIONS = "admin-sessions"
 
-_read_sql: dict[type, str] = {}
-
-
 def current(name: str) -> int:
     """The counter's value (0 until first bumped); needs an open connection."""
-    kind = type(database.obj)
-    if kind not in _read_sql:
-        _read_sql[kind] = (Generation.select(Generation.value)
-                           .where(Generation.name == "").sql()[0])
-    row = database.execute_sql(_read_sql[kind], (name,)).fetchone()
+    read = rendered("generation", lambda: Generation.select(Generation.value)
+                    .where(Generation.name == ""))
+    row = database.execute_sql(read, (name,)).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -1,4 +1,5 @@
-"""Event statements rendered once per kind of database and reused by every request.
+"""Event statements rendered once per kind of database (``database.rendered``) and reused
+by every request.
 
 Building a Peewee query costs more than running it; the SQL of the event insert and of
 the duplicate look-up depends only on the database's dialect, so it is rendered once and
@@ -7,10 +8,9 @@ is inserted by statements of many rows each, rendered once per number of rows.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from conversions.store.database import database
+from conversions.store.database import database, rendered
 from conversions.store.models import Event, WebhookDelivery
 
 _COLUMNS = [field for field in Event._meta.sorted_fields if field is not Event.id]
@@ -19,21 +19,15 @@ _NAMES = frozenset(name for name, _ in _CONVERT)
 _NAMES_IN_ORDER = [name for name, _ in _CONVERT]
 _CONVERTERS = [convert for _, convert in _CONVERT]
 _PLAIN = frozenset({str, int, type(None)})
-_rendered: dict[type, tuple[str, str]] = {}
-_rendered_plain: dict[type, str] = {}
 
 
 def _statements() -> tuple[str, str]:
     """``(insert, look-up)`` SQL for the database in use, rendered on first use."""
-    kind = type(database.obj)
-    if kind not in _rendered:
-        template = dict.fromkeys(_NAMES)
-        insert, _ = Event.insert(**template).on_conflict_ignore().returning(Event.id).sql()
-        lookup, _ = (Event.select(Event.id)
-                     .where(Event.tenant == "", Event.source_type == "", Event.dedup_key == "")
-                     .sql())
-        _rendered[kind] = (insert, lookup)
-    return _rendered[kind]
+    insert = rendered("event_insert", lambda: Event.insert(**dict.fromkeys(_NAMES))
+                      .on_conflict_ignore().returning(Event.id))
+    lookup = rendered("event_lookup", lambda: Event.select(Event.id).where(
+        Event.tenant == "", Event.source_type == "", Event.dedup_key == ""))
+    return insert, lookup
 
 
 def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
@@ -55,12 +49,10 @@ CHUNK = 100
 _RETURNED = (Event.id, Event.tenant, Event.source_type, Event.dedup_key)
 
 
-@lru_cache(maxsize=4 * CHUNK)
-def _multi_insert(kind: type, rows: int) -> str:
-    """``INSERT ... VALUES (...) x rows ... RETURNING id, tenant, source, key`` for ``kind``."""
-    template = dict.fromkeys(_NAMES)
-    return (Event.insert_many([template] * rows).on_conflict_ignore()
-            .returning(*_RETURNED).sql()[0])
+def _multi_insert(rows: int) -> str:
+    """``INSERT ... VALUES (...) x rows ... RETURNING id, tenant, source, key``."""
+    return rendered(f"event_insert_{rows}", lambda: Event.insert_many(
+        [dict.fromkeys(_NAMES)] * rows).on_conflict_ignore().returning(*_RETURNED))
 
 
 def insert_events(rows: list[dict[str, Any]]) -> list[tuple[int, bool]]:
@@ -80,11 +72,10 @@ def insert_events(rows: list[dict[str, Any]]) -> list[tuple[int, bool]]:
         first.setdefault((row["tenant"], row["source_type"], row["dedup_key"]), index)
     stored: dict[tuple[Any, Any, Any], int] = {}
     keyed = list(first.items())
-    kind = type(database.obj)
     for start in range(0, len(keyed), CHUNK):
         chunk = keyed[start:start + CHUNK]
         params = [value for _, index in chunk for value in _params(rows[index])]
-        for event_id, *key in database.execute_sql(_multi_insert(kind, len(chunk)), params):
+        for event_id, *key in database.execute_sql(_multi_insert(len(chunk)), params):
             stored[tuple(key)] = event_id  # type: ignore[index]
     lookup = _statements()[1]
     for key, index in keyed:
@@ -105,15 +96,14 @@ _DELIVERY_FIELDS = [field.name for field in WebhookDelivery._meta.sorted_fields
                     if field is not WebhookDelivery.id]
 
 
-@lru_cache(maxsize=8)
-def _delivery_statements(kind: type, names: tuple[str, ...]) -> tuple[str, str]:
-    """``(delete expired, insert new)`` SQL of a webhook delivery record for ``kind``, the
-    insert setting the columns ``names``."""
-    delete = (WebhookDelivery.delete()
-              .where(WebhookDelivery.tenant == "", WebhookDelivery.message_id == "",
-                     WebhookDelivery.received_at_ms < 0).sql()[0])
-    insert = (WebhookDelivery.insert(**dict.fromkeys(names)).on_conflict_ignore()
-              .returning(WebhookDelivery.id).sql()[0])
+def _delivery_statements(names: tuple[str, ...]) -> tuple[str, str]:
+    """``(delete expired, insert new)`` SQL of a webhook delivery record, the insert setting
+    the columns ``names``."""
+    delete = rendered("delivery_delete", lambda: WebhookDelivery.delete().where(
+        WebhookDelivery.tenant == "", WebhookDelivery.message_id == "",
+        WebhookDelivery.received_at_ms < 0))
+    insert = rendered(f"delivery_insert_{','.join(names)}", lambda: WebhookDelivery.insert(
+        **dict.fromkeys(names)).on_conflict_ignore().returning(WebhookDelivery.id))
     return delete, insert
 
 
@@ -121,7 +111,7 @@ def record_delivery(delivery: dict[str, Any]) -> bool:
     """Record a webhook delivery in the caller's transaction; False when the tenant has that
     message id within the window (``window_start_ms``: older records are replaced)."""
     names = tuple(name for name in _DELIVERY_FIELDS if name in delivery)
-    delete, insert = _delivery_statements(type(database.obj), names)
+    delete, insert = _delivery_statements(names)
     database.execute_sql(delete, (delivery["tenant"], delivery["message_id"],
                                   delivery["window_start_ms"]))
     return bool(database.execute_sql(insert, [delivery[name] for name in names]).fetchall())
@@ -142,9 +132,8 @@ def insert_new_events(rows: list[dict[str, Any]]) -> int:
     One statement run for every row (``executemany``): for a bulk import, rendering a query
     per batch costs more than storing it.
     """
-    kind = type(database.obj)
-    if kind not in _rendered_plain:
-        _rendered_plain[kind] = Event.insert(**dict.fromkeys(_NAMES)).on_conflict_ignore().sql()[0]
+    insert = rendered("event_insert_plain",
+                      lambda: Event.insert(**dict.fromkeys(_NAMES)).on_conflict_ignore())
     cursor = database.cursor()
-    cursor.executemany(_rendered_plain[kind], [_params(row) for row in rows])
+    cursor.executemany(insert, [_params(row) for row in rows])
     return cursor.rowcount

@@ -2,18 +2,18 @@
 
 A catch-up runs thousands of small range queries (one a run of touched periods); building
 a Peewee query costs more than SQLite takes to run it, so each statement's SQL is rendered
-once (its parameters in the order they appear) and run again with new values, as
-``prepared`` does for event inserts.
+once (``database.rendered``) and run again with new values, as ``prepared`` does for event
+inserts.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from peewee import SQL, Query, fn
 
 from conversions.core.periods import DAY_MS, HOUR_MS
-from conversions.store.database import database
+from conversions.store.database import database, rendered
 from conversions.store.models import (
     DailyAggregate,
     DailyAttribution,
@@ -21,8 +21,6 @@ from conversions.store.models import (
     HourlyAggregate,
     HourlyAttribution,
 )
-
-_rendered: dict[tuple[type, str], str] = {}
 
 # Each rollup row's fields in the model's order, the order its rendered insert names them.
 HOUR_COLUMNS = tuple(f.name for f in HourlyAggregate._meta.sorted_fields
@@ -37,13 +35,6 @@ COUNTED = (Event.source_type == "goal") & (Event.signed == True)  # noqa: E712  
 # What an attribution row is built from, in this order.
 GOAL_FIELDS = (Event.occurred_at_ms, Event.first_touch_bucket, Event.currency,
                Event.value_hundredths, Event.first_touch_at_ms)
-
-
-def _sql(name: str, build: Callable[[], Query]) -> str:
-    key = (type(database.obj), name)
-    if key not in _rendered:
-        _rendered[key] = build().sql()[0]
-    return _rendered[key]
 
 
 def _hour_groups() -> Query:
@@ -61,7 +52,7 @@ def hour_groups(tenant_id: str, first_hour: int, last_hour: int, received_before
                 ) -> list[tuple[int, str, str, str | None, int, int]]:
     """(hour index, source, name, currency, events, value) of the tenant's events in hours
     ``first_hour..last_hour`` of event time, received before ``received_before``."""
-    sql = _sql("hour_groups", _hour_groups)
+    sql = rendered("hour_groups", _hour_groups)
     params = (tenant_id, first_hour * HOUR_MS, (last_hour + 1) * HOUR_MS, received_before)
     return database.execute_sql(sql, params).fetchall()
 
@@ -78,7 +69,7 @@ def goals(tenant_id: str, first_hour: int, last_hour: int, received_before: int
     event time, received before ``received_before``."""
     params = (tenant_id, "goal", True, first_hour * HOUR_MS, (last_hour + 1) * HOUR_MS,
               received_before)
-    return database.execute_sql(_sql("goals", _goals), params)
+    return database.execute_sql(rendered("goals", _goals), params)
 
 
 def _goal_hours() -> Query:
@@ -93,18 +84,18 @@ def goal_hours(tenant_id: str, first_day: int, last_day: int
     """The tenant's hourly attribution rows of days ``first_day..last_day``: hour start,
     bucket, currency, goals, revenue, lag histogram, lag sketch."""
     params = (tenant_id, first_day * DAY_MS, (last_day + 1) * DAY_MS)
-    return database.execute_sql(_sql("goal_hours", _goal_hours), params).fetchall()
+    return database.execute_sql(rendered("goal_hours", _goal_hours), params).fetchall()
 
 
 def _insert_sql(name: str, model: Any, columns: Sequence[str]) -> str:
-    return _sql(name, lambda: model.insert({model._meta.fields[c]: 0 for c in columns}))
+    return rendered(name, lambda: model.insert({model._meta.fields[c]: 0 for c in columns}))
 
 
 def replace_hours(tenant_id: str, first_hour: int, last_hour: int, rows: list[dict]) -> None:
     """Replace the tenant's aggregate rows of hours ``first_hour..last_hour`` with ``rows``,
     in the caller's transaction."""
     agg = HourlyAggregate
-    delete = _sql("delete_hours", lambda: agg.delete().where(
+    delete = rendered("delete_hours", lambda: agg.delete().where(
         agg.tenant == "", agg.hour_start_ms >= 0, agg.hour_start_ms < 0))
     database.execute_sql(delete, (tenant_id, first_hour * HOUR_MS, (last_hour + 1) * HOUR_MS))
     _insert(_insert_sql("insert_hours", agg, HOUR_COLUMNS), HOUR_COLUMNS, rows)
@@ -127,11 +118,11 @@ def sum_days(tenant_id: str, first_day: int, last_day: int) -> None:
     """Rebuild the tenant's daily aggregates of days ``first_day..last_day`` from their
     hourly ones, in the caller's transaction."""
     daily = DailyAggregate
-    delete = _sql("delete_daily", lambda: daily.delete().where(
+    delete = rendered("delete_daily", lambda: daily.delete().where(
         daily.tenant == "", daily.day_start_ms >= 0, daily.day_start_ms < 0))
     bounds = (tenant_id, first_day * DAY_MS, (last_day + 1) * DAY_MS)
     database.execute_sql(delete, bounds)
-    database.execute_sql(_sql("days_from_hours", _days_from_hours), bounds)
+    database.execute_sql(rendered("days_from_hours", _days_from_hours), bounds)
 
 
 def replace_goal_hours(tenant_id: str, first_hour: int, last_hour: int, rows: list[dict]
@@ -139,7 +130,7 @@ def replace_goal_hours(tenant_id: str, first_hour: int, last_hour: int, rows: li
     """Replace the tenant's hourly attribution rows of hours ``first_hour..last_hour`` with
     ``rows``, in the caller's transaction."""
     rollup = HourlyAttribution
-    delete = _sql("delete_goal_hours", lambda: rollup.delete().where(
+    delete = rendered("delete_goal_hours", lambda: rollup.delete().where(
         rollup.tenant == "", rollup.hour_start_ms >= 0, rollup.hour_start_ms < 0))
     database.execute_sql(delete, (tenant_id, first_hour * HOUR_MS, (last_hour + 1) * HOUR_MS))
     _insert(_insert_sql("insert_goal_hours", rollup, GOAL_HOUR_COLUMNS), GOAL_HOUR_COLUMNS,
@@ -150,7 +141,7 @@ def replace_days(tenant_id: str, first_day: int, last_day: int, rows: list[dict]
     """Replace the tenant's attribution rows of days ``first_day..last_day`` with ``rows``,
     in the caller's transaction."""
     rollup = DailyAttribution
-    delete = _sql("delete_days", lambda: rollup.delete().where(
+    delete = rendered("delete_days", lambda: rollup.delete().where(
         rollup.tenant == "", rollup.day_start_ms >= 0, rollup.day_start_ms < 0))
     database.execute_sql(delete, (tenant_id, first_day * DAY_MS, (last_day + 1) * DAY_MS))
     _insert(_insert_sql("insert_days", rollup, DAY_COLUMNS), DAY_COLUMNS, rows)
