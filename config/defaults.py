@@ -27,10 +27,12 @@ GOAL_MAX_BODY = 64 * 1024
 WEBHOOK_MAX_BODY = 1024 * 1024
 MAX_CONTENT_LENGTH = 64 * 1024
 # A body must arrive within this many seconds (408 beyond), and at most BODY_READERS threads a
-# process wait for bodies at once (503 beyond), so slow senders cannot hold every thread.
-# config/gunicorn.conf.py sets BODY_READERS to its threads less two.
+# process read bodies at once, so slow senders cannot hold every thread: a body finding them all
+# busy waits up to BODY_READER_WAIT_SECONDS for one (503 beyond). config/gunicorn.conf.py sets
+# BODY_READERS to its threads less two.
 BODY_TIMEOUT_SECONDS = 10.0
 BODY_READERS = 6
+BODY_READER_WAIT_SECONDS = 1.0
 # A provider's postback (Branch's webhook bodies carry the whole event).
 POSTBACK_MAX_BODY = 256 * 1024
 # An offline CSV upload (POST /api/conversions/imports); it is read as a stream.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import socket
 import threading
 import time
@@ -18,11 +19,14 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 READ_STEP = 64 * 1024
+# How often the watchdog looks at the deadlines it watches: how late, at most, a deadline is
+# enforced.
+SWEEP_SECONDS = 0.05
 
 
 class BodyDeadline:
     """Read each request body whole before the wrapped app runs, within ``seconds``, with at
-    most ``readers`` threads of the process waiting for bodies at once.
+    most ``readers`` threads of the process reading bodies at once.
 
     A threaded server serving clients itself (gunicorn's ``gthread`` without a buffering proxy
     in front) gives each request a thread, which then blocks while the body trickles in: a
@@ -40,15 +44,16 @@ class BodyDeadline:
     ``CONTENT_LENGTH``; ``on_reject(environ, failure)`` hears of each refusal. Trusts
     nothing of the client but its declared length::
 
-        app = BodyDeadline(app, seconds=10, readers=6, max_body=1024 * 1024)
+        app = BodyDeadline(app, seconds=10, readers=6, wait=1, max_body=1024 * 1024)
     """
 
     def __init__(self, app: WSGIApplication, *, seconds: float = 10.0, readers: int = 6,
-                 max_body: int = 1024 * 1024,
+                 wait: float = 1.0, max_body: int = 1024 * 1024,
                  on_reject: Callable[[WSGIEnvironment, Failure], None] | None = None) -> None:
         self.app = app
         self.on_reject = on_reject
         self.seconds = seconds
+        self.wait = wait
         self.max_body = max_body
         self.readers = threading.BoundedSemaphore(max(1, readers))
         self.busy = Failure(503, "server_busy",
@@ -66,7 +71,8 @@ class BodyDeadline:
         if not chunked and length > self.max_body:
             _stop_reading(environ)  # the app refuses it by its length; nothing to wait for
             return self.app(environ, start_response)
-        if not self.readers.acquire(blocking=False):
+        if not (self.readers.acquire(blocking=False)
+                or self.readers.acquire(timeout=self.wait)):
             _stop_reading(environ)
             return self._refuse(environ, start_response, self.busy)
         try:
@@ -131,52 +137,54 @@ def _shut(sock: socket.socket) -> None:
 
 
 class _Watchdog:
-    """One thread a process that shuts the read side of each socket whose deadline passed."""
+    """One thread a process that shuts the read side of each socket whose deadline passed.
+
+    Readers register and leave without a lock (one dict operation each, atomic in CPython):
+    a lock here was a queue of readers, each holding its reader slot while it waited for the
+    lock and then for the interpreter lock. Whoever pops a ticket owns it: the reader (done
+    in time) or the watchdog (it shuts the socket)."""
 
     def __init__(self) -> None:
         self._watched: dict[int, tuple[float, socket.socket]] = {}
-        self._fired: set[int] = set()
-        self._next = 0
-        self._wake = threading.Condition()
+        self._tickets = itertools.count(1)
+        self._busy = threading.Event()  # set while anything is watched
+        self._start = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._asleep_until: float | None = None  # None: until woken
 
     def watch(self, sock: socket.socket, deadline: float) -> int:
-        with self._wake:
-            if self._thread is None or not self._thread.is_alive():  # a forked child too
-                self._asleep_until = None
-                self._thread = threading.Thread(target=self._run, name="body-deadline",
-                                                daemon=True)
-                self._thread.start()
-            self._next += 1
-            self._watched[self._next] = (deadline, sock)
-            # Woken only for a deadline sooner than the one it sleeps until: bodies share one
-            # timeout, so that is rare, and each body does not cost a thread switch.
-            if self._asleep_until is None or deadline < self._asleep_until:
-                self._wake.notify()
-            return self._next
+        if self._thread is None or not self._thread.is_alive():  # a forked child too
+            self._start_thread()
+        ticket = next(self._tickets)
+        self._watched[ticket] = (deadline, sock)
+        if not self._busy.is_set():
+            self._busy.set()
+        return ticket
 
     def forget(self, ticket: int) -> bool:
         """Stop watching; whether the deadline had passed and the socket was shut."""
-        with self._wake:
-            self._watched.pop(ticket, None)
-            if ticket in self._fired:
-                self._fired.discard(ticket)
-                return True
-            return False
+        return self._watched.pop(ticket, None) is None
 
-    def _run(self) -> None:
-        with self._wake:
-            while True:
-                now = time.monotonic()
-                for ticket, (deadline, sock) in list(self._watched.items()):
-                    if deadline <= now:
-                        del self._watched[ticket]
-                        self._fired.add(ticket)
-                        _shut(sock)
-                soonest = min((deadline for deadline, _ in self._watched.values()), default=None)
-                self._asleep_until = soonest
-                self._wake.wait(None if soonest is None else max(soonest - now, 0.0))
+    def _start_thread(self) -> None:
+        with self._start:
+            if self._thread is None or not self._thread.is_alive():
+                self._busy = threading.Event()
+                self._thread = threading.Thread(target=self._run, args=(self._busy,),
+                                                name="body-deadline", daemon=True)
+                self._thread.start()
+
+    def _run(self, busy: threading.Event) -> None:
+        while True:
+            busy.wait()
+            now = time.monotonic()
+            for ticket, (deadline, sock) in list(self._watched.items()):
+                if deadline <= now and self._watched.pop(ticket, None) is not None:
+                    _shut(sock)
+            if self._watched:
+                time.sleep(SWEEP_SECONDS)
+                continue
+            busy.clear()
+            if self._watched:  # registered between the look and the clear
+                busy.set()
 
 
 watchdog = _Watchdog()

@@ -64,11 +64,13 @@ def init_app(app: Flask) -> None:
 
 def read_bodies_in_time(app: Flask, on_reject: RejectHook) -> None:
     """Wrap the whole WSGI stack (so call it last): every body is read within
-    ``BODY_TIMEOUT_SECONDS`` by at most ``BODY_READERS`` threads a process, before anything
-    else runs (``middleware/body_deadline.py``); ``on_reject`` counts its refusals."""
+    ``BODY_TIMEOUT_SECONDS`` by at most ``BODY_READERS`` threads a process (a body waits up
+    to ``BODY_READER_WAIT_SECONDS`` for one), before anything else runs
+    (``middleware/body_deadline.py``); ``on_reject`` counts its refusals."""
     config = app.config
     largest = max(int(config[name]) for name in ("MAX_CONTENT_LENGTH", "GOAL_MAX_BODY",
                                                  "WEBHOOK_MAX_BODY"))
     app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
         app.wsgi_app, seconds=float(config["BODY_TIMEOUT_SECONDS"]),
-        readers=int(config["BODY_READERS"]), max_body=largest, on_reject=on_reject)
+        readers=int(config["BODY_READERS"]), wait=float(config["BODY_READER_WAIT_SECONDS"]),
+        max_body=largest, on_reject=on_reject)

@@ -84,10 +84,10 @@ class WaitingStream:
         return b"x"
 
 
-def test_when_every_reader_waits_the_next_body_is_refused_at_once_with_retry_after():
+def test_when_every_reader_still_waits_the_next_body_is_refused_with_retry_after():
     refusals = []
-    app = BodyDeadline(echo_app, readers=1, on_reject=lambda env, failure: refusals.append(
-        failure.error))
+    app = BodyDeadline(echo_app, readers=1, wait=0.05, on_reject=lambda env, failure:
+                       refusals.append(failure.error))
     slow = WaitingStream()
     first = threading.Thread(target=call, args=(app, environ_with(slow, "1")))
     first.start()
@@ -99,6 +99,37 @@ def test_when_every_reader_waits_the_next_body_is_refused_at_once_with_retry_aft
     assert refusals == ["server_busy"]
     # Once the slow one is done, the reader is free again.
     assert call(app, environ_with(io.BytesIO(b"y"), "1"))[0] == 200
+
+
+class CountingSemaphore(threading.BoundedSemaphore):
+    """The readers' semaphore, saying when a request has begun to wait for it."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.waiting = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        if blocking:
+            self.waiting.set()
+        return super().acquire(blocking, timeout)
+
+
+def test_a_body_finding_every_reader_busy_for_a_moment_is_read_not_refused():
+    app = BodyDeadline(echo_app, readers=1, wait=10)
+    app.readers = readers = CountingSemaphore(1)
+    busy = WaitingStream()  # a reader that is done as soon as the next body is waiting
+    first = threading.Thread(target=call, args=(app, environ_with(busy, "1")))
+    first.start()
+    assert busy.reading.wait(10)
+    answers = []
+    second = threading.Thread(target=lambda: answers.append(
+        call(app, environ_with(io.BytesIO(b"y"), "1"))))
+    second.start()
+    assert readers.waiting.wait(10)
+    busy.arrive.set()
+    first.join(10)
+    second.join(10)
+    assert [(status, seen["body"]) for status, _, seen in answers] == [(200, "y")]
 
 
 @pytest.fixture
