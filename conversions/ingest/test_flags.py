@@ -31,7 +31,11 @@ MALFORMED = {PARAM: ["must be 1 to 64 letters, digits or _ . : -"]}
 def code(body: Any = None) -> str | None:
     """The request's test code as sent (query, header, then ``body``'s field), or None."""
     in_body = body.get(PARAM) if isinstance(body, dict) else None
-    text = request.args.get(PARAM) or request.headers.get(HEADER) or in_body or ""
+    # The query is parsed only when it may name the code, as is or percent-encoded (a goal's
+    # holds only its domain).
+    query = request.environ.get("QUERY_STRING", "")
+    in_query = request.args.get(PARAM) if PARAM in query or "%" in query else None
+    text = in_query or request.headers.get(HEADER) or in_body or ""
     return str(text).strip() or None
 
 

@@ -13,6 +13,7 @@ VIEW = "/api/conversions/test-events"
     ("url", "headers"),
     [
         pytest.param(GOAL + "&test_event_code=TEST123", {}, id="query"),
+        pytest.param(GOAL + "&%74est%5Fevent%5Fcode=TEST123", {}, id="query-percent-encoded"),
         pytest.param(GOAL, {"X-Conversions-Test": "TEST123"}, id="header"),
     ],
 )
