@@ -32,9 +32,12 @@ class BodyDeadline:
     in front) gives each request a thread, which then blocks while the body trickles in: a
     few senders that declare a length and send a few bytes hold every thread. Here a body
     that has not arrived within ``seconds`` is answered 408 ``request_timeout`` (and the
-    connection closed), and a request finding every reader busy is answered 503
-    ``server_busy`` with ``Retry-After`` at once, so the threads above ``readers`` stay free
-    for everything else (health checks included).
+    connection closed), and a request still finding every reader busy after ``wait`` seconds
+    is answered 503 ``server_busy`` with ``Retry-After``, so the threads above ``readers``
+    stay free for everything else (health checks included). A fast sender's reader is busy
+    only for a copy of bytes already there, and under load for the interpreter lock: the
+    short ``wait`` lets it finish rather than refuse the next body, while slow senders, which
+    hold theirs up to ``seconds``, still meet the limit.
 
     The deadline holds however the bytes trickle in: when it passes, a watchdog thread shuts
     the read side of the socket (gunicorn puts it in the environ as ``gunicorn.socket``),
