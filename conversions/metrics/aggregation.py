@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from peewee import SQL
 
@@ -28,7 +29,16 @@ from conversions.core.periods import DAY_MS, HOUR_MS
 from conversions.metrics import attribution_rollup
 from conversions.store import leases, retention, rollups
 from conversions.store.database import database
-from conversions.store.models import AGGREGATE_CURSOR, Event, JobCursor, RollupRefresh
+from conversions.store.models import (
+    AGGREGATE_CURSOR,
+    DailyAggregate,
+    DailyAttribution,
+    Event,
+    HourlyAggregate,
+    HourlyAttribution,
+    JobCursor,
+    RollupRefresh,
+)
 
 # Events a batch reads at most (all events of one receive millisecond go together): a few
 # MB of work, and a write transaction of well under a second.
@@ -44,11 +54,12 @@ def cursor_ms() -> int:
             .where(JobCursor.name == AGGREGATE_CURSOR).scalar() or 0)
 
 
-def _runs(indexes: Iterable[int]) -> list[tuple[int, int]]:
-    """Consecutive indexes as ``(first, last)`` runs, so each run is one range query."""
+def _runs(indexes: Iterable[int], gap: int = 1) -> list[tuple[int, int]]:
+    """The indexes as ``(first, last)`` runs, each one range query: consecutive ones, or
+    those at most ``gap`` apart."""
     runs: list[tuple[int, int]] = []
     for index in sorted(indexes):
-        if runs and runs[-1][1] == index - 1:
+        if runs and index - runs[-1][1] <= gap:
             runs[-1] = (runs[-1][0], index)
         else:
             runs.append((index, index))
@@ -91,11 +102,25 @@ def _touched(start_ms: int, end_ms: int) -> tuple[Touched, Touched]:
 def _hour_rows(tenant_id: str, first: int, last: int, received_before: int) -> list[dict]:
     """The aggregate rows of the tenant's hours ``first..last``, from the events received
     before ``received_before``: one grouped range query."""
-    return [{"tenant": tenant_id, "hour_start_ms": int(index) * HOUR_MS, "source_type": source,
-             "event_name": name, "currency": cur or "", "events": int(count),
-             "value_hundredths": int(value)}
-            for index, source, name, cur, count, value
-            in rollups.hour_groups(tenant_id, first, last, received_before)]
+    return list(_aggregate_rows(rollups.hour_groups(tenant_id, first, last, received_before),
+                                HOUR_MS).values())
+
+
+def _aggregate_rows(groups: Iterable[tuple[str, int, str, str, str | None, int, int]],
+                    size_ms: int, period: str = "hour_start_ms") -> dict[tuple, dict]:
+    """Aggregate rows by key, of periods ``size_ms`` long, from ``hour_groups``' tuples."""
+    rows: dict[tuple, dict] = {}
+    for tenant_id, index, source, name, cur, count, value in groups:
+        start = int(index) * HOUR_MS // size_ms * size_ms
+        key = (tenant_id, start, source, name, cur or "")
+        if key in rows:
+            rows[key]["events"] += int(count)
+            rows[key]["value_hundredths"] += int(value)
+        else:
+            rows[key] = {"tenant": tenant_id, period: start, "source_type": source,
+                         "event_name": name, "currency": cur or "", "events": int(count),
+                         "value_hundredths": int(value)}
+    return rows
 
 
 def _goal_hour_rows(tenant_id: str, first: int, last: int, received_before: int
@@ -124,8 +149,8 @@ def _day_rows(tenant_id: str, first_day: int, last_day: int,
         else:
             days[key] = part
 
-    for hour_start_ms, bucket, currency, *fields in rollups.goal_hours(tenant_id, first_day,
-                                                                       last_day):
+    for hour_start_ms, bucket, currency, *fields in rollups.attribution_rows(
+            HourlyAttribution, tenant_id, first_day * DAY_MS, (last_day + 1) * DAY_MS):
         hour = hour_start_ms // HOUR_MS
         if not any(first <= hour <= last for first, last in replaced):
             add(hour_start_ms, bucket, currency, attribution_rollup.from_row(*fields))
@@ -164,15 +189,15 @@ def _recompute(hours: Touched, goal_hours: Touched, received_before: int,
     refreshed = list(refreshed)
     with database.atomic():
         for tenant_id, (first, last), rows in hour_runs:
-            rollups.replace_hours(tenant_id, first, last, rows)
+            rollups.replace(HourlyAggregate, tenant_id, first, last, rows)
         # The days holding recomputed hours: their daily aggregates are summed from the hours.
         for tenant_id, indexes in _days_of(hour_runs).items():
             for first, last in _runs(indexes):
                 rollups.sum_days(tenant_id, first, last)
         for tenant_id, (first, last), rows in goal_runs:
-            rollups.replace_goal_hours(tenant_id, first, last, rows)
+            rollups.replace(HourlyAttribution, tenant_id, first, last, rows)
         for tenant_id, (first, last), rows in day_runs:
-            rollups.replace_days(tenant_id, first, last, rows)
+            rollups.replace(DailyAttribution, tenant_id, first, last, rows)
         if refreshed:
             RollupRefresh.delete().where(RollupRefresh.id.in_(refreshed)).execute()
         if cursor_to is not None:
@@ -195,31 +220,110 @@ def _refresh_requested(horizon_ms: int | None) -> int:
                       refreshed=[request_id for request_id, _, _ in requests])
 
 
+def _move_cursor(from_ms: int, to_ms: int) -> bool:
+    """Move the cursor from ``from_ms`` to ``to_ms`` in the caller's transaction, first in
+    it (so it holds the cursor's row); False if it is no longer at ``from_ms``."""
+    return bool(JobCursor.update(position_ms=to_ms)
+                .where(JobCursor.name == AGGREGATE_CURSOR, JobCursor.position_ms == from_ms)
+                .execute())
+
+
+def _merged_attribution(model: Any, deltas: dict[tuple[str, attribution_rollup.Key],
+                                                  attribution_rollup.Totals],
+                        size_ms: int) -> list[dict]:
+    """The attribution rows of ``model`` holding ``deltas`` (by tenant and key) added to
+    the stored ones, read in the caller's transaction: one range query per tenant and run
+    of touched periods (runs a day or less apart taken together)."""
+    period = rollups.PERIOD[model].name
+    by_tenant: dict[str, set[int]] = defaultdict(set)
+    for tenant_id, (start_ms, _, _) in deltas:
+        by_tenant[tenant_id].add(start_ms // size_ms)
+    totals = dict(deltas)
+    for tenant_id, indexes in by_tenant.items():
+        for first, last in _runs(indexes, gap=DAY_MS // size_ms):
+            for start_ms, bucket, currency, *fields in rollups.attribution_rows(
+                    model, tenant_id, first * size_ms, (last + 1) * size_ms):
+                key = (tenant_id, (start_ms, bucket, currency))
+                if key in totals:
+                    stored = attribution_rollup.from_row(*fields)
+                    stored.merge(totals[key])
+                    totals[key] = stored
+    return [attribution_rollup.row(tenant_id, key, part, period)
+            for (tenant_id, key), part in totals.items()]
+
+
+def _add(start_ms: int, end_ms: int, horizon_ms: int | None) -> int | None:
+    """Add the events received in ``[start_ms, end_ms)`` to the rollups (but those of
+    periods before the prune horizon, which stay as they are) and move the cursor from
+    ``start_ms`` to ``end_ms``, in one transaction; returns the rows written, or None if
+    another run had moved the cursor (nothing is written then).
+
+    The batch's events are read and grouped first, outside the transaction (two queries
+    by receive time, whatever the history); the transaction adds their counts to the
+    aggregate rows and merges their goals into the attribution rows it touches. An event
+    counts once: the cursor moves with the rows it was added to.
+    """
+    # The horizon is the start of a day: a period starts before it if its events occurred so.
+    lowest = horizon_ms or 0
+    groups = [group for group in rollups.received_hour_groups(start_ms, end_ms)
+              if group[1] * HOUR_MS >= lowest]
+    hours = _aggregate_rows(groups, HOUR_MS)
+    days = _aggregate_rows(groups, DAY_MS, "day_start_ms")
+    goal_hours: dict[tuple[str, attribution_rollup.Key], attribution_rollup.Totals] = {}
+    goal_days: dict[tuple[str, attribution_rollup.Key], attribution_rollup.Totals] = {}
+    by_tenant: dict[str, list] = defaultdict(list)
+    for tenant_id, *fields in rollups.received_goals(start_ms, end_ms):
+        if fields[0] >= lowest:
+            by_tenant[tenant_id].append(fields)
+    for tenant_id, goals in by_tenant.items():
+        for (hour_ms, bucket, currency), part in attribution_rollup.from_events(
+                goals, HOUR_MS).items():
+            goal_hours[(tenant_id, (hour_ms, bucket, currency))] = part
+            day_key = (tenant_id, (hour_ms - hour_ms % DAY_MS, bucket, currency))
+            goal_days.setdefault(day_key, attribution_rollup.Totals()).merge(part)
+    with database.atomic() as transaction:
+        if not _move_cursor(start_ms, end_ms):
+            transaction.rollback()
+            return None
+        rollups.add_counts(HourlyAggregate, list(hours.values()))
+        rollups.add_counts(DailyAggregate, list(days.values()))
+        hour_rows = _merged_attribution(HourlyAttribution, goal_hours, HOUR_MS)
+        day_rows = _merged_attribution(DailyAttribution, goal_days, DAY_MS)
+        rollups.put_attribution(HourlyAttribution, hour_rows)
+        rollups.put_attribution(DailyAttribution, day_rows)
+    return len(hours) + len(hour_rows) + len(day_rows)  # as _recompute counts them
+
+
 def aggregate(end_ms: int, start_ms: int | None = None, budget_seconds: float | None = None
               ) -> int:
     """Bring the rollups up to receive time ``end_ms``; returns the rows written.
 
-    Walks the events received since the cursor (or ``start_ms``, to recompute from an
-    earlier receive time) in batches, each its own transaction that advances the cursor,
-    which never goes back. Past ``budget_seconds`` no new batch starts: the next run goes
-    on from the cursor. Periods before the prune horizon are left as they are. Events
+    Walks the events received since the cursor in batches, each its own transaction that
+    adds the batch to the rollups and advances the cursor, which never goes back. From
+    ``start_ms`` before the cursor, the periods of the events received between the two
+    (an import) are first recomputed from the raw events received before the cursor. Past
+    ``budget_seconds`` no new batch starts: the next run goes on from the cursor. Events
     received before ``end_ms`` are committed and never change, so they are read outside the
     short write transactions.
     """
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     horizon_ms = retention.pruned_before_ms()
     written = _refresh_requested(horizon_ms)
+    (JobCursor.insert(name=AGGREGATE_CURSOR, position_ms=0)
+     .on_conflict_ignore().execute())
     cursor = cursor_ms()
     start = cursor if start_ms is None else start_ms
-    end_ms = max(end_ms, cursor)
-    while start < end_ms and (deadline is None or time.monotonic() < deadline):
-        batch_end = _batch_end(start, end_ms)
-        hours, goal_hours = _touched(start, batch_end)
-        # Recomputed from every event before the cursor's new place, which is never behind
-        # its old one: the tail starts there.
-        position = max(batch_end, cursor)
-        written += _recompute(hours, goal_hours, position, horizon_ms, cursor_to=position)
+    while start < cursor and (deadline is None or time.monotonic() < deadline):
+        batch_end = _batch_end(start, cursor)
+        written += _recompute(*_touched(start, batch_end), cursor, horizon_ms)
         start = batch_end
+    while cursor < end_ms and (deadline is None or time.monotonic() < deadline):
+        batch_end = _batch_end(cursor, end_ms)
+        added = _add(cursor, batch_end, horizon_ms)
+        if added is None:  # another run got there first: it goes on from there
+            break
+        written += added
+        cursor = batch_end
     return written
 
 
@@ -259,12 +363,12 @@ def refresh_event(tenant_id: str, occurred_at_ms: int, source_type: str, signed:
     moved to the tail (a later Approved postback), so it leaves the rollups it was in."""
     received_before = cursor_ms()
     hour = occurred_at_ms // HOUR_MS
-    rollups.replace_hours(tenant_id, hour, hour,
-                          _hour_rows(tenant_id, hour, hour, received_before))
+    rollups.replace(HourlyAggregate, tenant_id, hour, hour,
+                    _hour_rows(tenant_id, hour, hour, received_before))
     rollups.sum_days(tenant_id, occurred_at_ms // DAY_MS, occurred_at_ms // DAY_MS)
     if attribution_rollup.counts(source_type, signed):
         rows = _goal_hour_rows(tenant_id, hour, hour, received_before)
         day = occurred_at_ms // DAY_MS
         day_rows = _day_rows(tenant_id, day, day, [((hour, hour), rows)])
-        rollups.replace_goal_hours(tenant_id, hour, hour, rows)
-        rollups.replace_days(tenant_id, day, day, day_rows)
+        rollups.replace(HourlyAttribution, tenant_id, hour, hour, rows)
+        rollups.replace(DailyAttribution, tenant_id, day, day, day_rows)
