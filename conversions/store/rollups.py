@@ -12,7 +12,7 @@ from typing import Any
 from peewee import EXCLUDED, SQL, Field, Query, fn
 
 from conversions.core.periods import DAY_MS, HOUR_MS
-from conversions.store.database import database, rendered
+from conversions.store.database import database, is_postgres, rendered
 from conversions.store.models import (
     DailyAggregate,
     DailyAttribution,
@@ -123,19 +123,39 @@ def _delete(model: Any, tenant_id: str, start_ms: int, end_ms: int) -> None:
     database.execute_sql(sql, (tenant_id, start_ms, end_ms))
 
 
+# PostgreSQL's array type for each kind of rollup column: its inserts carry every row in
+# one statement, a column an array (``unnest``), far cheaper than a statement a row.
+_ARRAY_TYPES = {"VARCHAR": "text[]", "TEXT": "text[]", "BIGINT": "bigint[]", "BLOB": "bytea[]"}
+
+
+def _insert_sql(model: Any, update: dict | None) -> str:
+    names = columns(model)
+
+    def build() -> Query:
+        query = model.insert({model._meta.fields[name]: 0 for name in names}).returning()
+        return query.on_conflict(conflict_target=_key(model), update=update) if update \
+            else query
+
+    kind = "upsert" if update else "new"
+    sql = rendered(f"insert_{model._meta.table_name}_{kind}", build)
+    if not is_postgres():
+        return sql
+    values = "VALUES (" + ", ".join(["%s"] * len(names)) + ")"
+    arrays = ", ".join(f"%s::{_ARRAY_TYPES[model._meta.fields[name].field_type]}"
+                       for name in names)
+    return sql.replace(values, f"SELECT * FROM unnest({arrays})", 1)
+
+
 def _insert(model: Any, rows: list[dict], update: dict | None = None) -> None:
     """Insert ``rows``; on a row with the same key, ``update`` it (SET field: expression)."""
     if not rows:
         return
     names = columns(model)
-
-    def build() -> Query:
-        query = model.insert({model._meta.fields[name]: 0 for name in names})
-        return query.on_conflict(conflict_target=_key(model), update=update) if update \
-            else query
-
-    sql = rendered(f"insert_{model._meta.table_name}_{'upsert' if update else 'new'}", build)
-    database.cursor().executemany(sql, [[row[name] for name in names] for row in rows])
+    sql = _insert_sql(model, update)
+    if is_postgres():
+        database.execute_sql(sql, [[row[name] for row in rows] for name in names])
+    else:
+        database.cursor().executemany(sql, [[row[name] for name in names] for row in rows])
 
 
 def replace(model: Any, tenant_id: str, first: int, last: int, rows: list[dict]) -> None:
