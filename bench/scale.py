@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ import psycopg
 from conversions_client import sign_webhook
 
 from app import create_app
+from bench.load import free_port
 from conversions.core.periods import DAY_MS
 from conversions.metrics import aggregation
 from conversions.store.database import connection, database
@@ -60,12 +60,6 @@ NEW_EVENTS = 10_000
 SOURCES = (("pixel", False, 0.40), ("goal", True, 0.30), ("webhook", True, 0.25),
            ("postback", False, 0.05))
 NAMES = ("purchase", "signup", "add_to_cart", "lead")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

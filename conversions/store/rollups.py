@@ -143,7 +143,7 @@ def _insert_sql(model: Any, update: dict | None) -> str:
     values = "VALUES (" + ", ".join(["%s"] * len(names)) + ")"
     arrays = ", ".join(f"%s::{_ARRAY_TYPES[model._meta.fields[name].field_type]}"
                        for name in names)
-    return sql.replace(values, f"SELECT * FROM unnest({arrays})", 1)
+    return sql.replace(values, f"SELECT * FROM unnest({arrays})", 1)  # noqa: S608 (types)
 
 
 def _insert(model: Any, rows: list[dict], update: dict | None = None) -> None:
