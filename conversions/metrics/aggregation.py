@@ -1,20 +1,25 @@
-"""The rollups, recomputed per touched period so a re-run gives the same rows: hourly
-aggregates (``HourlyAggregate``: events and value by hour of event time, source, name and
-currency) with their sums by day (``DailyAggregate``), and the attribution rollup
-(``HourlyAttribution``: signed goals by hour of event time, first-touch bucket and currency,
-``attribution_rollup``) with its days merged from the hours (``DailyAttribution``).
+"""The rollups: hourly aggregates (``HourlyAggregate``: events and value by hour of event
+time, source, name and currency) with their sums by day (``DailyAggregate``), and the
+attribution rollup (``HourlyAttribution``: signed goals by hour of event time, first-touch
+bucket and currency, ``attribution_rollup``) with its days (``DailyAttribution``).
 
 The cursor is a receive time: the rollups hold exactly the events received before it, and
 readers add the events received since (the tail) to be exact up to now. A run walks the
-receive times since the cursor in batches of at most ``BATCH_EVENTS`` events. Each batch
-recomputes whole, from the raw events, every period its events touch, then replaces those
-rows and advances the cursor in one short transaction; the reads come first, outside it, so
-ingestion waits at most for the writes of one batch. Recomputing instead of adding makes
-every event count exactly once however often it is aggregated, and lets an event that
-changes (an approved postback) leave the rollup it was in.
+receive times since the cursor in batches of at most ``BATCH_EVENTS`` events. Each batch's
+events are read and grouped first, outside any transaction, by receive time (so a batch
+costs the same whatever the history); then one short transaction moves the cursor past the
+batch (compare-and-set: a run that finds it moved writes nothing) and adds the batch to
+the rows it touches: counts added to the aggregates, goals merged into the attribution rows
+(their lags' sketches merge exactly, bin by bin). The cursor and the rows move together, so
+an event counts once however runs crash or overlap.
 
-Periods that start before the prune horizon (``store.retention``) are never recomputed:
-their raw events may have been pruned, and the rollups are then all that is left of them.
+What cannot be added is recomputed, period by period, from the raw events received before
+the cursor: an event that changes (an approved postback moves to the tail and leaves the
+rollup it was in, ``refresh_event``), and events stored behind the cursor (a dead-letter
+replay, ``request_refresh``; an import, ``aggregate_received_since``).
+
+Periods that start before the prune horizon (``store.retention``) are never changed: their
+raw events may have been pruned, and the rollups are then all that is left of them.
 """
 from __future__ import annotations
 
@@ -41,7 +46,7 @@ from conversions.store.models import (
 )
 
 # Events a batch reads at most (all events of one receive millisecond go together): a few
-# MB of work, and a write transaction of well under a second.
+# MB of work, and a write transaction of tens of milliseconds.
 BATCH_EVENTS = 20_000
 
 # Periods by tenant: hour or day indexes (event time // HOUR_MS or DAY_MS).
@@ -172,11 +177,10 @@ def _days_of(runs: list[tuple[str, tuple[int, int], list[dict]]]) -> Touched:
 
 
 def _recompute(hours: Touched, goal_hours: Touched, received_before: int,
-               horizon_ms: int | None, cursor_to: int | None = None,
-               refreshed: Iterable[int] = ()) -> int:
+               horizon_ms: int | None, refreshed: Iterable[int] = ()) -> int:
     """Recompute the touched periods from the events received before ``received_before``,
-    then replace their rows (and move the cursor to ``cursor_to``, and drop the refresh
-    requests ``refreshed``) in one transaction; returns the rows written."""
+    then replace their rows (and drop the refresh requests ``refreshed``) in one
+    transaction; returns the rows written."""
     hour_runs = [(t, run, _hour_rows(t, *run, received_before))
                  for t, run in _kept_runs(hours, HOUR_MS, horizon_ms)]
     goal_runs = [(t, run, _goal_hour_rows(t, *run, received_before))
@@ -200,10 +204,6 @@ def _recompute(hours: Touched, goal_hours: Touched, received_before: int,
             rollups.replace(DailyAttribution, tenant_id, first, last, rows)
         if refreshed:
             RollupRefresh.delete().where(RollupRefresh.id.in_(refreshed)).execute()
-        if cursor_to is not None:
-            (JobCursor.insert(name=AGGREGATE_CURSOR, position_ms=cursor_to)
-             .on_conflict(conflict_target=[JobCursor.name], preserve=[JobCursor.position_ms])
-             .execute())
     return sum(len(rows) for runs in (hour_runs, goal_runs, day_runs) for _, _, rows in runs)
 
 
