@@ -51,6 +51,10 @@ BATCH_EVENTS = 20_000
 
 # Periods by tenant: hour or day indexes (event time // HOUR_MS or DAY_MS).
 Touched = dict[str, set[int]]
+# Attribution totals by tenant and key.
+Deltas = dict[tuple[str, attribution_rollup.Key], attribution_rollup.Totals]
+# The JobCursor counting the rollup changes of changed events (``refresh_event``).
+CHANGES = "rollup_changes"
 
 
 def cursor_ms() -> int:
@@ -228,28 +232,39 @@ def _move_cursor(from_ms: int, to_ms: int) -> bool:
                 .execute())
 
 
-def _merged_attribution(model: Any, deltas: dict[tuple[str, attribution_rollup.Key],
-                                                  attribution_rollup.Totals],
-                        size_ms: int) -> list[dict]:
-    """The attribution rows of ``model`` holding ``deltas`` (by tenant and key) added to
-    the stored ones, read in the caller's transaction: one range query per tenant and run
-    of touched periods (runs a day or less apart taken together)."""
+def _merged_attribution(model: Any, deltas: Deltas) -> list[dict]:
+    """The attribution rows of ``model`` holding ``deltas`` added to the stored ones: one
+    query per tenant for the periods it touches."""
     period = rollups.PERIOD[model].name
     by_tenant: dict[str, set[int]] = defaultdict(set)
     for tenant_id, (start_ms, _, _) in deltas:
-        by_tenant[tenant_id].add(start_ms // size_ms)
+        by_tenant[tenant_id].add(start_ms)
     totals = dict(deltas)
-    for tenant_id, indexes in by_tenant.items():
-        for first, last in _runs(indexes, gap=DAY_MS // size_ms):
-            for start_ms, bucket, currency, *fields in rollups.attribution_rows(
-                    model, tenant_id, first * size_ms, (last + 1) * size_ms):
-                key = (tenant_id, (start_ms, bucket, currency))
-                if key in totals:
-                    stored = attribution_rollup.from_row(*fields)
-                    stored.merge(totals[key])
-                    totals[key] = stored
+    for tenant_id, starts in by_tenant.items():
+        for start_ms, bucket, currency, *fields in rollups.attribution_rows_at(
+                model, tenant_id, starts):
+            key = (tenant_id, (start_ms, bucket, currency))
+            if key in totals:
+                stored = attribution_rollup.from_row(*fields)
+                stored.merge(totals[key])
+                totals[key] = stored
     return [attribution_rollup.row(tenant_id, key, part, period)
             for (tenant_id, key), part in totals.items()]
+
+
+def _changes() -> int:
+    """How many times rows were recomputed for a changed event (``refresh_event``)."""
+    return (JobCursor.select(JobCursor.position_ms)
+            .where(JobCursor.name == CHANGES).scalar() or 0)
+
+
+def _count_change() -> None:
+    """Count a change, first in the caller's transaction: holding the counter's row, it waits
+    for a batch being written (PostgreSQL), and a batch read meanwhile is read again."""
+    (JobCursor.insert(name=CHANGES, position_ms=1)
+     .on_conflict(conflict_target=[JobCursor.name],
+                  update={JobCursor.position_ms: JobCursor.position_ms + 1})
+     .execute())
 
 
 def _add(start_ms: int, end_ms: int, horizon_ms: int | None) -> int | None:
@@ -258,19 +273,46 @@ def _add(start_ms: int, end_ms: int, horizon_ms: int | None) -> int | None:
     ``start_ms`` to ``end_ms``, in one transaction; returns the rows written, or None if
     another run had moved the cursor (nothing is written then).
 
-    The batch's events are read and grouped first, outside the transaction (two queries
-    by receive time, whatever the history); the transaction adds their counts to the
-    aggregate rows and merges their goals into the attribution rows it touches. An event
-    counts once: the cursor moves with the rows it was added to.
+    Everything is read and computed first, outside the transaction: the batch's events by
+    receive time (two queries, whatever the history) and the attribution rows they touch,
+    which only the aggregation writes, under its lock, or ``refresh_event``, which counts
+    its change. The transaction moves the cursor, checks that no change was counted since
+    (else the batch is read again), and writes: an event counts once, the cursor moving with
+    the rows it was added to.
     """
+    while True:
+        changes = _changes()
+        hours, days, goal_hours, goal_days = _batch(start_ms, end_ms, horizon_ms)
+        hour_rows = _merged_attribution(HourlyAttribution, goal_hours)
+        day_rows = _merged_attribution(DailyAttribution, goal_days)
+        with database.atomic() as transaction:
+            if not _move_cursor(start_ms, end_ms):
+                transaction.rollback()
+                return None
+            # The counter's row held (a no-op update) before it is read: an approval
+            # being written is waited for and seen.
+            JobCursor.update(position_ms=JobCursor.position_ms).where(
+                JobCursor.name == CHANGES).execute()
+            if _changes() != changes:
+                transaction.rollback()
+                continue
+            rollups.add_counts(HourlyAggregate, list(hours.values()))
+            rollups.add_counts(DailyAggregate, list(days.values()))
+            rollups.put_attribution(HourlyAttribution, hour_rows)
+            rollups.put_attribution(DailyAttribution, day_rows)
+        return len(hours) + len(hour_rows) + len(day_rows)  # as _recompute counts them
+
+
+def _batch(start_ms: int, end_ms: int, horizon_ms: int | None
+           ) -> tuple[dict[tuple, dict], dict[tuple, dict], Deltas, Deltas]:
+    """The aggregate rows (by hour, by day) and the attribution totals (by tenant and hour,
+    by tenant and day) of the events received in ``[start_ms, end_ms)``."""
     # The horizon is the start of a day: a period starts before it if its events occurred so.
     lowest = horizon_ms or 0
     groups = [group for group in rollups.received_hour_groups(start_ms, end_ms)
               if group[1] * HOUR_MS >= lowest]
-    hours = _aggregate_rows(groups, HOUR_MS)
-    days = _aggregate_rows(groups, DAY_MS, "day_start_ms")
-    goal_hours: dict[tuple[str, attribution_rollup.Key], attribution_rollup.Totals] = {}
-    goal_days: dict[tuple[str, attribution_rollup.Key], attribution_rollup.Totals] = {}
+    goal_hours: Deltas = {}
+    goal_days: Deltas = {}
     by_tenant: dict[str, list] = defaultdict(list)
     for tenant_id, *fields in rollups.received_goals(start_ms, end_ms):
         if fields[0] >= lowest:
@@ -281,17 +323,8 @@ def _add(start_ms: int, end_ms: int, horizon_ms: int | None) -> int | None:
             goal_hours[(tenant_id, (hour_ms, bucket, currency))] = part
             day_key = (tenant_id, (hour_ms - hour_ms % DAY_MS, bucket, currency))
             goal_days.setdefault(day_key, attribution_rollup.Totals()).merge(part)
-    with database.atomic() as transaction:
-        if not _move_cursor(start_ms, end_ms):
-            transaction.rollback()
-            return None
-        rollups.add_counts(HourlyAggregate, list(hours.values()))
-        rollups.add_counts(DailyAggregate, list(days.values()))
-        hour_rows = _merged_attribution(HourlyAttribution, goal_hours, HOUR_MS)
-        day_rows = _merged_attribution(DailyAttribution, goal_days, DAY_MS)
-        rollups.put_attribution(HourlyAttribution, hour_rows)
-        rollups.put_attribution(DailyAttribution, day_rows)
-    return len(hours) + len(hour_rows) + len(day_rows)  # as _recompute counts them
+    return (_aggregate_rows(groups, HOUR_MS), _aggregate_rows(groups, DAY_MS, "day_start_ms"),
+            goal_hours, goal_days)
 
 
 def aggregate(end_ms: int, start_ms: int | None = None, budget_seconds: float | None = None
@@ -309,8 +342,8 @@ def aggregate(end_ms: int, start_ms: int | None = None, budget_seconds: float | 
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     horizon_ms = retention.pruned_before_ms()
     written = _refresh_requested(horizon_ms)
-    (JobCursor.insert(name=AGGREGATE_CURSOR, position_ms=0)
-     .on_conflict_ignore().execute())
+    JobCursor.insert_many([{"name": AGGREGATE_CURSOR, "position_ms": 0},
+                           {"name": CHANGES, "position_ms": 0}]).on_conflict_ignore().execute()
     cursor = cursor_ms()
     start = cursor if start_ms is None else start_ms
     while start < cursor and (deadline is None or time.monotonic() < deadline):
@@ -361,6 +394,7 @@ def refresh_event(tenant_id: str, occurred_at_ms: int, source_type: str, signed:
     """Recompute every rollup period holding a changed event (event time ``occurred_at_ms``)
     from the events received before the cursor, in the caller's transaction: the event was
     moved to the tail (a later Approved postback), so it leaves the rollups it was in."""
+    _count_change()  # first: a batch being written is waited for, and its cursor read next
     received_before = cursor_ms()
     hour = occurred_at_ms // HOUR_MS
     rollups.replace(HourlyAggregate, tenant_id, hour, hour,

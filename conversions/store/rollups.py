@@ -6,6 +6,7 @@ again with new values, as ``prepared`` does for event inserts.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -107,13 +108,39 @@ def attribution_rows(model: Any, tenant_id: str, start_ms: int, end_ms: int
     revenue, lag histogram, lag sketch. Locked for the caller's transaction on PostgreSQL."""
     def build() -> Query:
         period = PERIOD[model]
-        query = (model.select(period, model.bucket, model.currency, model.goals,
-                              model.revenue_hundredths, model.lag_histogram, model.lag_sketch)
+        query = (model.select(period, *_attribution_fields(model))
                  .where(model.tenant == "", period >= 0, period < 0))
         return query.for_update() if database.for_update else query
 
     sql = rendered(f"rows_{model._meta.table_name}", build)
     return database.execute_sql(sql, (tenant_id, start_ms, end_ms)).fetchall()
+
+
+def _attribution_fields(model: Any) -> tuple[Field, ...]:
+    """An attribution row's fields after its period start, in ``attribution_rows``' order."""
+    return (model.bucket, model.currency, model.goals, model.revenue_hundredths,
+            model.lag_histogram, model.lag_sketch)
+
+
+def attribution_rows_at(model: Any, tenant_id: str, starts: Iterable[int]
+                        ) -> list[tuple[int, str, str, int, int | None, str, bytes | None]]:
+    """``attribution_rows``' tuples of the tenant's periods starting at ``starts``: one
+    query however scattered they are (a list parameter: an array on PostgreSQL, JSON on
+    SQLite)."""
+    listed = sorted(set(starts))
+
+    def build() -> Query:
+        period = PERIOD[model]
+        if is_postgres():
+            among = period == fn.ANY(SQL("%s::bigint[]", [[]]))
+        else:
+            among = period << SQL("(SELECT value FROM json_each(?))", ["[]"])
+        return model.select(period, *_attribution_fields(model)).where(model.tenant == "",
+                                                                        among)
+
+    sql = rendered(f"rows_at_{model._meta.table_name}", build)
+    return database.execute_sql(
+        sql, (tenant_id, listed if is_postgres() else json.dumps(listed))).fetchall()
 
 
 def _delete(model: Any, tenant_id: str, start_ms: int, end_ms: int) -> None:
