@@ -81,8 +81,12 @@ class Totals:
         self.stored += other.stored
 
     def lags(self) -> BaseDDSketch:
-        """Every lag of the group, in one sketch."""
-        return lag_sketch.merged(self.stored, self.keys)
+        """Every lag of the group, in one sketch, then kept as one, so a larger group
+        merging this one sums its bins once."""
+        sketch = lag_sketch.merged(self.stored, self.keys)
+        if len(self.stored) + bool(self.keys) > 1:
+            self.stored, self.keys = [lag_sketch.proto(sketch)], {}
+        return sketch
 
 
 def from_events(goals: Iterable[tuple[int, str | None, str | None, int | None, int | None]],

@@ -28,27 +28,45 @@ def key(lag: float) -> int | None:
     return MAPPING.key(lag) if lag > MAPPING.min_possible else None
 
 
+def proto(sketch: BaseDDSketch) -> ddsketch_pb2.DDSketch:
+    """The sketch as DDSketch's protobuf message, as ``parse`` gives it, its bins sparse
+    (``binCounts``): lags spread over a few hundred bins fill a tenth of them, and a read
+    adds only those."""
+    message = DDSketchProto.to_proto(sketch)
+    for values, store in ((message.positiveValues, sketch._store),
+                          (message.negativeValues, sketch._negative_store)):
+        values.Clear()
+        for index, count in enumerate(store.bins):
+            if count:
+                values.binCounts[store.offset + index] = count
+    return message
+
+
 def dump(sketch: BaseDDSketch) -> bytes:
     """The sketch in DDSketch's protobuf encoding."""
-    return DDSketchProto.to_proto(sketch).SerializeToString()
+    return proto(sketch).SerializeToString()
 
 
 def _summed(stores: list[ddsketch_pb2.Store], keys: Mapping[int, int]) -> DenseStore:
-    """One dense store holding every bin count of ``stores`` (protobuf) and ``keys``, added a
-    slice at a time: ``DenseStore.merge`` adds them one key at a time, which a read of a few
-    hundred rows cannot afford."""
+    """One dense store holding every bin count of ``stores`` (protobuf, dense or sparse) and
+    ``keys``, dense bins added a slice at a time: ``DenseStore.merge`` adds them one key at
+    a time, which a read of a few hundred rows cannot afford."""
     parts = [(part.contiguousBinIndexOffset, part.contiguousBinCounts) for part in stores
              if len(part.contiguousBinCounts)]
+    sparse = dict(keys)
+    for part in stores:
+        for key, count in part.binCounts.items():
+            sparse[key] = sparse.get(key, 0) + count
     store = DenseStore()
-    if not parts and not keys:
+    if not parts and not sparse:
         return store
-    low = min([offset for offset, _ in parts] + list(keys))
-    high = max([offset + len(counts) for offset, counts in parts] + [k + 1 for k in keys])
+    low = min([offset for offset, _ in parts] + list(sparse))
+    high = max([offset + len(counts) for offset, counts in parts] + [k + 1 for k in sparse])
     bins = [0.0] * (high - low)
     for offset, counts in parts:
         start, end = offset - low, offset - low + len(counts)
         bins[start:end] = map(operator.add, bins[start:end], counts)
-    for key, count in keys.items():
+    for key, count in sparse.items():
         bins[key - low] += count
     store.bins, store.offset, store.min_key = bins, low, low
     store.max_key = low + len(bins) - 1
@@ -72,7 +90,8 @@ def merged(protos: Iterable[ddsketch_pb2.DDSketch] = (),
     protos = list(protos)
     keys = keys or {}
     positive = {k: count for k, count in keys.items() if k is not None}
-    negative = [p.negativeValues for p in protos if len(p.negativeValues.contiguousBinCounts)]
+    negative = [p.negativeValues for p in protos
+                if len(p.negativeValues.contiguousBinCounts) or len(p.negativeValues.binCounts)]
     return BaseDDSketch(mapping=MAPPING,
                         store=_summed([p.positiveValues for p in protos], positive),
                         negative_store=_summed(negative, {}),
