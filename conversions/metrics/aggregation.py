@@ -63,12 +63,11 @@ def cursor_ms() -> int:
             .where(JobCursor.name == AGGREGATE_CURSOR).scalar() or 0)
 
 
-def _runs(indexes: Iterable[int], gap: int = 1) -> list[tuple[int, int]]:
-    """The indexes as ``(first, last)`` runs, each one range query: consecutive ones, or
-    those at most ``gap`` apart."""
+def _runs(indexes: Iterable[int]) -> list[tuple[int, int]]:
+    """Consecutive indexes as ``(first, last)`` runs, so each run is one range query."""
     runs: list[tuple[int, int]] = []
     for index in sorted(indexes):
-        if runs and index - runs[-1][1] <= gap:
+        if runs and runs[-1][1] == index - 1:
             runs[-1] = (runs[-1][0], index)
         else:
             runs.append((index, index))

@@ -2,7 +2,8 @@
 days merges a few hundred stored sketches instead of reading every goal.
 
 A sketch answers any quantile within ``RELATIVE_ACCURACY`` of the exact lag at that rank;
-lags of 0 are kept exactly. Stored rows hold the sketch in DDSketch's own protobuf form.
+lags of 0 are kept exactly. Stored rows hold the sketch in DDSketch's own protobuf form, its
+bins sparse when few.
 """
 from __future__ import annotations
 
@@ -29,16 +30,18 @@ def key(lag: float) -> int | None:
 
 
 def proto(sketch: BaseDDSketch) -> ddsketch_pb2.DDSketch:
-    """The sketch as DDSketch's protobuf message, as ``parse`` gives it, its bins sparse
-    (``binCounts``): lags spread over a few hundred bins fill a tenth of them, and a read
-    adds only those."""
+    """The sketch as DDSketch's protobuf message, as ``parse`` gives it: its bins dense, or
+    sparse (``binCounts``) when they fill under a quarter of their range, as a few lags
+    spread over a few hundred bins do (an hour's), so a read adds only those."""
     message = DDSketchProto.to_proto(sketch)
     for values, store in ((message.positiveValues, sketch._store),
                           (message.negativeValues, sketch._negative_store)):
-        values.Clear()
-        for index, count in enumerate(store.bins):
-            if count:
-                values.binCounts[store.offset + index] = count
+        filled = {store.offset + index: count for index, count in enumerate(store.bins)
+                  if count}
+        if 4 * len(filled) < len(store.bins):
+            values.Clear()
+            for key, count in filled.items():
+                values.binCounts[key] = count
     return message
 
 
@@ -51,23 +54,25 @@ def _summed(stores: list[ddsketch_pb2.Store], keys: Mapping[int, int]) -> DenseS
     """One dense store holding every bin count of ``stores`` (protobuf, dense or sparse) and
     ``keys``, dense bins added a slice at a time: ``DenseStore.merge`` adds them one key at
     a time, which a read of a few hundred rows cannot afford."""
-    parts = [(part.contiguousBinIndexOffset, part.contiguousBinCounts) for part in stores
+    dense = [(part.contiguousBinIndexOffset, part.contiguousBinCounts) for part in stores
              if len(part.contiguousBinCounts)]
-    sparse = dict(keys)
-    for part in stores:
-        for key, count in part.binCounts.items():
-            sparse[key] = sparse.get(key, 0) + count
+    sparse: list[Mapping[int, float]] = [part.binCounts for part in stores
+                                         if len(part.binCounts)]
+    if keys:
+        sparse.append(keys)
     store = DenseStore()
-    if not parts and not sparse:
+    if not dense and not sparse:
         return store
-    low = min([offset for offset, _ in parts] + list(sparse))
-    high = max([offset + len(counts) for offset, counts in parts] + [k + 1 for k in sparse])
+    low = min([offset for offset, _ in dense] + [min(bins) for bins in sparse])
+    high = max([offset + len(counts) for offset, counts in dense]
+               + [max(bins) + 1 for bins in sparse])
     bins = [0.0] * (high - low)
-    for offset, counts in parts:
+    for offset, counts in dense:
         start, end = offset - low, offset - low + len(counts)
         bins[start:end] = map(operator.add, bins[start:end], counts)
-    for key, count in sparse.items():
-        bins[key - low] += count
+    for part in sparse:
+        for key, count in part.items():
+            bins[key - low] += count
     store.bins, store.offset, store.min_key = bins, low, low
     store.max_key = low + len(bins) - 1
     store.count = sum(bins)
