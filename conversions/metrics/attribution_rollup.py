@@ -3,12 +3,14 @@ first-touch bucket, the lag bins, and the totals of a group of goals, built from
 from stored ``DailyAttribution`` rows alike, so the job and the tail agree by construction."""
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ddsketch.ddsketch import BaseDDSketch
+from ddsketch.pb import ddsketch_pb2
 
 from conversions.core.periods import DAY_MS
 from conversions.metrics import lag_sketch
@@ -37,25 +39,27 @@ def bucket_of(first_touch_bucket: str | None) -> str:
     return "ai_search" if first_touch_bucket == "ai_search" else "unattributed"
 
 
+# The bins' upper edges (ms), the last bin's open.
+_EDGES_MS = [high * DAY_MS for _, high in LAG_BINS_DAYS if high is not None]
+
+
 def bin_of(lag_ms: int) -> int:
     """The ``LAG_BINS_DAYS`` bin holding ``lag_ms``: ``[low, high)`` days, the last open."""
-    for index, (_, high) in enumerate(LAG_BINS_DAYS):
-        if high is None or lag_ms < high * DAY_MS:
-            return index
-    raise AssertionError("the last bin is open-ended")
+    return bisect.bisect_right(_EDGES_MS, lag_ms)
 
 
 @dataclass
 class Totals:
     """Goals, revenue (None: no value), lag histogram and lags of a group of goals: the lags
-    added one by one in ``sketch``, those merged from stored rows kept encoded in
-    ``stored`` until read, so a range's sketches are merged once, bin slices at a time."""
+    added one by one counted by sketch bin key in ``keys``, the sketches of stored rows
+    kept parsed in ``stored``, so a group's sketch is built once, when read, bin slices at a
+    time."""
 
     goals: int = 0
     revenue_hundredths: int | None = None
     histogram: list[int] = field(default_factory=lambda: [0] * len(LAG_BINS_DAYS))
-    sketch: BaseDDSketch = field(default_factory=lag_sketch.new)
-    stored: list[bytes] = field(default_factory=list)
+    keys: dict[int | None, int] = field(default_factory=dict)
+    stored: list[ddsketch_pb2.DDSketch] = field(default_factory=list)
 
     def add_goal(self, value_hundredths: int | None, lag_ms: int | None) -> None:
         self.goals += 1
@@ -64,21 +68,25 @@ class Totals:
         if lag_ms is not None:
             lag = max(lag_ms, 0)  # a first touch a little after the goal (clock skew): 0
             self.histogram[bin_of(lag)] += 1
-            self.sketch.add(lag)
+            key = lag_sketch.key(lag)
+            self.keys[key] = self.keys.get(key, 0) + 1
 
     def merge(self, other: Totals) -> None:
         self.goals += other.goals
         if other.revenue_hundredths is not None:
             self.revenue_hundredths = (self.revenue_hundredths or 0) + other.revenue_hundredths
         self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
-        self.stored += other.encoded()
-
-    def encoded(self) -> list[bytes]:
-        return self.stored + ([lag_sketch.dump(self.sketch)] if self.sketch.count else [])
+        for key, count in other.keys.items():
+            self.keys[key] = self.keys.get(key, 0) + count
+        self.stored += other.stored
 
     def lags(self) -> BaseDDSketch:
-        """Every lag of the group, in one sketch."""
-        return lag_sketch.merged(self.encoded()) if self.stored else self.sketch
+        """Every lag of the group, in one sketch, then kept as one, so a larger group
+        merging this one sums its bins once."""
+        sketch = lag_sketch.merged(self.stored, self.keys)
+        if len(self.stored) + bool(self.keys) > 1:
+            self.stored, self.keys = [lag_sketch.proto(sketch)], {}
+        return sketch
 
 
 def from_events(goals: Iterable[tuple[int, str | None, str | None, int | None, int | None]],
@@ -117,4 +125,4 @@ def from_row(goals: int, revenue_hundredths: int | None, lag_histogram: str,
              sketch: bytes | None) -> Totals:
     """The totals a stored row holds (its ``ROW_FIELDS``)."""
     return Totals(int(goals), revenue_hundredths, json.loads(lag_histogram),
-                  stored=[bytes(sketch)] if sketch else [])
+                  stored=[lag_sketch.parse(bytes(sketch))] if sketch else [])

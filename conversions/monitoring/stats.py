@@ -21,7 +21,8 @@ def stats(tenant_id: str, start_ms: int, end_ms: int, granularity: str,
           source_type: str | None = None) -> dict[str, Any]:
     """Event counts and value sums per currency by source type and period (periods with
     events only), over ``[start_ms, end_ms)`` in whole periods of event time."""
-    buckets = figures.by_period(tenant_id, start_ms, end_ms, granularity, source_type)
+    buckets = figures.by_period(tenant_id, start_ms, end_ms, granularity, source_type,
+                                by_name=False)
     return {"series": figures.rollup(buckets, granularity, ("source_type",)),
             "from": iso(start_ms), "to": iso(end_ms), "granularity": granularity}
 
@@ -32,7 +33,8 @@ def metrics(tenant_id: str, start_ms: int, end_ms: int, granularity: str,
     """Conversions and value per currency by period (and ``group_by`` when given);
     ``by_currency``: one row per currency too, as the CSV has it."""
     by = ((group_by,) if group_by else ()) + (("currency",) if by_currency else ())
-    buckets = figures.by_period(tenant_id, start_ms, end_ms, granularity, source_type)
+    buckets = figures.by_period(tenant_id, start_ms, end_ms, granularity, source_type,
+                                by_name=group_by == "event_name")
     return {"tenant_id": tenant_id, "from": iso(start_ms), "to": iso(end_ms),
             "granularity": granularity, "group_by": group_by, "source_type": source_type,
             "series": figures.rollup(buckets, granularity, by, count_name="conversions")}

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conversions.core.periods import HOUR_MS
-from conversions.core.rules import parse_instant
+from conversions.metrics.figures import Buckets
 from conversions.store.models import SOURCE_TYPES
 
 WIDTH, HEIGHT = 760, 260
@@ -30,13 +30,14 @@ class Line:
     label_y: float
 
 
-def hourly_counts(series: list[dict[str, Any]], start_ms: int, hours: int) -> dict[str, list[int]]:
-    """Per source, the event count of each hour from ``start_ms`` (outside hours dropped)."""
+def hourly_counts(buckets: Buckets, start_ms: int, hours: int) -> dict[str, list[int]]:
+    """Per source, the event count of each hour from ``start_ms`` (outside hours dropped),
+    from ``figures.by_period``'s buckets by hour."""
     counts = {source: [0] * hours for source in SOURCE_TYPES}
-    for row in series:
-        index = (int(parse_instant(row["period_start"]).timestamp() * 1000) - start_ms) // HOUR_MS
-        if row["source_type"] in counts and 0 <= index < hours:
-            counts[row["source_type"]][index] += int(row["events"])
+    for (period_ms, source, _, _), (events, _) in buckets.items():
+        index = (period_ms - start_ms) // HOUR_MS
+        if source in counts and 0 <= index < hours:
+            counts[source][index] += events
     return counts
 
 

@@ -11,8 +11,8 @@ from conversions.core import clock, postback_providers
 from conversions.core.periods import DAY_MS, HOUR_MS, ceil, floor
 from conversions.ingest.pixel import PIXEL_PATH
 from conversions.ingest.signing import GOAL_PATH
-from conversions.metrics import attribution
-from conversions.monitoring import health, stats
+from conversions.metrics import attribution, figures
+from conversions.monitoring import health
 from conversions.operations import security_status
 from conversions.settings_page import chart
 from conversions.settings_page.forms import SCOPES, setting_name
@@ -60,8 +60,8 @@ def for_tenant(tenant: Tenant, base_url: str) -> dict[str, Any]:
     hours = int(config["SETTINGS_PAGE_DAYS"]) * 24
     start_ms = floor(now_ms, "hour") - (hours - 1) * HOUR_MS
     end_ms = start_ms + hours * HOUR_MS
-    series = stats.stats(tenant.id, start_ms, end_ms, "hour")["series"]
-    counts = chart.hourly_counts(series, start_ms, hours)
+    counts = chart.hourly_counts(figures.by_period(tenant.id, start_ms, end_ms, "hour",
+                                                   by_name=False), start_ms, hours)
     readiness = health.readiness(tenant.id)
     attribution_days = int(config["ATTRIBUTION_DEFAULT_DAYS"])
     return {

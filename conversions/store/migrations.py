@@ -27,7 +27,14 @@ from peewee import (
 from playhouse.migrate import SchemaMigrator, migrate
 
 from conversions.core import clock
-from conversions.store.models import AGGREGATE_CURSOR, JobCursor
+from conversions.store.models import (
+    AGGREGATE_CURSOR,
+    DailyAggregate,
+    DailyAttribution,
+    HourlyAggregate,
+    HourlyAttribution,
+    JobCursor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +54,15 @@ class Migration:
 
 
 def _rebuild_rollups(database: Database) -> None:
-    """Move the aggregation cursor back to the start: the next aggregation runs, in bounded
-    batches, recompute every rollup (the new ones included) from the raw events, and until
-    then readers add the events since the cursor, so figures stay exact meanwhile."""
-    with database.bind_ctx([JobCursor]):
+    """Empty the rollups and move the aggregation cursor back to the start, in one
+    transaction: the next aggregation runs, in bounded batches, add every event to the
+    rollups again (the new ones included), and until then readers add the events since the
+    cursor, so figures stay exact meanwhile. (No raw event was pruned before this version.)"""
+    rollups = [HourlyAggregate, DailyAggregate, HourlyAttribution, DailyAttribution]
+    with database.bind_ctx([JobCursor, *rollups]), database.atomic():
+        for model in rollups:
+            if model.table_exists():
+                model.delete().execute()
         if JobCursor.table_exists():
             JobCursor.delete().where(JobCursor.name == AGGREGATE_CURSOR).execute()
 

@@ -17,7 +17,7 @@ from conversions.core.periods import DAY_MS, HOUR_MS
 from conversions.metrics import aggregation, attribution, figures
 from conversions.metrics.attribution_rollup import LAG_BINS_DAYS, bin_of, bucket_of, from_events
 from conversions.store import retention
-from conversions.store.database import connection
+from conversions.store.database import connection, database
 from conversions.store.models import (
     DailyAggregate,
     DailyAttribution,
@@ -64,13 +64,16 @@ def events(draw, first_day: int = 0):
 def histories(draw):
     history = draw(st.lists(events(), max_size=40))
     replayed = draw(st.lists(events(), max_size=5))
+    # Events approved later (a postback): (index in the history, new value), moved to the tail.
+    approved = draw(st.lists(st.tuples(st.integers(0, 39), st.none() | st.integers(0, 10**6)),
+                             max_size=3, unique_by=lambda pair: pair[0]))
     runs = draw(st.lists(st.integers(0, (SPAN_DAYS + 3) * DAY_MS), max_size=4))
     prune_day = draw(st.none() | st.integers(1, SPAN_DAYS - 1))
     later = draw(st.lists(events(first_day=prune_day or 0), max_size=10))
     later_run = draw(st.none() | st.integers(0, 4 * DAY_MS))
     batch = draw(st.integers(1, 7))
-    return (history, replayed, sorted(BASE + ms for ms in runs), prune_day, later, later_run,
-            batch)
+    return (history, replayed, approved, sorted(BASE + ms for ms in runs), prune_day, later,
+            later_run, batch)
 
 
 def brute_periods(rows: list[dict], size_ms: int) -> dict:
@@ -139,7 +142,7 @@ def store(tenant_id: str, rows: list[dict], offset: int) -> None:
 def test_every_figure_equals_a_recomputation_from_raw_events(app, tenant, monkeypatch, history,
                                                              day_range):
     note(f"history {history!r}, days {day_range!r}")
-    rows, replayed, runs, prune_day, later, later_run, batch = history
+    rows, replayed, approved, runs, prune_day, later, later_run, batch = history
     monkeypatch.setattr(aggregation, "BATCH_EVENTS", batch)
     tenant_id = tenant["tenant_id"]
     with app.app_context(), connection():
@@ -153,6 +156,18 @@ def test_every_figure_equals_a_recomputation_from_raw_events(app, tenant, monkey
         store(tenant_id, replayed, 1000)
         aggregation.request_refresh(tenant_id, [r["occurred_at_ms"] for r in replayed])
         aggregation.aggregate(runs[-1] if runs else 0)  # the next run recomputes their periods
+        for n, (index, value) in enumerate(approved):
+            if index >= len(rows):
+                continue
+            # As an approved postback is: a new value, received now, its periods recomputed.
+            rows[index] = {**rows[index], "value_hundredths": value,
+                           "received_at_ms": aggregation.cursor_ms() + n}
+            with database.atomic():
+                Event.update(value_hundredths=value,
+                             received_at_ms=rows[index]["received_at_ms"]).where(
+                    Event.dedup_key == f"id:{index}").execute()
+                aggregation.refresh_event(tenant_id, rows[index]["occurred_at_ms"],
+                                          rows[index]["source_type"], rows[index]["signed"])
         if prune_day is not None:
             # Every event aggregated first: the service prunes only events behind the cursor,
             # and accepts none as old as the prune horizon (config.checks.retention_error).

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import threading
 
-from conversions.metrics import aggregation, tally
-from conversions.store import leases, runs
-from conversions.store.database import connection
+from conversions.metrics import aggregation, attribution, figures, tally
+from conversions.store import leases, rollups, runs
+from conversions.store.database import connection, database
 from conversions.store.models import Event, HourlyAggregate, JobRun, OutcomeCount, WebhookDelivery
 
 from .conftest import T0
@@ -59,6 +59,60 @@ def test_an_event_arriving_late_for_an_aggregated_hour_recomputes_that_hour(
     assert run_job("aggregate").rows == 1
     assert aggregate_rows() == [(tenant["tenant_id"], "pixel", "purchase", int(T0 * 1000), "USD",
                                  2, 300)]
+
+
+def test_a_run_overtaken_by_another_writes_nothing(app, moved, add_event, tenant,
+                                                  monkeypatch):
+    add_event("pixel", T0, value_hundredths=100, currency="USD")
+    add_event("goal", T0 + 1, value_hundredths=250, currency="USD")
+    moved.advance(60)
+    read_batch = rollups.received_hour_groups
+    overtaken = []
+
+    def another_run_meanwhile(start_ms: int, end_ms: int) -> list:
+        groups = read_batch(start_ms, end_ms)
+        if not overtaken:  # as a second process would, between this run's read and write
+            overtaken.append(None)
+            overtaken[0] = aggregation.aggregate(end_ms)
+        return groups
+
+    monkeypatch.setattr(rollups, "received_hour_groups", another_run_meanwhile)
+    with app.app_context(), connection():
+        assert aggregation.aggregate(int(moved.now * 1000)) == 0
+        report = attribution.report(tenant["tenant_id"], int(T0 * 1000), int(T0 * 1000) + 1)
+    assert overtaken == [4]  # the other run wrote the hour, its day's goals and its hour's
+    assert aggregate_rows() == [(tenant["tenant_id"], "goal", "purchase", int(T0 * 1000), "USD",
+                                 1, 250),
+                                (tenant["tenant_id"], "pixel", "purchase", int(T0 * 1000), "USD",
+                                 1, 100)]
+    assert report["events"] == 1
+
+
+def test_an_approval_between_a_batch_read_and_its_write_has_the_batch_read_again(
+        app, moved, add_event, tenant, monkeypatch):
+    approved = add_event("postback", T0, value_hundredths=100, currency="USD")
+    moved.advance(60)
+    read_batch = rollups.received_hour_groups
+    reads = []
+
+    def approval_meanwhile(start_ms: int, end_ms: int) -> list:
+        groups = read_batch(start_ms, end_ms)
+        if not reads:  # as a postback approved by another process would be, received now
+            with database.atomic():
+                Event.update(value_hundredths=900, received_at_ms=end_ms + 1).where(
+                    Event.id == approved).execute()
+                aggregation.refresh_event(tenant["tenant_id"], int(T0 * 1000), "postback",
+                                          False)
+        reads.append(start_ms)
+        return groups
+
+    monkeypatch.setattr(rollups, "received_hour_groups", approval_meanwhile)
+    with app.app_context(), connection():
+        aggregation.aggregate(int(moved.now * 1000))
+        hour = figures.by_period(tenant["tenant_id"], int(T0 * 1000), int(T0 * 1000) + 1)
+    assert len(reads) == 2  # read again, without the approved event (now in the tail)
+    assert aggregate_rows() == []
+    assert hour == {(int(T0 * 1000), "postback", "purchase", "USD"): [1, 900]}
 
 
 def test_a_job_runs_once_per_interval_and_each_run_is_recorded(moved, app):

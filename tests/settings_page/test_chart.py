@@ -9,13 +9,13 @@ H = HOUR_MS
 
 
 def test_events_land_in_their_hour_and_outside_hours_are_dropped():
-    series = [
-        {"period_start": "2026-11-24T00:00:00Z", "source_type": "pixel", "events": 2},
-        {"period_start": "2026-11-24T05:00:00+00:00", "source_type": "goal", "events": 3},
-        {"period_start": "2026-11-23T23:00:00Z", "source_type": "goal", "events": 9},
-        {"period_start": "2026-11-25T00:00:00Z", "source_type": "webhook", "events": 9},
-    ]
-    counts = chart.hourly_counts(series, START, 24)
+    buckets = {
+        (START, "pixel", "purchase", ""): [2, 0],
+        (START + 5 * H, "goal", "purchase", "USD"): [3, 1250],
+        (START - H, "goal", "signup", ""): [9, 0],
+        (START + 24 * H, "webhook", "purchase", ""): [9, 0],
+    }
+    counts = chart.hourly_counts(buckets, START, 24)
     assert counts["pixel"][0] == 2
     assert counts["goal"][5] == 3
     assert sum(counts["goal"]) == 3

@@ -8,7 +8,7 @@ import sys
 import pytest
 from peewee import AutoField, BooleanField, CharField, Model
 
-from conversions.metrics import aggregation, attribution
+from conversions.metrics import aggregation, attribution, figures
 from conversions.store import migrations
 from conversions.store.database import connection, database
 from conversions.store.migrations import MIGRATIONS, Migration
@@ -185,7 +185,12 @@ def test_a_database_of_version_2_gets_its_attribution_rollup_built_from_its_even
         assert not JobCursor.select().where(JobCursor.name == AGGREGATE_CURSOR).exists()
         report = attribution.report(created["tenant_id"], 1_699_900_000_000, 1_700_100_000_000)
         assert report["buckets"]["unattributed"]["revenue"] == {"USD": "12.50"}  # the tail
+        by_day = figures.by_period(created["tenant_id"], 1_699_920_000_000, 1_700_006_400_000,
+                                   "day")
+        assert sum(events for events, _ in by_day.values()) == 1
         aggregation.aggregate(1_700_000_100_000)
         assert DailyAttribution.select().count() == 1
         assert attribution.report(created["tenant_id"], 1_699_900_000_000,
                                   1_700_100_000_000) == report
+        assert figures.by_period(created["tenant_id"], 1_699_920_000_000, 1_700_006_400_000,
+                                 "day") == by_day  # counted once, not added again
