@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from conversions.store.database import database, rendered
+from peewee import Query
+
+from conversions.store.database import database, is_postgres, rendered
 from conversions.store.models import Event, WebhookDelivery
+from conversions.store.partitions import EventKey
 
 _COLUMNS = [field for field in Event._meta.sorted_fields if field is not Event.id]
 _CONVERT = [(field.name, field.db_value) for field in _COLUMNS]
@@ -21,19 +24,27 @@ _CONVERTERS = [convert for _, convert in _CONVERT]
 _PLAIN = frozenset({str, int, type(None)})
 
 
+def _lookup() -> Query:
+    """The stored event of a key: its own table on PostgreSQL (``store.partitions``)."""
+    if is_postgres():
+        return EventKey.select(EventKey.event_id).where(
+            EventKey.tenant == "", EventKey.source_type == "", EventKey.dedup_key == "")
+    return Event.select(Event.id).where(
+        Event.tenant == "", Event.source_type == "", Event.dedup_key == "")
+
+
 def _statements() -> tuple[str, str]:
     """``(insert, look-up)`` SQL for the database in use, rendered on first use."""
     insert = rendered("event_insert", lambda: Event.insert(**dict.fromkeys(_NAMES))
                       .on_conflict_ignore().returning(Event.id))
-    lookup = rendered("event_lookup", lambda: Event.select(Event.id).where(
-        Event.tenant == "", Event.source_type == "", Event.dedup_key == ""))
-    return insert, lookup
+    return insert, rendered("event_lookup", _lookup)
 
 
 def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
     """Insert ``row`` unless its dedup key is stored; ``(event id, duplicate)``.
 
-    Runs in the caller's transaction; the unique index decides what is a duplicate.
+    Runs in the caller's transaction; the unique index (on PostgreSQL the key table's, by
+    the trigger of ``store.partitions``) decides what is a duplicate.
     """
     insert, lookup = _statements()
     inserted = database.execute_sql(insert, _params(row)).fetchall()
