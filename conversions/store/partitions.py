@@ -328,13 +328,15 @@ def convert(database: Database) -> None:
             "AND tablename = %s", (TABLE,)).fetchall():
         database.execute_sql(f'ALTER INDEX "{index}" RENAME TO "{index}_unpartitioned"')
     database.execute_sql(f'ALTER TABLE "{TABLE}" RENAME TO "{old}"')
-    oldest, top = database.execute_sql(
-        f'SELECT min("{Event.occurred_at_ms.column_name}"), max(id) FROM "{old}"').fetchone()
     now_ms = clock.now_ms()
     first = _shift(month_of(now_ms), -CONVERT_MONTHS_BACK)
+    oldest, top = database.execute_sql(
+        f'SELECT min("{Event.occurred_at_ms.column_name}") FILTER (WHERE '
+        f'"{Event.occurred_at_ms.column_name}" >= %s), max(id) FROM "{old}"',
+        (month_start_ms(first),)).fetchone()
     with _ddl(database):
         _create_tables(database)
-    ensure_months(database, now_ms, first=max(first, month_of(oldest)) if oldest else None)
+    ensure_months(database, now_ms, first=None if oldest is None else month_of(oldest))
     columns = ", ".join(f'"{field.column_name}"' for field in Event._meta.sorted_fields)
     for start in range(0, top or 0, _COPY_BATCH):
         database.execute_sql(f'INSERT INTO "{TABLE}" ({columns}) SELECT {columns} FROM "{old}" '
