@@ -11,12 +11,12 @@ rows, and each month's indexes cover only its own events.
 PostgreSQL enforces a unique index on a partitioned table only when it holds the partition
 key, and the event time is not part of an event's identity (a retried webhook may carry
 another ``event_ts``). So the idempotency key lives in ``event_key`` (tenant, source, key ->
-event id; tenant first, for Citus): a ``BEFORE INSERT`` trigger on ``event`` stores the key of
-each new row in the same statement and skips the row when the key is stored already, exactly
-as ``ON CONFLICT DO NOTHING`` on the unique index did. Every insert path (``store.prepared``,
-the bulk import, ``flask import``) is unchanged; a duplicate's id is looked up in
-``event_key``. The events' primary key is ``(id, occurred_at_ms)``; ids still come from one
-sequence, so an id names one event. SQLite keeps the plain table and its unique index.
+event id; tenant first, for Citus), whose primary key decides what is a duplicate: the
+inserts of ``store.prepared`` store a keyed event's key first and the event under the id the
+key took, in one statement, so a duplicate stores nothing and is answered with the stored
+event's id, exactly once across months and as concurrent writers agree. The events' primary
+key is ``(id, occurred_at_ms)``; ids come from one sequence. SQLite keeps the plain table and
+its unique index.
 """
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ MONTHS_AHEAD = 3
 # never holds up ingestion behind a long transaction; the month goes at the next run.
 LOCK_TIMEOUT = "5s"
 _LOCK_KEY = 0x65766E74  # "evnt": serialises the partitions' DDL across processes
-_TRIGGER = "event_stored_once"
+# The events' ids, one sequence over every month: an id names one event.
+SEQUENCE = f"{TABLE}_id_seq"
 
 
 class EventKey(BaseModel):
@@ -111,6 +112,38 @@ def months(database: Database) -> list[tuple[int, int]]:
     return sorted(m for (name,) in rows if (m := _month_of_name(name)) is not None)
 
 
+# The statement that keeps each event once.
+
+def keyed_insert(rows: int, given_ids: bool = False) -> str:
+    """SQL storing ``rows`` events whose keys are all distinct: each key not stored yet is
+    stored with the next id (``given_ids``: the row's own), then its event under that id;
+    a row whose key is stored already stores nothing. Parameters: each row's columns but
+    ``id`` in the model's order (``given_ids``: its id first); returns ``id, tenant, source,
+    key`` of each event stored.
+
+    The values are cast to their columns' types, since a ``VALUES`` list takes none from
+    where its rows go.
+    """
+    ctx = Event._schema._create_context()
+    fields = [field for field in Event._meta.sorted_fields if field is not Event.id]
+    columns = [f'"{field.column_name}"' for field in fields]
+    types = [Event._schema._create_context().sql(field.ddl_datatype(ctx)).query()[0]
+             for field in fields]
+    ident = f'"{Event.id.column_name}"'
+    values = [ident, *columns] if given_ids else columns
+    types = ["INTEGER", *types] if given_ids else types
+    row = "(" + ", ".join(f"CAST(%s AS {kind})" for kind in types) + ")"
+    key = '"tenant_id", "source_type", "dedup_key"'
+    event_id = ident if given_ids else f"nextval('{SEQUENCE}')"
+    return (f"WITH v ({', '.join(values)}) AS (VALUES {', '.join([row] * rows)}), "
+            f'k AS (INSERT INTO "{EventKey._meta.table_name}" ({key}, "event_id") '
+            f"SELECT {key}, {event_id} FROM v "
+            f'ON CONFLICT DO NOTHING RETURNING {key}, "event_id") '
+            f'INSERT INTO "{TABLE}" ({ident}, {", ".join(columns)}) '
+            f'SELECT k."event_id", {", ".join("v." + c for c in columns)} '
+            f"FROM v JOIN k USING ({key}) RETURNING {ident}, {key}")
+
+
 # The layout.
 
 def _table_sql() -> str:
@@ -136,32 +169,6 @@ def _create_indexes(database: Database) -> None:
                 database.execute(Event._schema._create_index(index, safe=True))
 
 
-def _create_trigger(database: Database) -> None:
-    """Each new event's key stored with it; a row whose key is stored already is skipped."""
-    database.execute_sql(f"""
-        CREATE OR REPLACE FUNCTION {_TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.dedup_key IS NULL THEN
-                RETURN NEW;
-            END IF;
-            INSERT INTO event_key (tenant_id, source_type, dedup_key, event_id)
-                VALUES (NEW.tenant_id, NEW.source_type, NEW.dedup_key, NEW.id)
-                ON CONFLICT DO NOTHING;
-            IF FOUND OR EXISTS (SELECT 1 FROM event_key WHERE tenant_id = NEW.tenant_id
-                    AND source_type = NEW.source_type AND dedup_key = NEW.dedup_key
-                    AND event_id = NEW.id) THEN
-                RETURN NEW;  -- a new key, or this very event's (a row moving partitions)
-            END IF;
-            RETURN NULL;  -- a duplicate: not stored, as ON CONFLICT DO NOTHING would
-        END $$""")
-    exists = database.execute_sql(
-        "SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgrelid = to_regclass(%s)",
-        (_TRIGGER, TABLE)).fetchone()
-    if not exists:
-        database.execute_sql(f'CREATE TRIGGER {_TRIGGER} BEFORE INSERT ON "{TABLE}" '
-                             f"FOR EACH ROW EXECUTE FUNCTION {_TRIGGER}()")
-
-
 def _create_tables(database: Database) -> None:
     database.execute_sql(_table_sql())
     database.execute_sql(f'CREATE TABLE IF NOT EXISTS "{DEFAULT}" PARTITION OF "{TABLE}" DEFAULT')
@@ -170,12 +177,11 @@ def _create_tables(database: Database) -> None:
 
 
 def create(database: Database, now_ms: int) -> None:
-    """The partitioned events table, its key table, trigger, indexes and months, as missing
+    """The partitioned events table, its key table, indexes and months, as missing
     (safe to run again); the tables events refer to exist already."""
     with _ddl(database):
         _create_tables(database)
         _create_indexes(database)
-        _create_trigger(database)
     ensure_months(database, now_ms)
 
 
@@ -322,7 +328,7 @@ def convert(database: Database) -> None:
     # The new layout takes the old names: the old table, its sequence and indexes step aside.
     (sequence,) = database.execute_sql("SELECT pg_get_serial_sequence(%s, %s)",
                                        (f'"{TABLE}"', Event.id.column_name)).fetchone()
-    database.execute_sql(f"ALTER SEQUENCE {sequence} RENAME TO {old}_id_seq")
+    database.execute_sql(f"ALTER SEQUENCE {sequence} RENAME TO {old}_id_seq")  # dropped with it
     for (index,) in database.execute_sql(
             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
             "AND tablename = %s", (TABLE,)).fetchall():
@@ -351,6 +357,5 @@ def convert(database: Database) -> None:
         f"FROM {old}_id_seq", (f'"{TABLE}"', Event.id.column_name))
     with _ddl(database):
         _create_indexes(database)
-        _create_trigger(database)
     database.execute_sql(f'DROP TABLE "{old}"')
     database.execute_sql(f'ANALYZE "{TABLE}", event_key')

@@ -4,7 +4,9 @@ by every request.
 Building a Peewee query costs more than running it; the SQL of the event insert and of
 the duplicate look-up depends only on the database's dialect, so it is rendered once and
 executed with new parameters (the driver then reuses its prepared statement too). A batch
-is inserted by statements of many rows each, rendered once per number of rows.
+is inserted by statements of many rows each, rendered once per number of rows. On
+PostgreSQL a keyed event is stored with its key in ``event_key`` by one statement
+(``store.partitions``).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 from peewee import Query
 
+from conversions.store import partitions
 from conversions.store.database import database, is_postgres, rendered
 from conversions.store.models import Event, WebhookDelivery
 from conversions.store.partitions import EventKey
@@ -40,13 +43,21 @@ def _statements() -> tuple[str, str]:
     return insert, rendered("event_lookup", _lookup)
 
 
+def _keyed(rows: int, given_ids: bool = False) -> str:
+    """PostgreSQL: ``rows`` keyed events stored with their keys (``partitions.keyed_insert``)."""
+    return rendered(f"event_insert_keyed_{rows}_{given_ids}",
+                    lambda: partitions.keyed_insert(rows, given_ids))
+
+
 def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
     """Insert ``row`` unless its dedup key is stored; ``(event id, duplicate)``.
 
-    Runs in the caller's transaction; the unique index (on PostgreSQL the key table's, by
-    the trigger of ``store.partitions``) decides what is a duplicate.
+    Runs in the caller's transaction; the unique index (on PostgreSQL the key table's,
+    ``store.partitions``) decides what is a duplicate.
     """
     insert, lookup = _statements()
+    if row.get("dedup_key") is not None and is_postgres():
+        insert = _keyed(1)
     inserted = database.execute_sql(insert, _params(row)).fetchall()
     if inserted:
         return inserted[0][0], False
@@ -62,6 +73,8 @@ _RETURNED = (Event.id, Event.tenant, Event.source_type, Event.dedup_key)
 
 def _multi_insert(rows: int) -> str:
     """``INSERT ... VALUES (...) x rows ... RETURNING id, tenant, source, key``."""
+    if is_postgres():
+        return _keyed(rows)
     return rendered(f"event_insert_{rows}", lambda: Event.insert_many(
         [dict.fromkeys(_NAMES)] * rows).on_conflict_ignore().returning(*_RETURNED))
 
@@ -143,8 +156,41 @@ def insert_new_events(rows: list[dict[str, Any]]) -> int:
     One statement run for every row (``executemany``): for a bulk import, rendering a query
     per batch costs more than storing it.
     """
-    insert = rendered("event_insert_plain",
-                      lambda: Event.insert(**dict.fromkeys(_NAMES)).on_conflict_ignore())
+    plain = rendered("event_insert_plain",
+                     lambda: Event.insert(**dict.fromkeys(_NAMES)).on_conflict_ignore())
+    keyed = [row for row in rows if row.get("dedup_key") is not None] if is_postgres() else []
+    if keyed:
+        rows = [row for row in rows if row.get("dedup_key") is None]
+    count = 0
     cursor = database.cursor()
-    cursor.executemany(insert, [_params(row) for row in rows])
-    return cursor.rowcount
+    for statement, group in ((plain, rows), (_keyed(1) if keyed else plain, keyed)):
+        if group:
+            cursor.executemany(statement, [_params(row) for row in group])
+            count += cursor.rowcount
+    return count
+
+
+def insert_with_ids(rows: list[dict[str, Any]]) -> set[int]:
+    """PostgreSQL: store exported events under their own ids (``rows`` of every field), but
+    those whose id is here already or whose key is stored; returns the ids stored."""
+    here = {event_id for (event_id,) in Event.select(Event.id).where(
+        Event.id.in_([row["id"] for row in rows])).tuples()}
+    keyed: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+    plain = []
+    for row in rows:
+        if row["id"] in here:
+            continue
+        if row.get("dedup_key") is None:
+            plain.append(row)
+        else:
+            keyed.setdefault((row["tenant"], row["source_type"], row["dedup_key"]), row)
+    stored = {event_id for (event_id,) in Event.insert_many(plain).returning(Event.id)
+              .tuples().execute()} if plain else set()
+    keyed_rows = list(keyed.values())
+    for start in range(0, len(keyed_rows), CHUNK):
+        chunk = keyed_rows[start:start + CHUNK]
+        params = [value for row in chunk
+                  for value in [row["id"], *_params({k: v for k, v in row.items() if k != "id"})]]
+        stored.update(event_id for event_id, *_ in database.execute_sql(
+            _keyed(len(chunk), given_ids=True), params))
+    return stored
