@@ -12,13 +12,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 from app import create_app
 from bench.scale import TENANTS, generate, store
 from conversions.core import clock
-from conversions.store import migrations, partitions
+from conversions.store import migrations, partitions, prepared
 from conversions.store.database import connection, database
-from conversions.store.models import MODELS
+from conversions.store.models import MODELS, Event
 from conversions.store.schema import create_schema
 from conversions.tenants import accounts
 
@@ -45,7 +46,11 @@ def main() -> None:
                                                     name=migration.name, applied_at_ms=0)
             tenants = [accounts.create(f"t{n}.example", f"b{n}")["tenant_id"]
                        for n in range(TENANTS)]
-            loaded = generate(tenants, events, clock.now_ms(), random.Random(16))
+            # bench.scale's history, stored as version 3 stored it: plain inserts.
+            plain = Event.insert(**dict.fromkeys(prepared._NAMES)).on_conflict_ignore().sql()[0]
+            with mock.patch.object(prepared, "insert_new_events", lambda rows: database.cursor(
+                    ).executemany(plain, [prepared._params(row) for row in rows])):
+                loaded = generate(tenants, events, clock.now_ms(), random.Random(16))
             database.execute_sql('ANALYZE "event"')
             before = size("event")
         load = os.getloadavg()[0]
