@@ -35,6 +35,7 @@ from peewee import (
     Entity,
     ForeignKeyField,
     IntegerField,
+    OperationalError,
     PostgresqlDatabase,
     Tuple,
 )
@@ -97,10 +98,11 @@ def partition_name(month: tuple[int, int]) -> str:
 
 
 def _month_of_name(name: str) -> tuple[int, int] | None:
-    prefix = f"{TABLE}_p"
-    if not name.startswith(prefix):
+    """The month of a partition's name (``event_p2026_12``); None for another name."""
+    year, _, month = name.removeprefix(f"{TABLE}_p").partition("_")
+    if not (name.startswith(f"{TABLE}_p") and len(year) == 4 and year.isdigit()
+            and len(month) == 2 and month.isdigit()):
         return None
-    year, month = name[len(prefix):].split("_")
     return int(year), int(month)
 
 
@@ -241,33 +243,38 @@ def drop_months(database: Database, before_ms: int, received_before_ms: int,
     """Drop each month that ends by ``before_ms`` and whose events were all received before
     ``received_before_ms`` (the rollups hold them); returns how many events went.
 
-    Their keys are deleted first, ``batch`` at a time, each its own transaction (a key is
-    kept as long as its event, never longer); then the month is detached and dropped in one
-    short transaction, which re-checks under its lock that no event the rollups lack has
-    arrived meanwhile, and which gives up (for the next run) rather than wait long for it.
+    A month is detached first, in one short transaction that checks again under its lock that
+    no event the rollups lack has arrived meanwhile, and that gives up (for the next run)
+    rather than wait long for the lock; from then on no read sees its events. Then its keys
+    are deleted, ``batch`` events a transaction, so a key is kept as long as its event and
+    never longer, and the detached table dropped. A month a stopped run left detached is
+    finished by the next.
     """
-    dropped = 0
     for month in months(database):
         name = partition_name(month)
         if month_start_ms(_shift(month, 1)) > before_ms:
             break
         if _holds_unaggregated(database, name, received_before_ms):
             continue
-        _delete_keys(database, name, batch)
         try:
             with _ddl(database, LOCK_TIMEOUT) as transaction:
                 database.execute_sql(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{name}"')
                 if _holds_unaggregated(database, name, received_before_ms):
                     transaction.rollback()
-                    continue
-                (count,) = database.execute_sql(f'SELECT count(*) FROM "{name}"').fetchone()
-                database.execute_sql(f'DROP TABLE "{name}"')
-        except Exception as err:  # a lock not granted in time: the next run drops it
+        except OperationalError as err:  # a lock not granted in time: the next run drops it
             if getattr(getattr(err, "orig", None), "sqlstate", None) != "55P03":
                 raise
             log.warning("event partition not dropped: its lock was busy",
                         extra={"partition": name})
+    dropped = 0
+    for (name,) in database.execute_sql(
+            "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+            "AND relkind = 'r' AND NOT relispartition AND starts_with(relname, %s)",
+            (f"{TABLE}_p",)).fetchall():
+        if _month_of_name(name) is None:
             continue
+        count = _delete_keys(database, name, batch)
+        database.execute_sql(f'DROP TABLE "{name}"')
         log.info("event partition dropped", extra={"partition": name, "events": count})
         dropped += count
     return dropped
@@ -280,9 +287,10 @@ def _holds_unaggregated(database: Database, name: str, received_before_ms: int) 
         (received_before_ms,)).fetchone()[0])
 
 
-def _delete_keys(database: Database, name: str, batch: int) -> None:
-    """Delete the keys of partition ``name``'s events, ``batch`` events a transaction."""
-    last = 0
+def _delete_keys(database: Database, name: str, batch: int) -> int:
+    """Delete the keys of the events of table ``name``, ``batch`` events a transaction;
+    returns how many events it holds."""
+    last, events = 0, 0
     while True:
         with database.atomic():
             (last_id, seen) = database.execute_sql(
@@ -292,8 +300,9 @@ def _delete_keys(database: Database, name: str, batch: int) -> None:
                 " AND k.source_type = b.source_type AND k.dedup_key = b.dedup_key "
                 "AND k.event_id = b.id) SELECT max(id), count(*) FROM batch",
                 (last, batch)).fetchone()
+        events += seen
         if seen < batch:
-            return
+            return events
         last = last_id
 
 
@@ -342,7 +351,8 @@ def convert(database: Database) -> None:
         (month_start_ms(first),)).fetchone()
     with _ddl(database):
         _create_tables(database)
-    ensure_months(database, now_ms, first=None if oldest is None else month_of(oldest))
+    usual = _shift(month_of(now_ms), -MONTHS_BACK)
+    ensure_months(database, now_ms, first=usual if oldest is None else min(usual, month_of(oldest)))
     columns = ", ".join(f'"{field.column_name}"' for field in Event._meta.sorted_fields)
     for start in range(0, top or 0, _COPY_BATCH):
         database.execute_sql(f'INSERT INTO "{TABLE}" ({columns}) SELECT {columns} FROM "{old}" '

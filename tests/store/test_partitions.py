@@ -232,3 +232,38 @@ def test_the_plain_table_of_version_3_converts_with_every_row_key_and_figure(emp
             (partitions.partition_name(this),)).fetchall()}
         assert len(indexes) == 5  # the primary key and the model's four other indexes
     assert create_schema() == []
+
+
+def test_a_month_whose_lock_is_busy_is_left_for_the_next_prune(app, tenant, database_url,
+                                                               monkeypatch):
+    import psycopg
+
+    monkeypatch.setattr(partitions, "LOCK_TIMEOUT", "100ms")
+    now = clock.now_ms()
+    old = partitions._shift(month_of(now), -8)
+    with connection():
+        partitions.ensure_months(database.obj, now, first=old)
+        insert_event(event(tenant["tenant_id"], "id:old", at(old)))
+        with psycopg.connect(database_url) as reader:  # a long read holds the events table
+            reader.execute('SELECT count(*) FROM "event"').fetchone()
+            assert partitions.drop_months(database.obj, at(month_of(now)), now, 10) == 0
+        assert old in partitions.months(database.obj)
+        assert list(keys()) == [(tenant["tenant_id"], "webhook", "id:old")]  # with its event
+        assert partitions.drop_months(database.obj, at(month_of(now)), now, 10) == 1
+        assert old not in partitions.months(database.obj)
+        assert keys() == {}
+
+
+def test_a_month_a_stopped_prune_left_detached_is_dropped_with_its_keys(app, tenant):
+    now = clock.now_ms()
+    old, kept = partitions._shift(month_of(now), -9), partitions._shift(month_of(now), -8)
+    with connection():
+        partitions.ensure_months(database.obj, now, first=old)
+        for month in (old, kept):
+            insert_event(event(tenant["tenant_id"], f"id:{month}", at(month)))
+        database.execute_sql(f'ALTER TABLE "event" DETACH PARTITION '
+                             f'"{partitions.partition_name(old)}"')
+        assert partitions.drop_months(database.obj, month_start_ms(old), now, 10) == 1
+        assert database.execute_sql("SELECT to_regclass(%s)", (
+            partitions.partition_name(old),)).fetchone() == (None,)
+        assert list(keys()) == [(tenant["tenant_id"], "webhook", f"id:{kept}")]
