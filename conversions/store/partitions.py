@@ -123,8 +123,9 @@ def keyed_insert(rows: int, given_ids: bool = False) -> str:
     ``id`` in the model's order (``given_ids``: its id first); returns ``id, tenant, source,
     key`` of each event stored.
 
-    The values are cast to their columns' types, since a ``VALUES`` list takes none from
-    where its rows go.
+    The first row's values are cast to their columns' types, which the others take: a
+    ``VALUES`` list takes none from where its rows go. (Casting them all would make the
+    statement several times longer, and the driver splits it for parameters on each run.)
     """
     ctx = Event._schema._create_context()
     fields = [field for field in Event._meta.sorted_fields if field is not Event.id]
@@ -134,10 +135,12 @@ def keyed_insert(rows: int, given_ids: bool = False) -> str:
     ident = f'"{Event.id.column_name}"'
     values = [ident, *columns] if given_ids else columns
     types = ["INTEGER", *types] if given_ids else types
-    row = "(" + ", ".join(f"CAST(%s AS {kind})" for kind in types) + ")"
+    typed = "(" + ", ".join(f"CAST(%s AS {kind})" for kind in types) + ")"
+    plain = "(" + ", ".join(["%s"] * len(types)) + ")"
     key = '"tenant_id", "source_type", "dedup_key"'
     event_id = ident if given_ids else f"nextval('{SEQUENCE}')"
-    return (f"WITH v ({', '.join(values)}) AS (VALUES {', '.join([row] * rows)}), "
+    rows_sql = ", ".join([typed] + [plain] * (rows - 1))
+    return (f"WITH v ({', '.join(values)}) AS (VALUES {rows_sql}), "
             f'k AS (INSERT INTO "{EventKey._meta.table_name}" ({key}, "event_id") '
             f"SELECT {key}, {event_id} FROM v "
             f'ON CONFLICT DO NOTHING RETURNING {key}, "event_id") '

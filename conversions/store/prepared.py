@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from peewee import Query
+from peewee import Query, fn
 
 from conversions.store import partitions
 from conversions.store.database import database, is_postgres, rendered
@@ -154,19 +154,39 @@ def insert_new_events(rows: list[dict[str, Any]]) -> int:
     """Insert the rows whose dedup key is not stored, in the caller's transaction; how many.
 
     One statement run for every row (``executemany``): for a bulk import, rendering a query
-    per batch costs more than storing it.
+    per batch costs more than storing it. On PostgreSQL the first row of each key claims it
+    (a key statement run for every row, each returning the id it took, or nothing for a key
+    stored already), then the rows that claimed one are stored under those ids.
     """
     plain = rendered("event_insert_plain",
                      lambda: Event.insert(**dict.fromkeys(_NAMES)).on_conflict_ignore())
-    keyed = [row for row in rows if row.get("dedup_key") is not None] if is_postgres() else []
-    if keyed:
+    keyed: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+    if is_postgres():
+        for row in rows:
+            if row.get("dedup_key") is not None:
+                keyed.setdefault((row["tenant"], row["source_type"], row["dedup_key"]), row)
         rows = [row for row in rows if row.get("dedup_key") is None]
     count = 0
     cursor = database.cursor()
-    for statement, group in ((plain, rows), (_keyed(1) if keyed else plain, keyed)):
-        if group:
-            cursor.executemany(statement, [_params(row) for row in group])
-            count += cursor.rowcount
+    if rows:
+        cursor.executemany(plain, [_params(row) for row in rows])
+        count += cursor.rowcount
+    if keyed:
+        claim = rendered("event_key_claim", lambda: EventKey.insert(
+            tenant="", source_type="", dedup_key="", event_id=fn.nextval(partitions.SEQUENCE))
+            .on_conflict_ignore().returning(EventKey.event_id))
+        cursor.executemany(claim, [[*key, partitions.SEQUENCE] for key in keyed], returning=True)
+        claimed = []
+        for row in keyed.values():
+            taken = cursor.fetchone()
+            if taken is not None:
+                claimed.append([taken[0], *_params(row)])
+            cursor.nextset()
+        with_id = rendered("event_insert_with_id", lambda: Event.insert(
+            id=0, **dict.fromkeys(_NAMES)))
+        if claimed:
+            cursor.executemany(with_id, claimed)
+            count += len(claimed)
     return count
 
 
