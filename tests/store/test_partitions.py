@@ -113,7 +113,7 @@ def test_a_key_is_stored_once_across_months_and_answers_with_the_first_event(app
                                            event(tenant_id, None, at(this, 9))]) == 3
         assert Event.select().count() == 7
         assert keys() == {(e.tenant_id, e.source_type, e.dedup_key): e.id
-                          for e in Event.select()}
+                          for e in Event.select() if e.dedup_key is not None}
         assert stored_keys(tenant_id, "webhook", ["id:a", "id:b", "id:z"]) == {"id:a", "id:b"}
 
 
