@@ -13,7 +13,8 @@ key, and the event time is not part of an event's identity (a retried webhook ma
 another ``event_ts``). So the idempotency key lives in ``event_key`` (tenant, source, key ->
 event id; tenant first, for Citus), whose primary key decides what is a duplicate: the
 inserts of ``store.prepared`` store a keyed event's key first and the event under the id the
-key took, in one statement, so a duplicate stores nothing and is answered with the stored
+key took, in one statement (the bulk path: the keys claimed, then the events that claimed
+one, in one transaction), so a duplicate stores nothing and is answered with the stored
 event's id, exactly once across months and as concurrent writers agree. The events' primary
 key is ``(id, occurred_at_ms)``; ids come from one sequence. SQLite keeps the plain table and
 its unique index.
