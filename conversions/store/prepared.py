@@ -6,7 +6,7 @@ the duplicate look-up depends only on the database's dialect, so it is rendered 
 executed with new parameters (the driver then reuses its prepared statement too). A batch
 is inserted by statements of many rows each, rendered once per number of rows. On
 PostgreSQL a keyed event is stored with its key in ``event_key`` by one statement
-(``store.partitions``).
+(``store.partitions``); the bulk path claims the keys, then stores the events that got one.
 """
 from __future__ import annotations
 
