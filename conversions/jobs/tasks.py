@@ -15,7 +15,7 @@ from conversions.core import clock
 from conversions.core.periods import DAY_MS, floor, iso
 from conversions.metrics import aggregation, tally
 from conversions.monitoring import freshness
-from conversions.store import dead_letters, leases, retention, runs
+from conversions.store import dead_letters, leases, partitions, retention, runs
 from conversions.store.database import connection, database
 from conversions.store.models import JobRun, OutcomeCount, WebhookDelivery
 
@@ -52,7 +52,8 @@ def staleness() -> int:
 
 def prune() -> int:
     """Forget webhook ids past the replay window, old job runs, dead letters past their
-    retention and raw events past theirs.
+    retention and raw events past theirs; on PostgreSQL, make the events' partitions of the
+    coming months (``store.partitions``).
 
     A signed goal's digest is kept as long as its event: the goal protocol signs no time or
     nonce, so freeing it would let the same captured bytes count again.
@@ -68,6 +69,7 @@ def prune() -> int:
              .execute())
     rows += dead_letters.prune_expired(now)
     rows += prune_raw_events(now)
+    partitions.ensure_months(database.obj, now, lock_timeout=partitions.LOCK_TIMEOUT)
     return rows
 
 

@@ -17,13 +17,15 @@ database = DatabaseProxy()
 _rendered: dict[tuple[type, str], str] = {}
 
 
-def rendered(name: str, build: Callable[[], Query]) -> str:
-    """The SQL of the query ``build`` makes, rendered once per kind of database and kept
-    under ``name``: building a Peewee query costs more than running it, so statements on hot
-    paths are run again and again with new parameters, in the order they appear."""
+def rendered(name: str, build: Callable[[], Query | str]) -> str:
+    """The SQL of the query ``build`` makes (or of the text it writes), rendered once per
+    kind of database and kept under ``name``: building a Peewee query costs more than running
+    it, so statements on hot paths are run again and again with new parameters, in the order
+    they appear."""
     key = (type(database.obj), name)
     if key not in _rendered:
-        _rendered[key] = build().sql()[0]
+        built = build()
+        _rendered[key] = built if isinstance(built, str) else built.sql()[0]
     return _rendered[key]
 
 _POOLED = {"sqlite": "sqlite+pool", "postgres": "postgresql+pool", "postgresql": "postgresql+pool"}

@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from conversions.store import prepared
-from conversions.store.database import database
+from conversions.store.database import database, is_postgres
 from conversions.store.models import Event
+from conversions.store.partitions import EventKey
 from conversions.store.writer import group_commit
 
 
@@ -49,7 +50,8 @@ def insert_new(rows: list[dict[str, Any]]) -> int:
 
 def stored_keys(tenant_id: str, source_type: str, keys: list[str]) -> set[str]:
     """Which of ``keys`` the tenant has already for ``source_type``."""
-    query = Event.select(Event.dedup_key).where(Event.tenant == tenant_id,
-                                               Event.source_type == source_type,
-                                               Event.dedup_key.in_(keys))
+    table = EventKey if is_postgres() else Event
+    query = table.select(table.dedup_key).where(table.tenant == tenant_id,
+                                               table.source_type == source_type,
+                                               table.dedup_key.in_(keys))
     return {key for (key,) in query.tuples()}

@@ -7,7 +7,7 @@ from typing import Any
 
 from peewee import AutoField, Model, fn
 
-from conversions.store import generations, migrations
+from conversions.store import generations, migrations, prepared
 from conversions.store.database import database, is_postgres
 from conversions.store.export import (
     BATCH,
@@ -64,9 +64,12 @@ def _store(model: type[Model], rows: list[dict[str, Any]],
     """Insert the rows that are new; check that those present already are the same."""
     key = model._meta.primary_key
     with database.atomic():
-        inserted = {getattr(r, key.name) for r in model.insert_many(
-            [from_json(model, dict(row)) for row in rows]).on_conflict_ignore().returning(key)
-            .execute()}
+        if model is Event and is_postgres():  # each key kept once by its own table
+            inserted = prepared.insert_with_ids([from_json(model, dict(row)) for row in rows])
+        else:
+            inserted = {getattr(r, key.name) for r in model.insert_many(
+                [from_json(model, dict(row)) for row in rows]).on_conflict_ignore()
+                .returning(key).execute()}
         left = {row[key.name]: row for row in rows if row[key.name] not in inserted}
         present = {row[key.name]: _comparable(model, as_json(model, row))
                    for row in model.select().where(key.in_(list(left))).dicts()} if left else {}

@@ -5,6 +5,8 @@ database lacks. A change to an existing table (a new column, a changed type) doe
 ``Migration`` with the next version whose ``steps`` return ``playhouse.migrate`` operations, so
 it runs on SQLite and PostgreSQL alike. On SQLite prefer ``add_column``/``add_index``: the
 operations that rebuild a table run with foreign keys on, and dropping a parent table cascades.
+On PostgreSQL the events table has a layout of its own, partitioned by month
+(``store.partitions``): it is made, and its indexes kept, there.
 """
 from __future__ import annotations
 
@@ -27,10 +29,12 @@ from peewee import (
 from playhouse.migrate import SchemaMigrator, migrate
 
 from conversions.core import clock
+from conversions.store import partitions
 from conversions.store.models import (
     AGGREGATE_CURSOR,
     DailyAggregate,
     DailyAttribution,
+    Event,
     HourlyAggregate,
     HourlyAttribution,
     JobCursor,
@@ -78,6 +82,8 @@ MIGRATIONS: list[Migration] = [
     ]),
     Migration(3, "attribution rollup, rebuilt with the hourly aggregates from the raw events",
               lambda migrator: [], data=_rebuild_rollups),
+    Migration(4, "events partitioned by month of event time on PostgreSQL, keys apart",
+              lambda migrator: [], data=partitions.convert),
 ]
 
 
@@ -126,6 +132,15 @@ def missing_columns(database: Database, models: Sequence[type[Model]]) -> dict[s
     return missing
 
 
+def _create_tables(database: Database, models: Sequence[type[Model]], safe: bool) -> None:
+    """The models' tables and indexes as missing; on PostgreSQL the events' own layout."""
+    if isinstance(database, PostgresqlDatabase) and Event in models:
+        database.create_tables([model for model in models if model is not Event], safe=safe)
+        partitions.create(database, clock.now_ms())
+    else:
+        database.create_tables(models, safe=safe)
+
+
 def upgrade(database: Database, models: Sequence[type[Model]],
             migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
     """Bring ``database`` to the newest version; returns the versions applied now.
@@ -143,7 +158,7 @@ def upgrade(database: Database, models: Sequence[type[Model]],
                         extra={"schema_version": have, "code_version": migrations[-1].version})
         pending = [m for m in migrations if m.version > have]
         if new:  # the newest layout at once: no step to run
-            database.create_tables(models)
+            _create_tables(database, models, safe=False)
         migrator = SchemaMigrator.from_database(database)
         for migration in pending:
             if not new:
@@ -154,7 +169,7 @@ def upgrade(database: Database, models: Sequence[type[Model]],
                                                    "migration": migration.name})
             SchemaVersion.insert(version=migration.version, name=migration.name,
                                  applied_at_ms=clock.now_ms()).execute()
-        database.create_tables(models, safe=True)
+        _create_tables(database, models, safe=True)
         lacking = missing_columns(database, models)
         if lacking:
             raise RuntimeError(f"the database lacks columns {lacking}: a change to an existing "

@@ -1,11 +1,13 @@
 """Bounded tables: each insert drops the oldest rows beyond a cap, in the same transaction;
-and raw events pruned past their retention in small batches, the rollups kept."""
+and raw events pruned past their retention, the rollups kept: in small batches, and on
+PostgreSQL whole months of them dropped at once (``store.partitions``)."""
 from __future__ import annotations
 
 from typing import Any
 
 from peewee import Model
 
+from conversions.store import partitions
 from conversions.store.database import database
 from conversions.store.models import PRUNED_BEFORE, Event, JobCursor, Tenant
 
@@ -40,13 +42,17 @@ def prune_events(before_ms: int, received_before_ms: int, batch: int = PRUNE_BAT
     time, each its own transaction; returns how many.
 
     The horizon is recorded first, so the rollups of periods before it are never recomputed
-    from what is left of their events.
+    from what is left of their events. On PostgreSQL the months entirely before the horizon
+    are dropped whole, then the rest (the month at the horizon, events of older months the
+    rollups lack yet, the DEFAULT partition) deleted in batches with their keys.
     """
     before_ms = max(before_ms, pruned_before_ms() or 0)
     (JobCursor.insert(name=PRUNED_BEFORE, position_ms=before_ms)
      .on_conflict(conflict_target=[JobCursor.name], preserve=[JobCursor.position_ms])
      .execute())
-    deleted = 0
+    keyed_apart = partitions.partitioned(database.obj)
+    deleted = (partitions.drop_months(database.obj, before_ms, received_before_ms, batch)
+               if keyed_apart else 0)
     for (tenant_id,) in list(Tenant.select(Tenant.id).tuples()):
         while True:
             # Each tenant's oldest first, by the (tenant, event time) index.
@@ -54,8 +60,15 @@ def prune_events(before_ms: int, received_before_ms: int, batch: int = PRUNE_BAT
                       .where(Event.tenant == tenant_id, Event.occurred_at_ms < before_ms,
                              Event.received_at_ms < received_before_ms)
                       .limit(batch))
+            gone = Event.delete().where(Event.id.in_(oldest), Event.occurred_at_ms < before_ms)
             with database.atomic():
-                count = Event.delete().where(Event.id.in_(oldest)).execute()
+                if keyed_apart:
+                    keys = list(gone.returning(Event.tenant, Event.source_type,
+                                               Event.dedup_key).tuples().execute())
+                    partitions.delete_keys_of(database.obj, keys)
+                    count = len(keys)
+                else:
+                    count = gone.execute()
             deleted += count
             if count < batch:
                 break
