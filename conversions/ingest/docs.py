@@ -101,12 +101,14 @@ def _pixel_post() -> dict[str, Any]:
 
 
 class PostbackAccepted(Schema):
-    """A postback's event: stored (202), a duplicate (200), or approved now (202, updated)."""
+    """A postback's event: stored (202), a duplicate (200), or approved or reversed now (202,
+    updated)."""
 
     event_id = fields.String(required=True)
     duplicate = fields.Boolean(required=True)
     updated = fields.Boolean(required=True, metadata={
-        "description": "A declined, pending or other conversion was approved by this one."})
+        "description": "A declined, pending or other conversion was approved by this one, "
+                       "or an approved one declined (reversed)."})
     status = fields.String(allow_none=True, metadata={
         "description": "approved, pending, declined or other (RedTrack), else null."})
     time_estimated = fields.Boolean(required=True, metadata={

@@ -5,7 +5,8 @@ The token in the URL names the tenant (providers cannot sign; ``postback_tokens`
 optional allow-list restricts the sender's address, and every rule of the other sources
 applies. Postbacks are unsigned like the pixel: they never feed AI first-touch attribution.
 A declined conversion is stored without a value; a later Approved one for the same id gives
-it its value once.
+it its value once, and a Declined after an Approved one reverses it once (its value no longer
+counts; the conversion then stays declined, so a retried Approved cannot flip it back).
 """
 from __future__ import annotations
 
@@ -73,9 +74,14 @@ def read_params() -> dict[str, Any]:
 
 
 def store(row: dict[str, Any]) -> tuple[int, str]:
-    """Store a postback; ``(event id, outcome)``: stored, duplicate or approved (a declined,
-    pending or other conversion now approved, once)."""
+    """Store a postback; ``(event id, outcome)``: stored, duplicate, approved (a declined,
+    pending or other conversion now approved, once) or reversed (an approved one now
+    declined, once)."""
     return group_commit.run(lambda: _store(row))
+
+
+# A reversed conversion's mark in its properties: it changes no more.
+REVERSED = "reversed"
 
 
 def _store(row: dict[str, Any]) -> tuple[int, str]:
@@ -83,21 +89,31 @@ def _store(row: dict[str, Any]) -> tuple[int, str]:
         event_id, duplicate = prepared.insert_event(row)
         if not duplicate:
             return event_id, "stored"
-        if row["status"] != "approved":
+        if row["status"] not in ("approved", "declined"):
             return event_id, "duplicate"
-        stored = (Event.select(Event.status, Event.currency,
+        stored = (Event.select(Event.status, Event.value_hundredths, Event.currency,
                                Event.properties, Event.occurred_at_ms)
                   .where(Event.id == event_id).get())
-        if stored.status in (None, "approved"):
-            return event_id, "duplicate"
         properties = json.loads(stored.properties) if stored.properties else {}
-        declined = properties.pop("declined_value", None)
-        value = row["value_hundredths"]
-        if value is None and declined is not None:
-            value = money.hundredths(money.parse(declined))
+        if stored.status is None or properties.get(REVERSED):
+            return event_id, "duplicate"
+        if row["status"] == "approved" and stored.status != "approved":
+            declined = properties.pop("declined_value", None)
+            value = row["value_hundredths"]
+            if value is None and declined is not None:
+                value = money.hundredths(money.parse(declined))
+            outcome = "approved"
+        elif row["status"] == "declined" and stored.status == "approved":
+            if stored.value_hundredths is not None:
+                properties["declined_value"] = money.text(stored.value_hundredths)
+            properties[REVERSED] = True
+            value = None
+            outcome = "reversed"
+        else:
+            return event_id, "duplicate"
         # The changed event moves to the tail (received now) and leaves its hour's aggregate,
-        # so figures count it once, with its value.
-        changed = (Event.update(status="approved", value_hundredths=value,
+        # so figures count it once, with its new value.
+        changed = (Event.update(status=row["status"], value_hundredths=value,
                                 currency=row["currency"] or stored.currency,
                                 properties=canonical.json_text(properties) if properties
                                 else None, received_at_ms=row["received_at_ms"])
@@ -106,7 +122,7 @@ def _store(row: dict[str, Any]) -> tuple[int, str]:
             return event_id, "duplicate"
         aggregation.refresh_event(row["tenant"], stored.occurred_at_ms, row["source_type"],
                                   row["signed"])
-    return event_id, "approved"
+    return event_id, outcome
 
 
 @bp.route(RULE, methods=["GET", "POST"])
@@ -133,6 +149,6 @@ def receive_postback(provider: str, token: str) -> ResponseReturnValue:
     if outcome == "stored":
         tally.accepted(tenant_id, SOURCE)
     response = jsonify(event_id=str(event_id), duplicate=outcome == "duplicate",
-                       updated=outcome == "approved", status=row["status"],
+                       updated=outcome in ("approved", "reversed"), status=row["status"],
                        time_estimated=row["time_estimated"])
     return response, 200 if outcome == "duplicate" else 202
