@@ -278,12 +278,14 @@ def job_catch_up(app: Any, database_url: str, end_ms: int) -> tuple[float, float
 
 
 def sizes(url: str) -> dict[str, float]:
-    """Megabytes on disk: each table with its indexes (PostgreSQL), the file (SQLite)."""
+    """Megabytes on disk: each table with its indexes, a partitioned one with its partitions
+    (PostgreSQL); the file (SQLite)."""
     if url.startswith("sqlite"):
         return {"database file": round(Path(urlsplit(url).path).stat().st_size / 1e6, 1)}
-    tables = ("event", "hourly_aggregate", "daily_aggregate", "daily_attribution")
+    tables = ("event", "event_key", "hourly_aggregate", "daily_aggregate", "daily_attribution")
     return {table: round(database.execute_sql(
-        "SELECT pg_total_relation_size(%s)", (table,)).fetchone()[0] / 1e6, 1)
+        "SELECT coalesce(sum(pg_total_relation_size(relid)), pg_total_relation_size(%s)) "
+        "FROM pg_partition_tree(%s)", (table, table)).fetchone()[0] / 1e6, 1)
         for table in tables}
 
 
