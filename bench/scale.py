@@ -283,9 +283,9 @@ def sizes(url: str) -> dict[str, float]:
     if url.startswith("sqlite"):
         return {"database file": round(Path(urlsplit(url).path).stat().st_size / 1e6, 1)}
     tables = ("event", "event_key", "hourly_aggregate", "daily_aggregate", "daily_attribution")
-    return {table: round(database.execute_sql(
+    return {table: round(float(database.execute_sql(
         "SELECT coalesce(sum(pg_total_relation_size(relid)), pg_total_relation_size(%s)) "
-        "FROM pg_partition_tree(%s)", (table, table)).fetchone()[0] / 1e6, 1)
+        "FROM pg_partition_tree(%s)", (table, table)).fetchone()[0]) / 1e6, 1)
         for table in tables}
 
 
