@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 
 from flask import current_app
-from peewee import fn
 
 from conversions.core.periods import iso
 from conversions.monitoring import alerts
@@ -42,9 +41,19 @@ class Freshness:
 
 
 def last_received_ms(tenant_id: str, source_type: str) -> int | None:
-    """When the tenant's last event from ``source_type`` was received (ms), if ever."""
-    return (Event.select(fn.MAX(Event.received_at_ms))
-            .where(Event.tenant == tenant_id, Event.source_type == source_type).scalar())
+    """When the tenant's last event from ``source_type`` was received (ms), if ever.
+
+    The newest entry of the ``(tenant, source, received)`` index, read backwards. The source
+    is bounded by a range, not compared for equality, and the order names it: the order is
+    then one that only that index gives, so the planner cannot pick the ``(received)`` index
+    instead and walk back past every newer event of other sources (PostgreSQL did, in the
+    newest month's partition, for a source whose last event lies behind many others: the
+    very case of a stale source)."""
+    return (Event.select(Event.received_at_ms)
+            .where(Event.tenant == tenant_id, Event.source_type >= source_type,
+                   Event.source_type <= source_type)
+            .order_by(Event.source_type.desc(), Event.received_at_ms.desc())
+            .limit(1).scalar())
 
 
 def sources(tenant_id: str, now_ms: int) -> dict[str, Freshness]:

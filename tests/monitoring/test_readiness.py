@@ -42,6 +42,19 @@ def test_a_stale_source_beside_a_fresh_one_is_degraded(client, tenant, moved, se
                                "2026-11-23T09:59:59Z, stale since 2026-11-24T09:59:59Z)"]
 
 
+def test_each_source_reads_its_own_newest_receipt_past_newer_events_of_others(
+        client, tenant, moved, add_event):
+    add_event("pixel", T0 - 3600)
+    add_event("pixel", T0 - 7200)
+    for n in range(50):  # newer events of the sources on either side of "pixel"
+        add_event("goal", T0 - 600 + n)
+        add_event("postback", T0 - 600 + n)
+    sources = client.get(URL + tenant["tenant_id"]).json["sources"]
+    assert sources["pixel"]["last_event_at"] == "2026-11-24T09:00:00Z"
+    assert sources["postback"]["last_event_at"] == "2026-11-24T09:50:49Z"
+    assert sources["webhook"] == {"connected": False, "last_event_at": None, "fresh": False}
+
+
 def test_a_future_event_time_never_makes_a_source_fresh(client, tenant, moved, add_event):
     add_event("pixel", received=T0 - 2 * DAY, occurred=T0 + 240)
     body = client.get(URL + tenant["tenant_id"]).json
