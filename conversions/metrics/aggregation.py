@@ -392,16 +392,8 @@ def aggregate_received_since(since_ms: int, wait_seconds: float = 120) -> None:
 def refresh_event(tenant_id: str, occurred_at_ms: int, source_type: str, signed: bool) -> None:
     """Recompute every rollup period holding a changed event (event time ``occurred_at_ms``)
     from the events received before the cursor, in the caller's transaction: the event was
-    moved to the tail (a later Approved postback), so it leaves the rollups it was in."""
+    moved to the tail (a postback approved or reversed), so it leaves the rollups it was in."""
     _count_change()  # first: a batch being written is waited for, and its cursor read next
-    received_before = cursor_ms()
-    hour = occurred_at_ms // HOUR_MS
-    rollups.replace(HourlyAggregate, tenant_id, hour, hour,
-                    _hour_rows(tenant_id, hour, hour, received_before))
-    rollups.sum_days(tenant_id, occurred_at_ms // DAY_MS, occurred_at_ms // DAY_MS)
-    if attribution_rollup.counts(source_type, signed):
-        rows = _goal_hour_rows(tenant_id, hour, hour, received_before)
-        day = occurred_at_ms // DAY_MS
-        day_rows = _day_rows(tenant_id, day, day, [((hour, hour), rows)])
-        rollups.replace(HourlyAttribution, tenant_id, hour, hour, rows)
-        rollups.replace(DailyAttribution, tenant_id, day, day, day_rows)
+    hours = {tenant_id: {occurred_at_ms // HOUR_MS}}
+    goal_hours = hours if attribution_rollup.counts(source_type, signed) else {}
+    _recompute(hours, goal_hours, cursor_ms(), horizon_ms=None)

@@ -144,7 +144,8 @@ class HourlyAggregate(BaseModel):
 
 class DailyAggregate(BaseModel):
     """``HourlyAggregate`` summed by day of event time, so a range by day reads a row a day;
-    rebuilt from the hours of each day the aggregation recomputes."""
+    each batch the aggregation adds is added to it too, and a day it recomputes is summed
+    again from its hours."""
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
@@ -163,8 +164,9 @@ class DailyAggregate(BaseModel):
 
 class HourlyAttribution(BaseModel):
     """Signed goals of one tenant, first-touch bucket and currency in one hour of event time,
-    as ``DailyAttribution`` holds them by day: a late goal recomputes its hour from the raw
-    events, and its day is merged again from the day's hours."""
+    as ``DailyAttribution`` holds them by day: each batch the aggregation adds is merged into
+    both, and an hour it recomputes from the raw events has its day merged again from the
+    day's hours."""
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
