@@ -46,3 +46,14 @@ def worker_exit(server, worker):
     from conversions.jobs import scheduler
 
     scheduler.stop()
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """Move what loading the app made (about 100,000 objects) out of the cyclic collector's
+    reach: a full collection then walks only what requests made since, not the whole heap,
+    which held every thread of the worker for 15 to 70 ms (the p99 of the pixel and the
+    goal). Garbage from the loading is collected first, so none of it is kept for good."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
