@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 PARAM = "test_event_code"
 HEADER = "X-Conversions-Test"
+HEADER_KEY = "HTTP_" + HEADER.upper().replace("-", "_")  # where the WSGI environ holds it
 _CODE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 MALFORMED = {PARAM: ["must be 1 to 64 letters, digits or _ . : -"]}
 
@@ -33,9 +34,10 @@ def code(body: Any = None) -> str | None:
     in_body = body.get(PARAM) if isinstance(body, dict) else None
     # The query is parsed only when it may name the code, as is or percent-encoded (a goal's
     # holds only its domain).
-    query = request.environ.get("QUERY_STRING", "")
+    environ = request.environ
+    query = environ.get("QUERY_STRING", "")
     in_query = request.args.get(PARAM) if PARAM in query or "%" in query else None
-    text = in_query or request.headers.get(HEADER) or in_body or ""
+    text = in_query or environ.get(HEADER_KEY) or in_body or ""
     return str(text).strip() or None
 
 

@@ -41,7 +41,9 @@ _ADDED = {html: [(name.lower(), name, value) for name, value in
 
 def check_body_size() -> None:
     """Refuse a declared body over the limit with 413 JSON (signed routes checked already)."""
-    if request.environ.get("hmac.verified") is True:
+    environ = request.environ
+    # No declared body (a pixel's GET) or a verified one: nothing to parse the length for.
+    if environ.get("CONTENT_LENGTH", "") in ("", "0") or environ.get("hmac.verified") is True:
         return
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit is not None and (request.content_length or 0) > int(limit):
