@@ -34,8 +34,9 @@ _PII_PATTERNS = {
 
 def _may_hold_pii(text: str) -> bool:
     """Whether ``text`` could hold any kind: every kind needs an "@" (email) or at least 9
-    digits (SSN 9, phone 10). Most text has neither, and counting is cheaper than searching."""
-    return "@" in text or sum(map(str.isdigit, text)) >= 9
+    digits (SSN 9, phone 10). Most text has neither, and counting is cheaper than searching;
+    text shorter than 9 characters (most keys and values) needs no count."""
+    return "@" in text or (len(text) >= 9 and sum(map(str.isdigit, text)) >= 9)
 
 
 def pii_kind(text: str) -> str | None:
