@@ -30,8 +30,8 @@ _unreachable = False
 
 def configure(path: str) -> None:
     """Send writes to the writer listening on ``path``; "" keeps every write in process."""
-    global _path
-    _path = path
+    global _path, _unreachable
+    _path, _unreachable = path, False
 
 
 def run(name: str, work: Callable[..., Any], args: tuple[Any, ...]) -> Any:
