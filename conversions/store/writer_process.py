@@ -30,7 +30,7 @@ from config import load
 from conversions.store import wire
 from conversions.store.database import connect, database
 from conversions.store.events import WRITES
-from conversions.store.writer import MAX_GROUP, Write, commit
+from conversions.store.writer import MAX_GROUP, STORE_DOWN, Write, commit
 
 _CHUNK = 65536
 # How often an idle writer checks that gunicorn's master, its parent, is still there.
@@ -62,7 +62,8 @@ def serve(path: str) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    database.connect(reuse_if_open=True)
+    with contextlib.suppress(*STORE_DOWN):  # else each transaction connects (store.writer)
+        database.connect(reuse_if_open=True)
     while not stopping:
         for key, _ in selector.select(0 if pending else _IDLE_SECONDS):
             if key.fileobj is listener:

@@ -83,8 +83,10 @@ class Supervisor:
             with self._lock:
                 if self._stopping:
                     return
+                # A session of its own: a terminal's Ctrl-C reaches the master, which stops it.
                 process = self.process = subprocess.Popen(  # noqa: S603 (this interpreter)
-                    [sys.executable, "-m", MODULE, self.socket], env=self.env)
+                    [sys.executable, "-m", MODULE, self.socket], env=self.env,
+                    start_new_session=True)
             code = process.wait()  # gunicorn's master may reap it first: then 0
             if self._stopping:
                 return
