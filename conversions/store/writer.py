@@ -10,7 +10,9 @@ its own transaction.
 
 SQLite lets one process write at a time and makes the others poll with growing sleeps;
 the leaders of several worker processes queue on a file lock beside the database instead,
-which the kernel hands over as soon as it is free.
+which the kernel hands over as soon as it is free. Under gunicorn on a SQLite file the event
+writes go to one writer process instead (``store.writer_process``), which commits its groups
+by ``commit`` here, under the same lock.
 """
 from __future__ import annotations
 
