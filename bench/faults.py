@@ -1,4 +1,5 @@
-"""Faults the soak injects: a gunicorn worker killed, the database made unavailable."""
+"""Faults the soak injects: a gunicorn worker or the SQLite writer process killed, the database
+made unavailable."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from bench.load import children
 
 # Holds an exclusive write lock on a SQLite file for HOLD seconds, reporting when.
 _LOCKER = """
@@ -22,10 +25,36 @@ db.execute("COMMIT")
 """
 
 
+WRITER_MODULE = b"conversions.store.writer_process"
+
+
+def _is_writer(pid: int) -> bool:
+    try:
+        return WRITER_MODULE in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def workers(master_pid: int) -> list[int]:
-    """The worker processes of a gunicorn master (its children)."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
-    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    """The worker processes of a gunicorn master (its children but its SQLite writer)."""
+    return [pid for pid in children(master_pid) if not _is_writer(pid)]
+
+
+def writer(master_pid: int) -> int | None:
+    """The master's SQLite writer process, if one runs."""
+    return next((pid for pid in children(master_pid) if _is_writer(pid)), None)
+
+
+def kill_writer(master_pid: int) -> dict:
+    """SIGKILL the SQLite writer process, mid-write under load; the master must restart it."""
+    victim = writer(master_pid)
+    assert victim is not None, "no writer process to kill"
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and writer(master_pid) in (None, victim):
+        time.sleep(0.1)
+    return {"fault": "writer SIGKILL", "at": time.time(), "pid": victim,
+            "respawned": writer(master_pid) not in (None, victim)}
 
 
 def kill_worker(master_pid: int) -> dict:

@@ -21,6 +21,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid``, whichever of its threads started them: gunicorn's
+    workers (its main thread) and its SQLite writer process (a thread of its own)."""
+    found = []
+    for children_file in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in children_file.read_text().split()]
+        except OSError:  # the thread ended meanwhile
+            continue
+    return found
+
+
 class Gunicorn:
     """``gunicorn <target>`` with the production worker settings on a free loopback port."""
 
@@ -56,10 +68,7 @@ class Gunicorn:
         """CPU time (user and system) the master and its workers have used so far: a figure
         per request that, unlike throughput, holds when other work shares the machine."""
         assert self.process is not None
-        pids = [self.process.pid]
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        if children.exists():
-            pids += [int(pid) for pid in children.read_text().split()]
+        pids = [self.process.pid, *children(self.process.pid)]
         ticks = 0
         for pid in pids:
             try:

@@ -6,7 +6,8 @@ counted in a Redis of the soak's own. A gunicorn worker is SIGKILLed at 20 % of 
 Redis is killed at 35 % and comes back empty (limits fail open meanwhile); the database is
 made unavailable at 50 % (SQLite: another process holds an exclusive lock; PostgreSQL:
 ``--postgres`` runs a throwaway cluster of its own and stops it, a DATABASE_URL naming one
-stops that cluster), during which another worker is killed mid-request. Then every event
+stops that cluster), during which another worker is killed mid-request; on SQLite the writer
+process is SIGKILLed at 75 %, writes in flight (store/writer_process.py). Then every event
 answered 2xx must be stored exactly once, every 5xx must be a 503 with Retry-After, and while
 the store was down the service must have answered 503, never 2xx or 500. Exits 1 otherwise.
 """
@@ -97,6 +98,8 @@ def soak(args: argparse.Namespace, work: Path, cluster: faults.PrivatePostgres |
         schedule = {"kill": 0.2 * args.seconds, "redis": 0.35 * args.seconds,
                     "outage": 0.5 * args.seconds,
                     "kill-busy": 0.5 * args.seconds + args.outage / 2}
+        if not postgres:
+            schedule["writer"] = 0.75 * args.seconds
         for name, when in schedule.items():
             if elapsed >= when and name not in started:
                 started.add(name)
@@ -107,6 +110,8 @@ def soak(args: argparse.Namespace, work: Path, cluster: faults.PrivatePostgres |
     def inject(name: str) -> dict:
         if name.startswith("kill"):
             return faults.kill_worker(server.process.pid)
+        if name == "writer":
+            return faults.kill_writer(server.process.pid)
         if name == "redis":
             return redis.go_away(args.outage)
         if cluster:

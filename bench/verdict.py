@@ -62,5 +62,5 @@ def check(figures: dict, events: list[dict]) -> list[str]:
     if any(status.startswith("2") or status == "500" for status in during):
         problems.append(f"answers other than 503 while the store was down: {during}")
     if not all(e["respawned"] for e in events if "respawned" in e):
-        problems.append("a killed worker was not replaced")
+        problems.append("a killed worker or writer process was not replaced")
     return problems

@@ -13,6 +13,13 @@ SQLITE_SYNCHRONOUS = "NORMAL"
 # Concurrent requests share each commit (conversions/store/writer.py), so "full" costs little.
 DURABILITY = ""
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Who runs the event writes on a SQLite file: "process" (one writer process gunicorn's master
+# starts and restarts, fed by every worker over a Unix socket, conversions/store/writer_process.py)
+# or "inline" (each worker's own group commit). config/gunicorn.conf.py makes "process" its
+# default; elsewhere (flask run, the tests) writes stay in process. PostgreSQL ignores it.
+SQLITE_WRITER = "inline"
+# The writer process's socket: set by gunicorn's master for its workers, not by hand.
+SQLITE_WRITER_SOCKET = ""
 
 # The service's address as providers reach it, for the postback URLs it prints.
 PUBLIC_URL = "http://127.0.0.1:8000"

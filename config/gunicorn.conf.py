@@ -11,6 +11,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", 8))
 # At most this many threads of a worker wait for request bodies (middleware/body_deadline.py):
 # two stay free for everything else, health checks included, whatever slow senders do.
 os.environ.setdefault("CONVERSIONS_BODY_READERS", str(max(1, threads - 2)))
+# On a SQLite file, one writer process started by this master runs every worker's event writes
+# (conversions/store/writer_process.py); CONVERSIONS_SQLITE_WRITER=inline keeps them in each worker.
+os.environ.setdefault("CONVERSIONS_SQLITE_WRITER", "process")
 # Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads connections
 # across them: on one shared socket the first worker to wake takes most keep-alive
 # connections and the other core idles.
@@ -33,12 +36,28 @@ control_socket_disable = True
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
-    """Say at start-up when rate limits would be counted per worker (memory storage)."""
+    """Say at start-up when rate limits would be counted per worker (memory storage); start
+    the writer process before the workers, for a SQLite file (store/writer_supervisor.py)."""
+    from flask import Flask
+
+    from config import load
     from config.checks import rate_limit_storage_warning
+    from conversions.store import writer_supervisor
 
     warning = rate_limit_storage_warning(server.cfg.workers)
     if warning:
         server.log.warning(warning)
+    app = Flask("conversions")
+    load(app)
+    if writer_supervisor.start_if_wanted(app.config):
+        server.log.info("writer process listening at %s", os.environ[writer_supervisor.SOCKET_ENV])
+
+
+def on_exit(server):  # type: ignore[no-untyped-def]
+    """Stop the writer process once the workers have stopped."""
+    from conversions.store import writer_supervisor
+
+    writer_supervisor.stop()
 
 
 def worker_exit(server, worker):

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-from peewee import Database, DatabaseProxy, PostgresqlDatabase, Query
+from peewee import Database, DatabaseProxy, PostgresqlDatabase, Query, SqliteDatabase
 from playhouse import db_url
 
 from conversions.store import private_files
@@ -73,6 +73,16 @@ def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
     if scheme.startswith("postgres") and postgres_mode:
         options["options"] = f"-c synchronous_commit={postgres_mode}"
     return db_url.connect(url, **options)
+
+
+def sqlite_file(db: Database | str) -> str:
+    """The file of a SQLite database (made, or named by its URL); "" for PostgreSQL, or a
+    database in memory or opened by URI."""
+    if isinstance(db, str):
+        path = db.split(":///", 1)[1] if db.startswith("sqlite") and ":///" in db else ""
+    else:
+        path = db.database if isinstance(db, SqliteDatabase) else ""
+    return "" if path in ("", ":memory:") or path.startswith("file:") else path
 
 
 def is_postgres() -> bool:

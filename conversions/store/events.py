@@ -1,13 +1,13 @@
 """Writing accepted events: committed before the sender hears 2xx, duplicates stored once."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from conversions.store import prepared
+from conversions.store import prepared, writer_link
 from conversions.store.database import database, is_postgres
 from conversions.store.models import Event
 from conversions.store.partitions import EventKey
-from conversions.store.writer import group_commit
 
 
 def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
@@ -15,9 +15,10 @@ def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
 
     A row whose ``dedup_key`` the tenant already has for this source is not stored again:
     the unique index decides, so concurrent workers and instances agree. Concurrent writes
-    share one commit (``conversions/store/writer.py``); this returns once its own is committed.
+    share one commit (``conversions/store/writer.py``, or the writer process); this returns
+    once its own is committed.
     """
-    return group_commit.run(lambda: prepared.insert_event(row))
+    return _write("event", row)
 
 
 def insert_batch(rows: list[dict[str, Any]],
@@ -29,9 +30,10 @@ def insert_batch(rows: list[dict[str, Any]],
     ``WebhookDelivery`` row) the batch is stored only if that delivery is new: when the
     tenant has the message id already, nothing is stored and the answer is None. The unique
     indexes decide both, so concurrent workers and instances agree. Concurrent batches
-    share one commit (``conversions/store/writer.py``); this returns once its own is committed.
+    share one commit (``conversions/store/writer.py``, or the writer process); this returns
+    once its own is committed.
     """
-    return group_commit.run(lambda: _insert_batch(rows, delivery))
+    return _write("batch", rows, delivery)
 
 
 def _insert_batch(rows: list[dict[str, Any]],
@@ -45,7 +47,16 @@ def _insert_batch(rows: list[dict[str, Any]],
 def insert_new(rows: list[dict[str, Any]]) -> int:
     """Store in one transaction the rows whose dedup key their tenant and source lack (every
     row with the same fields); returns how many were new. Committed when this returns."""
-    return group_commit.run(lambda: prepared.insert_new_events(rows))
+    return _write("new", rows)
+
+
+# The writes, by the names the writer process knows them by (``store.writer_process``).
+WRITES: dict[str, Callable[..., Any]] = {
+    "event": prepared.insert_event, "batch": _insert_batch, "new": prepared.insert_new_events}
+
+
+def _write(name: str, *args: Any) -> Any:
+    return writer_link.run(name, WRITES[name], args)
 
 
 def stored_keys(tenant_id: str, source_type: str, keys: list[str]) -> set[str]:

@@ -8,8 +8,8 @@ import click
 from flask import Flask
 from peewee import InterfaceError, OperationalError
 
-from conversions.store import migrations
-from conversions.store.database import connect, connection, database
+from conversions.store import migrations, writer_link
+from conversions.store.database import connect, connection, database, sqlite_file
 from conversions.store.models import MODELS
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,9 @@ def init_app(app: Flask) -> None:
             durability=str(app.config.get("DURABILITY") or ""),
         )
     )
+    # gunicorn's master names the writer process's socket (store.writer_supervisor).
+    socket_path = str(app.config.get("SQLITE_WRITER_SOCKET") or "")
+    writer_link.configure(socket_path if sqlite_file(database.obj) else "")
     try:
         create_schema()
     except (OperationalError, InterfaceError) as err:

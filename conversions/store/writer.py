@@ -10,7 +10,9 @@ its own transaction.
 
 SQLite lets one process write at a time and makes the others poll with growing sleeps;
 the leaders of several worker processes queue on a file lock beside the database instead,
-which the kernel hands over as soon as it is free.
+which the kernel hands over as soon as it is free. Under gunicorn on a SQLite file the event
+writes go to one writer process instead (``store.writer_process``), which commits its groups
+by ``commit`` here, under the same lock.
 """
 from __future__ import annotations
 
@@ -21,9 +23,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
-from peewee import InterfaceError, OperationalError, SqliteDatabase
+from peewee import InterfaceError, OperationalError
 
-from conversions.store.database import connection, database
+from conversions.store.database import connection, database, sqlite_file
 
 T = TypeVar("T")
 
@@ -32,6 +34,8 @@ STORE_DOWN = (OperationalError, InterfaceError)
 # PostgreSQL's serialization failure and deadlock: the transaction may simply run again.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 ATTEMPTS = 3
+# Writes one transaction takes at most.
+MAX_GROUP = 256
 
 
 def _retryable(err: BaseException) -> bool:
@@ -39,7 +43,9 @@ def _retryable(err: BaseException) -> bool:
     return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
-class _Write(Generic[T]):
+class Write(Generic[T]):
+    """One write of a group: its work, then its result or error."""
+
     __slots__ = ("work", "done", "result", "error", "wake")
 
     def __init__(self, work: Callable[[], T]) -> None:
@@ -62,10 +68,10 @@ class GroupCommit:
     transaction (and the wait of its first writer) grow without limit.
     """
 
-    def __init__(self, max_group: int = 256) -> None:
+    def __init__(self, max_group: int = MAX_GROUP) -> None:
         self.max_group = max_group
         self._lock = threading.Lock()
-        self._queue: list[_Write[Any]] = []
+        self._queue: list[Write[Any]] = []
         self._leading = False
 
     def run(self, work: Callable[[], T]) -> T:
@@ -79,7 +85,7 @@ class GroupCommit:
             # The caller's own transaction decides when this commits: run it there, alone,
             # so neither rides in the other's transaction.
             return work()
-        write: _Write[T] = _Write(work)
+        write: Write[T] = Write(work)
         with self._lock:
             self._queue.append(write)
             lead, self._leading = not self._leading, True
@@ -91,14 +97,14 @@ class GroupCommit:
             raise write.error
         return write.result  # type: ignore[return-value]
 
-    def _lead(self, write: _Write[Any]) -> None:
+    def _lead(self, write: Write[Any]) -> None:
         """Commit the queue until ``write`` is done, then hand the lead to the next writer."""
         try:
             while not write.done:
                 with self._lock:
                     group = self._queue[:self.max_group]
                     del self._queue[:self.max_group]
-                _commit(group)
+                commit(group)
         finally:
             with self._lock:
                 if self._queue:
@@ -107,7 +113,7 @@ class GroupCommit:
                     self._leading = False
 
 
-def _commit(group: list[_Write[Any]]) -> None:
+def commit(group: list[Write[Any]]) -> None:
     """Commit ``group`` in one transaction; if one write fails, retry each on its own."""
     try:
         results = _transaction([write.work for write in group])
@@ -149,9 +155,8 @@ _lock_files: dict[tuple[int, str], int] = {}
 @contextmanager
 def _writer_turn() -> Iterator[None]:
     """For a SQLite file, hold an exclusive lock beside it, shared by every process."""
-    db = database.obj
-    path = db.database if isinstance(db, SqliteDatabase) else ""
-    if not path or path == ":memory:" or path.startswith("file:"):
+    path = sqlite_file(database.obj)
+    if not path:
         yield
         return
     key = (os.getpid(), path)  # a descriptor inherited through fork would share the lock

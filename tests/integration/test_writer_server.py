@@ -1,0 +1,82 @@
+"""gunicorn on a SQLite file, as ``make run`` serves it: its master's writer process runs every
+worker's writes; killed under load, it is started again, and every 2xx answered is stored
+exactly as answered (the rest are 503s to retry)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conversions.store import writer_supervisor
+from tests import support
+from tests.support import Server, http, served_database
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(support.postgres_pass(), reason="a SQLite file's writer")]
+
+
+def writer_pid(master: int) -> int | None:
+    """The master's writer process (a child of the thread that keeps it), if one runs."""
+    for task in Path(f"/proc/{master}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
+            if writer_supervisor.MODULE.encode() in command:
+                return int(pid)
+    return None
+
+
+def until(condition, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, "never got there"
+        time.sleep(0.05)
+    return found
+
+
+def test_pixels_through_the_writer_process_are_stored_as_answered(tmp_path):
+    url, (tenant,) = served_database(tmp_path, ("shop.example.com", "writer-1"))
+    env = {"DATABASE_URL": url, "CONVERSIONS_RATELIMIT_INGEST": "1000000 per minute",
+           "CONVERSIONS_RATELIMIT_PER_ADDRESS": "1000000 per minute"}
+    with Server(env, workers=2, log_path=tmp_path / "gunicorn.log") as server:
+        first = until(lambda: writer_pid(server.process.pid))
+
+        def pixel(n: int) -> tuple[str, int, dict]:
+            key = f"e-{n % 300}"  # 300 distinct keys, each sent twice
+            status, _, body = http("GET", f"{server.url}/api/conversions/pixel?buyer_id=writer-1"
+                                   f"&event_name=signup&event_id={key}",
+                                   headers={"Accept": "application/json"})
+            return key, status, json.loads(body)
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(pixel, range(300)))
+            later = [pool.submit(pixel, n) for n in range(300, 600)]
+            os.kill(first, signal.SIGKILL)  # under load: some writes in flight
+            answers += [future.result() for future in later]
+        second = until(lambda: (pid := writer_pid(server.process.pid)) != first and pid)
+        answers.append(pixel(600))  # the restarted writer takes writes again
+    assert second != first
+    assert answers[-1][1] in (200, 202)
+    assert {status for _, status, _ in answers} <= {200, 202, 503}
+    assert all(body["error"] == "store_unavailable" for _, status, body in answers
+               if status == 503)
+    answered = {}
+    for key, status, body in answers:
+        if status < 300:
+            assert answered.setdefault(key, body["event_id"]) == body["event_id"]
+    from conversions.store.database import connection
+    from conversions.store.models import Event
+
+    with connection():
+        rows = {key.removeprefix("id:"): str(event_id) for event_id, key in
+                Event.select(Event.id, Event.dedup_key)
+                .where(Event.tenant == tenant["tenant_id"]).tuples()}
+    assert {key: rows.get(key) for key in answered} == answered  # every 2xx stored as said
+    assert len(answered) == 300  # every key answered 2xx at least once

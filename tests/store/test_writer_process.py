@@ -1,0 +1,264 @@
+"""The writer process (store.writer_process) on a real SQLite file: what a write is told is
+what is stored, once; nothing is answered before its commit, and a writer gone mid-write is a
+503, never a write run twice."""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from peewee import IntegrityError
+
+from app import create_app
+from conversions.store import wire, writer_link, writer_supervisor
+from conversions.store.database import connection, database
+from conversions.store.events import insert_batch, insert_event
+from conversions.store.models import Event, WebhookDelivery
+from conversions.tenants import accounts
+from tests import support
+
+pytestmark = pytest.mark.skipif(support.postgres_pass(), reason="a SQLite file's writer")
+
+
+def row(tenant_id: str, key: str | None, name: str = "purchase") -> dict:
+    return {"tenant": tenant_id, "source_type": "webhook", "signed": True, "event_name": name,
+            "occurred_at_ms": 1, "received_at_ms": 1, "dedup_key": key}
+
+
+def until(condition, timeout: float = 15.0) -> None:
+    """Wait for another process to reach a state (fails only if it never does)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "never got there"
+        time.sleep(0.005)
+
+
+def waiting_for_lock(pid: int) -> bool:
+    """Whether process ``pid`` waits for a file lock (``/proc/locks``: a blocked ``->`` line)."""
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "->" and fields[2] == "FLOCK" and fields[5] == str(pid):
+            return True
+    return False
+
+
+@contextmanager
+def lock_held(db_path: str) -> Iterator[None]:
+    """The lock beside the database every writer takes per transaction, held by this test."""
+    fd = os.open(db_path + "-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def connectable(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+def stored() -> dict[int, str | None]:
+    with ThreadPoolExecutor(1) as pool:  # a connection of its own
+        return pool.submit(_read).result()
+
+
+def _read() -> dict[int, str | None]:
+    with connection():
+        return dict(Event.select(Event.id, Event.dedup_key).tuples())
+
+
+class Writer:
+    """``python -m conversions.store.writer_process`` on a socket in a private directory."""
+
+    def __init__(self, directory: Path, url: str) -> None:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        self.socket = str(directory / "writer.sock")
+        self.env = {**os.environ, "DATABASE_URL": url}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Writer:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", writer_supervisor.MODULE, self.socket], env=self.env)
+        until(lambda: os.path.exists(self.socket))
+        return self
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """An app whose event writes go to a real writer process; yields (app, writer, db path)."""
+    db_path = str(tmp_path / "writer.db")
+    url = f"sqlite:///{db_path}"
+    writer = Writer(tmp_path / "private", url)
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "LOG_FORMAT": "text",
+                      "SQLITE_WRITER_SOCKET": writer.socket})
+    writer.start()
+    try:
+        yield app, writer, db_path
+    finally:
+        writer.stop()
+        writer_link.configure("")
+        database.close_all()
+
+
+@pytest.fixture
+def shop(served) -> dict:
+    with connection():
+        return accounts.create("shop.example.com", "buyer-1")
+
+
+def test_writes_run_in_the_writer_and_are_stored_once_with_their_ids(served, shop):
+    app, writer, db_path = served
+    with ThreadPoolExecutor(1) as pool, lock_held(db_path):
+        first = pool.submit(insert_event, row(shop["tenant_id"], "id:first"))
+        until(lambda: waiting_for_lock(writer.process.pid))  # the writer runs it, not we
+    assert first.result(10) == (1, False)
+    keys = [f"id:{n % 60}" for n in range(200)]  # 60 distinct, each sent several times
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda key: (key, insert_event(row(shop["tenant_id"], key))),
+                                keys))
+    rows = stored()
+    assert sorted(rows.values()) == sorted({"id:first", *keys})
+    ids = {key: event_id for event_id, key in rows.items()}
+    assert all(ids[key] == event_id for key, (event_id, _) in answers)
+    assert sorted(key for key, (_, duplicate) in answers if not duplicate) == sorted(set(keys))
+
+
+def test_a_batch_with_its_delivery_is_all_or_nothing_and_a_redelivery_stores_nothing(served,
+                                                                                    shop):
+    tenant_id = shop["tenant_id"]
+
+    def delivery(message_id: str) -> dict:
+        return {"tenant": tenant_id, "message_id": message_id, "received_at_ms": 1,
+                "event_count": 3, "window_start_ms": 0}
+
+    broken = [row(tenant_id, "id:a"), row("no-such-tenant", "id:b")]
+    with pytest.raises(IntegrityError):
+        insert_batch(broken, delivery("msg-1"))
+    assert stored() == {}
+    answer = insert_batch([row(tenant_id, "id:a"), row(tenant_id, "id:b"),
+                           row(tenant_id, "id:a")], delivery("msg-1"))
+    assert answer == [(1, False), (2, False), (1, True)]
+    assert insert_batch([row(tenant_id, "id:c")], delivery("msg-1")) is None
+    assert stored() == {1: "id:a", 2: "id:b"}
+    with connection():
+        assert WebhookDelivery.select().count() == 1
+
+
+def test_one_bad_write_of_a_group_fails_alone(served, shop):
+    _, writer, db_path = served
+    tenant_id = shop["tenant_id"]
+    senders = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(3)]
+    for sender in senders:
+        sender.connect(writer.socket)
+    with lock_held(db_path):
+        senders[0].sendall(wire.frame(("event", (row(tenant_id, "id:before"),))))
+        until(lambda: waiting_for_lock(writer.process.pid))
+        # Both arrive while that commit waits: the next transaction takes them together.
+        senders[1].sendall(wire.frame(("event", (row(tenant_id, "id:good"),))))
+        senders[2].sendall(wire.frame(("event", (row("no-such-tenant", "id:bad"),))))
+    answers = [wire.receive(sender) for sender in senders]
+    for sender in senders:
+        sender.close()
+    assert wire.result(answers[0]) == (1, False)
+    assert wire.result(answers[1]) == (2, False)
+    with pytest.raises(IntegrityError):
+        wire.result(answers[2])
+    assert stored() == {1: "id:before", 2: "id:good"}
+
+
+def test_writes_after_the_writer_died_run_in_process_with_one_warning(served, shop, caplog):
+    _, writer, _ = served
+    assert insert_event(row(shop["tenant_id"], "id:1")) == (1, False)
+    writer.kill()
+    with caplog.at_level(logging.WARNING, logger=writer_link.__name__):
+        assert insert_event(row(shop["tenant_id"], "id:2")) == (2, False)
+        assert insert_event(row(shop["tenant_id"], "id:1")) == (1, True)
+    assert [r.message for r in caplog.records if r.name == writer_link.__name__] == [
+        "writer process unreachable; writing in process"]
+    assert stored() == {1: "id:1", 2: "id:2"}
+
+
+def test_a_writer_killed_mid_write_answers_503_and_loses_nothing_answered(served, shop):
+    app, writer, db_path = served
+    client = app.test_client()
+
+    def pixel(event_id: str):
+        return client.get(f"/api/conversions/pixel?buyer_id=buyer-1&event_name=signup"
+                          f"&event_id={event_id}", headers={"Accept": "application/json"})
+
+    assert pixel("before").status_code == 202
+    with ThreadPoolExecutor(1) as pool, lock_held(db_path):
+        in_flight = pool.submit(pixel, "in-flight")
+        until(lambda: waiting_for_lock(writer.process.pid))
+        writer.kill()
+        response = in_flight.result(10)  # answered while the lock is still held: not re-run
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "store_unavailable"
+    assert pixel("after").status_code == 202  # in process now
+    assert sorted(stored().values()) == ["id:after", "id:before"]
+
+
+def test_the_supervisor_starts_the_writer_again_when_it_exits(tmp_path):
+    db_path = str(tmp_path / "writer.db")
+    url = f"sqlite:///{db_path}"
+    create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})  # the schema
+    supervisor = writer_supervisor.Supervisor({**os.environ, "DATABASE_URL": url}).start()
+    try:
+        assert supervisor.listening()
+        first = supervisor.process.pid
+        os.kill(first, signal.SIGKILL)
+        until(lambda: supervisor.process.pid != first and supervisor.process.poll() is None)
+        until(lambda: connectable(supervisor.socket))
+        create_app({"DATABASE_URL": url, "LOG_FORMAT": "text",
+                    "SQLITE_WRITER_SOCKET": supervisor.socket})
+        with connection():
+            tenant_id = accounts.create("shop.example.com", "buyer-1")["tenant_id"]
+        with ThreadPoolExecutor(1) as pool, lock_held(db_path):
+            write = pool.submit(insert_event, row(tenant_id, "id:1"))
+            until(lambda: waiting_for_lock(supervisor.process.pid))
+        assert write.result(10) == (1, False)
+    finally:
+        supervisor.stop()
+        writer_link.configure("")
+        database.close_all()
+    assert supervisor.process.poll() is not None
+    assert not os.path.exists(supervisor.directory)
+
+
+def test_only_a_sqlite_file_asked_for_gets_a_writer():
+    assert writer_supervisor.wanted({"SQLITE_WRITER": "process",
+                                     "DATABASE_URL": "sqlite:////srv/c.db"})
+    assert not writer_supervisor.wanted({"SQLITE_WRITER": "inline",
+                                         "DATABASE_URL": "sqlite:////srv/c.db"})
+    assert not writer_supervisor.wanted({"SQLITE_WRITER": "process",
+                                         "DATABASE_URL": "sqlite:///:memory:"})
+    assert not writer_supervisor.wanted({"SQLITE_WRITER": "process",
+                                         "DATABASE_URL": "postgresql://db/c"})
+    with pytest.raises(ValueError, match="SQLITE_WRITER"):
+        writer_supervisor.wanted({"SQLITE_WRITER": "thread", "DATABASE_URL": "sqlite:///c.db"})
