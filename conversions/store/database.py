@@ -3,8 +3,9 @@ a request. ``schema.init_app`` binds it to the app."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, Query, SqliteDatabase
@@ -73,6 +74,18 @@ def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
     if scheme.startswith("postgres") and postgres_mode:
         options["options"] = f"-c synchronous_commit={postgres_mode}"
     return db_url.connect(url, **options)
+
+
+def from_config(config: Mapping[str, Any], pool_size: int | None = None) -> Database:
+    """``connect`` with the app's settings (``DATABASE_URL`` and the store's own), pooling
+    ``pool_size`` connections (default ``DB_POOL_SIZE``)."""
+    return connect(
+        str(config["DATABASE_URL"]),
+        pool_size=int(config["DB_POOL_SIZE"] if pool_size is None else pool_size),
+        synchronous=str(config["SQLITE_SYNCHRONOUS"]),
+        busy_timeout_ms=int(config["SQLITE_BUSY_TIMEOUT_MS"]),
+        durability=str(config.get("DURABILITY") or ""),
+    )
 
 
 def sqlite_file(db: Database | str) -> str:

@@ -9,7 +9,7 @@ from flask import Flask
 from peewee import InterfaceError, OperationalError
 
 from conversions.store import migrations, writer_link
-from conversions.store.database import connect, connection, database, sqlite_file
+from conversions.store.database import connection, database, from_config, sqlite_file
 from conversions.store.models import MODELS
 
 log = logging.getLogger(__name__)
@@ -23,15 +23,7 @@ def create_schema() -> list[int]:
 
 def init_app(app: Flask) -> None:
     """Bind the models to the configured database and manage connections per request."""
-    database.initialize(
-        connect(
-            app.config["DATABASE_URL"],
-            pool_size=int(app.config["DB_POOL_SIZE"]),
-            synchronous=str(app.config["SQLITE_SYNCHRONOUS"]),
-            busy_timeout_ms=int(app.config["SQLITE_BUSY_TIMEOUT_MS"]),
-            durability=str(app.config.get("DURABILITY") or ""),
-        )
-    )
+    database.initialize(from_config(app.config))
     # gunicorn's master names the writer process's socket (store.writer_supervisor).
     socket_path = str(app.config.get("SQLITE_WRITER_SOCKET") or "")
     writer_link.configure(socket_path if sqlite_file(database.obj) else "")

@@ -28,7 +28,7 @@ from flask import Flask
 
 from config import load
 from conversions.store import wire
-from conversions.store.database import connect, database
+from conversions.store.database import database, from_config
 from conversions.store.events import WRITES
 from conversions.store.writer import MAX_GROUP, STORE_DOWN, Write, commit
 
@@ -128,11 +128,7 @@ def main() -> None:
     """Bind the database as the workers do (``config.load``), then serve ``argv[1]``."""
     app = Flask("conversions")
     load(app)
-    database.initialize(connect(
-        app.config["DATABASE_URL"], pool_size=1,
-        synchronous=str(app.config["SQLITE_SYNCHRONOUS"]),
-        busy_timeout_ms=int(app.config["SQLITE_BUSY_TIMEOUT_MS"]),
-        durability=str(app.config.get("DURABILITY") or "")))
+    database.initialize(from_config(app.config, pool_size=1))
     serve(sys.argv[1])
 
 
