@@ -8,29 +8,15 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from conversions.store import writer_supervisor
+from bench import faults
 from tests import support
 from tests.support import Server, http, served_database
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(support.postgres_pass(), reason="a SQLite file's writer")]
-
-
-def writer_pid(master: int) -> int | None:
-    """The master's writer process (a child of the thread that keeps it), if one runs."""
-    for task in Path(f"/proc/{master}/task").iterdir():
-        for pid in (task / "children").read_text().split():
-            try:
-                command = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except FileNotFoundError:
-                continue
-            if writer_supervisor.MODULE.encode() in command:
-                return int(pid)
-    return None
 
 
 def until(condition, timeout: float = 20.0):
@@ -46,7 +32,7 @@ def test_pixels_through_the_writer_process_are_stored_as_answered(tmp_path):
     env = {"DATABASE_URL": url, "CONVERSIONS_RATELIMIT_INGEST": "1000000 per minute",
            "CONVERSIONS_RATELIMIT_PER_ADDRESS": "1000000 per minute"}
     with Server(env, workers=2, log_path=tmp_path / "gunicorn.log") as server:
-        first = until(lambda: writer_pid(server.process.pid))
+        first = until(lambda: faults.writer(server.process.pid))
 
         def pixel(n: int) -> tuple[str, int, dict]:
             key = f"e-{n % 300}"  # 300 distinct keys, each sent twice
@@ -60,7 +46,7 @@ def test_pixels_through_the_writer_process_are_stored_as_answered(tmp_path):
             later = [pool.submit(pixel, n) for n in range(300, 600)]
             os.kill(first, signal.SIGKILL)  # under load: some writes in flight
             answers += [future.result() for future in later]
-        second = until(lambda: (pid := writer_pid(server.process.pid)) != first and pid)
+        second = until(lambda: (pid := faults.writer(server.process.pid)) != first and pid)
         answers.append(pixel(600))  # the restarted writer takes writes again
     assert second != first
     assert answers[-1][1] in (200, 202)
