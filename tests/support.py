@@ -10,13 +10,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 # The server the PostgreSQL pass makes its throwaway databases on (any database there).
@@ -161,6 +163,16 @@ def wsgi_layer(app, kind: type):
     while not isinstance(layer, kind):
         layer = layer.app
     return layer
+
+
+def until(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.001) -> T:
+    """Poll ``condition`` until it is truthy and return what it gave: another thread or
+    process reaching a state. Not a timing assertion: it fails only if that never happens."""
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, "never got there"
+        time.sleep(interval)
+    return found
 
 
 def free_port() -> int:

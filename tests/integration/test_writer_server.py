@@ -6,25 +6,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from bench import faults
 from tests import support
-from tests.support import Server, http, served_database
+from tests.support import Server, http, served_database, until
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(support.postgres_pass(), reason="a SQLite file's writer")]
-
-
-def until(condition, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, "never got there"
-        time.sleep(0.05)
-    return found
 
 
 def test_pixels_through_the_writer_process_are_stored_as_answered(tmp_path):
@@ -32,7 +23,7 @@ def test_pixels_through_the_writer_process_are_stored_as_answered(tmp_path):
     env = {"DATABASE_URL": url, "CONVERSIONS_RATELIMIT_INGEST": "1000000 per minute",
            "CONVERSIONS_RATELIMIT_PER_ADDRESS": "1000000 per minute"}
     with Server(env, workers=2, log_path=tmp_path / "gunicorn.log") as server:
-        first = until(lambda: faults.writer(server.process.pid))
+        first = until(lambda: faults.writer(server.process.pid), timeout=20, interval=0.05)
 
         def pixel(n: int) -> tuple[str, int, dict]:
             key = f"e-{n % 300}"  # 300 distinct keys, each sent twice
@@ -46,7 +37,8 @@ def test_pixels_through_the_writer_process_are_stored_as_answered(tmp_path):
             later = [pool.submit(pixel, n) for n in range(300, 600)]
             os.kill(first, signal.SIGKILL)  # under load: some writes in flight
             answers += [future.result() for future in later]
-        second = until(lambda: (pid := faults.writer(server.process.pid)) != first and pid)
+        second = until(lambda: (pid := faults.writer(server.process.pid)) != first and pid,
+                       timeout=20, interval=0.05)
         answers.append(pixel(600))  # the restarted writer takes writes again
     assert second != first
     assert answers[-1][1] in (200, 202)

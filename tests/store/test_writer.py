@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,6 +13,7 @@ from conversions.store.events import insert_event
 from conversions.store.models import Event
 from conversions.store.schema import create_schema
 from conversions.store.writer import GroupCommit
+from tests.support import until
 
 
 def row(tenant_id: str, key: str | None, name: str = "purchase") -> dict:
@@ -30,14 +30,6 @@ def stored() -> dict[int, str | None]:
 def _read() -> dict[int, str | None]:
     with connection():
         return dict(Event.select(Event.id, Event.dedup_key).tuples())
-
-
-def until(condition, timeout: float = 10.0) -> None:
-    """Wait for another thread to reach a state (not a timing assertion: fails only if never)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the other threads never got there"
-        time.sleep(0.001)
 
 
 def held_leader(writer: GroupCommit, gate: threading.Event, pool: ThreadPoolExecutor,

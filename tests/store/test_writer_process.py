@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from conversions.store.events import insert_batch, insert_event
 from conversions.store.models import Event, WebhookDelivery
 from conversions.tenants import accounts
 from tests import support
+from tests.support import until
 
 pytestmark = pytest.mark.skipif(support.postgres_pass(), reason="a SQLite file's writer")
 
@@ -33,14 +33,6 @@ pytestmark = pytest.mark.skipif(support.postgres_pass(), reason="a SQLite file's
 def row(tenant_id: str, key: str | None, name: str = "purchase") -> dict:
     return {"tenant": tenant_id, "source_type": "webhook", "signed": True, "event_name": name,
             "occurred_at_ms": 1, "received_at_ms": 1, "dedup_key": key}
-
-
-def until(condition, timeout: float = 15.0) -> None:
-    """Wait for another process to reach a state (fails only if it never does)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "never got there"
-        time.sleep(0.005)
 
 
 def waiting_for_lock(pid: int) -> bool:
@@ -95,7 +87,7 @@ class Writer:
     def start(self) -> Writer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", writer_supervisor.MODULE, self.socket], env=self.env)
-        until(lambda: os.path.exists(self.socket))
+        until(lambda: os.path.exists(self.socket), timeout=15)
         return self
 
     def kill(self) -> None:
@@ -136,7 +128,8 @@ def test_writes_run_in_the_writer_and_are_stored_once_with_their_ids(served, sho
     app, writer, db_path = served
     with ThreadPoolExecutor(1) as pool, lock_held(db_path):
         first = pool.submit(insert_event, row(shop["tenant_id"], "id:first"))
-        until(lambda: waiting_for_lock(writer.process.pid))  # the writer runs it, not we
+        # The writer runs it, not we.
+        until(lambda: waiting_for_lock(writer.process.pid), timeout=15)
     assert first.result(10) == (1, False)
     keys = [f"id:{n % 60}" for n in range(200)]  # 60 distinct, each sent several times
     with ThreadPoolExecutor(16) as pool:
@@ -178,7 +171,7 @@ def test_one_bad_write_of_a_group_fails_alone(served, shop):
         sender.connect(writer.socket)
     with lock_held(db_path):
         senders[0].sendall(wire.frame(("event", (row(tenant_id, "id:before"),))))
-        until(lambda: waiting_for_lock(writer.process.pid))
+        until(lambda: waiting_for_lock(writer.process.pid), timeout=15)
         # Both arrive while that commit waits: the next transaction takes them together.
         senders[1].sendall(wire.frame(("event", (row(tenant_id, "id:good"),))))
         senders[2].sendall(wire.frame(("event", (row("no-such-tenant", "id:bad"),))))
@@ -215,7 +208,7 @@ def test_a_writer_killed_mid_write_answers_503_and_loses_nothing_answered(served
     assert pixel("before").status_code == 202
     with ThreadPoolExecutor(1) as pool, lock_held(db_path):
         in_flight = pool.submit(pixel, "in-flight")
-        until(lambda: waiting_for_lock(writer.process.pid))
+        until(lambda: waiting_for_lock(writer.process.pid), timeout=15)
         writer.kill()
         response = in_flight.result(10)  # answered while the lock is still held: not re-run
     assert response.status_code == 503
@@ -233,15 +226,16 @@ def test_the_supervisor_starts_the_writer_again_when_it_exits(tmp_path):
         assert supervisor.listening()
         first = supervisor.process.pid
         os.kill(first, signal.SIGKILL)
-        until(lambda: supervisor.process.pid != first and supervisor.process.poll() is None)
-        until(lambda: connectable(supervisor.socket))
+        until(lambda: supervisor.process.pid != first and supervisor.process.poll() is None,
+              timeout=15)
+        until(lambda: connectable(supervisor.socket), timeout=15)
         create_app({"DATABASE_URL": url, "LOG_FORMAT": "text",
                     "SQLITE_WRITER_SOCKET": supervisor.socket})
         with connection():
             tenant_id = accounts.create("shop.example.com", "buyer-1")["tenant_id"]
         with ThreadPoolExecutor(1) as pool, lock_held(db_path):
             write = pool.submit(insert_event, row(tenant_id, "id:1"))
-            until(lambda: waiting_for_lock(supervisor.process.pid))
+            until(lambda: waiting_for_lock(supervisor.process.pid), timeout=15)
         assert write.result(10) == (1, False)
     finally:
         supervisor.stop()
