@@ -40,6 +40,12 @@ MAX_CONTENT_LENGTH = 64 * 1024
 BODY_TIMEOUT_SECONDS = 10.0
 BODY_READERS = 6
 BODY_READER_WAIT_SECONDS = 1.0
+# The shape of any JSON body (and of the pixel's and postbacks' parameters), checked before
+# any rule: nesting depth, and object keys and strings in all (400 json_too_complex beyond).
+# A full webhook batch (WEBHOOK_MAX_EVENTS events with a few properties each) fits.
+JSON_MAX_DEPTH = 32
+JSON_MAX_KEYS = 50_000
+JSON_MAX_STRINGS = 50_000
 # A provider's postback (Branch's webhook bodies carry the whole event).
 POSTBACK_MAX_BODY = 256 * 1024
 # An offline CSV upload (POST /api/conversions/imports); it is read as a stream.
@@ -116,12 +122,18 @@ CLOCK_FILE = ""
 
 # Dead letters (refused authenticated events): kept at most this many per tenant and source,
 # and this many days (no longer than the replay window, so a replay still dedups against the
-# sender's own retry); payloads over the size are truncated (and so not replayable).
+# sender's own retry); payloads over the size (UTF-8 bytes) are truncated (and so not
+# replayable).
 FAILURES_MAX_ROWS = 1000
 FAILURES_MAX_AGE_DAYS = 7
 FAILURES_MAX_PAYLOAD = 64 * 1024
-# Test events (flagged requests, stored apart): the latest kept per tenant and source.
+# The dead-letter listing answers at most this many bytes of payloads and details a page
+# (at least one row), whatever ?limit= asks.
+FAILURES_PAGE_MAX_BYTES = 1024 * 1024
+# Test events (flagged requests, stored apart): the latest kept per tenant and source, each
+# with at most this many bytes of its payload (a verdict, not a copy for replay).
 TEST_EVENTS_MAX_ROWS = 100
+TEST_EVENTS_MAX_PAYLOAD = 2048
 
 # /lp.js: how long browsers and CDNs may cache the snippet before revalidating its ETag.
 LP_JS_MAX_AGE_SECONDS = 86400

@@ -61,7 +61,7 @@ def _appsflyer(params: Params) -> Reading:
     if isinstance(inner, str):
         try:
             inner = json.loads(inner)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what parsing can
             inner = None
     if isinstance(inner, dict):
         if "event_value" not in reading.values and pick(inner, "af_revenue") is not None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import iso4217
 
+from conversions.core import budget
+
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 CURRENCIES = frozenset(c.code for c in iso4217.Currency)
 # Longer text is no instant; it is refused before any parsing.
@@ -72,7 +74,8 @@ def mask_pii(value: Any) -> Any:
 
 
 def find_pii(value: Any) -> Iterator[tuple[str, str]]:
-    """Yield ``(field path, kind)`` for every string in ``value`` that holds PII."""
+    """Yield ``(field path, kind)`` for the first few strings in ``value`` that hold PII
+    (``budget.MAX_FINDINGS``)."""
     yield from text_findings(value)[0]
 
 
@@ -86,10 +89,15 @@ def lone_surrogates(value: Any) -> dict[str, list[str]]:
 
 
 def text_findings(value: Any) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
-    """``(list(find_pii(value)), lone_surrogates(value))``: one walk over every string in
-    ``value`` and every key (as text), in order, depth first."""
+    """``(list(find_pii(value)), lone_surrogates(value))``: one walk over the strings in
+    ``value`` and its keys (as text), in order, depth first, until ``budget.MAX_FINDINGS``
+    places hold personal data (each kind at most that many places, paths cut to
+    ``budget.MAX_PATH``): a refusal names a few, never every one."""
     found = _Findings()
-    found.walk(value, None)
+    try:
+        found.walk(value, None)
+    except _Enough:
+        pass
     return found.pii, found.broken
 
 
@@ -104,6 +112,10 @@ def _has_lone_surrogate(text: str) -> bool:
 # Where a value sits: (where its container sits, a key or an index) or None for the top. The
 # path text is built only for a finding, so deep nesting under a long key costs no copies.
 _Where = tuple[Any, Any] | None
+
+
+class _Enough(Exception):
+    """Enough personal data found: the walk stops."""
 
 
 class _Findings:
@@ -135,26 +147,33 @@ class _Findings:
     def text(self, text: str, where: _Where, step: Any) -> None:
         """Check one text at ``step`` of ``where`` (None: at ``where`` itself)."""
         kind = pii_kind(text)
-        surrogate = not text.isascii() and _has_lone_surrogate(text)
+        surrogate = len(self.broken) < budget.MAX_FINDINGS and not text.isascii() \
+            and _has_lone_surrogate(text)
         if kind or surrogate:
             place = where if step is None else (where, step)
-            if kind:
-                self.pii.append((_path(place), kind))
             if surrogate:
                 self.broken[_path(place)] = [LONE_SURROGATE]
+            if kind:
+                self.pii.append((_path(place), kind))
+                if len(self.pii) >= budget.MAX_FINDINGS:
+                    raise _Enough
 
 
 def _path(where: _Where) -> str:
-    """``events[2].properties.note``, or ``$`` for the top."""
+    """``events[2].properties.note``, or ``$`` for the top; cut to ``budget.MAX_PATH``."""
     steps = []
     while where is not None:
         where, step = where
         steps.append(step)
-    path = ""
+    parts: list[str] = []
+    empty = True  # nothing written yet: a name's leading dots are dropped, as no separator
     for step in reversed(steps):
-        path = f"{path}[{step}]" if isinstance(step, int) \
-            else f"{path}.{''.join(map(str, step))}".lstrip(".")
-    return path or "$"
+        part = f"[{step}]" if isinstance(step, int) else "".join(map(str, step))
+        if not isinstance(step, int):
+            part = part.lstrip(".") if empty else "." + part
+        parts.append(part)
+        empty = empty and not part
+    return budget.cut_path("".join(parts)) if not empty else "$"
 
 
 def currency(code: Any) -> str:

@@ -59,6 +59,10 @@ ERRORS: dict[str, ErrorCode] = {
                                    "webhook, 256 KiB postback, 1 GiB import).",
                                    "Send smaller bodies or smaller batches."),
     "invalid_json": ErrorCode(400, "The body is not a JSON object.", _FIX, dead_letter=True),
+    "json_too_complex": ErrorCode(400, "The JSON body (or the parameters) nests deeper, or "
+                                  "holds more keys or strings, than JSON_MAX_DEPTH (32), "
+                                  "JSON_MAX_KEYS or JSON_MAX_STRINGS (50,000 each) allow.",
+                                  "Send flatter, smaller events, or smaller batches."),
     "unsupported_media_type": ErrorCode(415, "The content type is not accepted.",
                                         "Send Content-Type: application/json."),
     # The event's rules.

@@ -22,7 +22,7 @@ from conversions.ingest.events import load_pixel, pixel_row
 from conversions.metrics import tally
 from conversions.store.events import insert_event
 from conversions.tenants.accounts import key_cache
-from conversions.web import errors
+from conversions.web import errors, json_shape
 
 bp = Blueprint("pixel", __name__)
 
@@ -79,18 +79,23 @@ def refuse_with(err: errors.ApiError) -> Response:
 
 
 def params() -> dict[str, Any]:
-    """The event's parameters, read once a request (the limiter's tenant look-up and the
-    view both need them); raises ValueError for a POSTed body that is not a JSON object."""
-    found = g.get("pixel_params")
+    """The event's parameters, read once a request (the limiter's tenant look-up, the view
+    and a refusal's record all need them); raises the ``ApiError`` of a POSTed body that is
+    not a JSON object, or of parameters past the JSON shape (``web.json_shape``)."""
+    found = g.get(PARAMS)
     if found is None:
         try:
             found = _read_params()
-        except ValueError as err:
+        except errors.ApiError as err:
             found = err
-        g.pixel_params = found
-    if isinstance(found, ValueError):
+        setattr(g, PARAMS, found)
+    if isinstance(found, errors.ApiError):
         raise found
     return found
+
+
+PARAMS = "pixel_params"
+NOT_AN_OBJECT = "The body is not a JSON object."
 
 
 def _read_params() -> dict[str, Any]:
@@ -100,13 +105,14 @@ def _read_params() -> dict[str, Any]:
         if request.mimetype in ("application/json", "text/plain"):
             try:
                 body = json.loads(request.get_data() or b"{}")
-            except RecursionError:
-                raise ValueError("too deeply nested") from None
+            except (ValueError, RecursionError):
+                raise errors.ApiError(400, "invalid_json", NOT_AN_OBJECT) from None
             if not isinstance(body, dict):
-                raise ValueError("not an object")
+                raise errors.ApiError(400, "invalid_json", NOT_AN_OBJECT)
             found.update(body)
         else:
             found.update(request.form.to_dict())
+    json_shape.check(found)
     return {name: value for name, value in found.items() if value not in ("", None)}
 
 
@@ -119,7 +125,7 @@ def buyer_tenant() -> str | None:
     if tenant_id is _UNSET:
         try:
             buyer = params().get("buyer_id")
-        except ValueError:
+        except errors.ApiError:
             buyer = None
         except RequestEntityTooLarge:  # the body is refused; the query may still name one
             buyer = request.args.get("buyer_id")
@@ -152,9 +158,6 @@ def track_pixel() -> ResponseReturnValue:
         return response
     try:
         data = params()
-    except ValueError:
-        return refuse(400, "invalid_json", "The body is not a JSON object.")
-    try:
         event = load_pixel(data)
     except errors.ApiError as err:
         return refuse_with(err)

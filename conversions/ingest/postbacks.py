@@ -26,6 +26,7 @@ from conversions.store.database import database
 from conversions.store.models import Event, Tenant
 from conversions.store.writer import group_commit
 from conversions.tenants.postback_tokens import address_allowed, token_cache
+from conversions.web import json_shape
 from conversions.web.errors import ApiError
 
 bp = Blueprint("postbacks", __name__)
@@ -56,7 +57,7 @@ def names_other_tenant(tenant_id: str) -> bool:
 
 
 def read_params() -> dict[str, Any]:
-    """Query parameters, overlaid by a POSTed JSON object or form."""
+    """Query parameters, overlaid by a POSTed JSON object or form, within the JSON shape."""
     found: dict[str, Any] = request.args.to_dict()
     if request.method == "POST":
         if request.mimetype in ("application/json", "text/plain") or (
@@ -70,6 +71,7 @@ def read_params() -> dict[str, Any]:
             found.update(body)
         else:
             found.update(request.form.to_dict())
+    json_shape.check(found)
     return found
 
 

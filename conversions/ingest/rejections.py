@@ -10,15 +10,13 @@ signed ones.
 """
 from __future__ import annotations
 
-import json
 from functools import partial
 from typing import Any
 
 from flask import Flask, g, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from conversions.core import taxonomy
-from conversions.ingest import test_flags
+from conversions.ingest import pixel, test_flags
 from conversions.ingest.signing import GOAL_BODY
 from conversions.metrics import tally
 from conversions.store import dead_letters
@@ -26,26 +24,19 @@ from conversions.web import errors
 
 
 def request_payload() -> Any:
-    """The refused event as sent: the parsed body, or the query of a body-less request."""
-    if "ingest_payload" in g:  # a postback: its provider and parameters, as read
+    """The refused event as the view read it (never parsed again here): a postback's provider
+    and parameters, a signed body, the pixel's parameters; else the query, or a signed body
+    that is no JSON as text."""
+    if "ingest_payload" in g:  # a postback or a webhook, as read
         return g.ingest_payload
     parsed = request.environ.get(GOAL_BODY)
     if parsed is not None:
         return parsed
     body = request.environ.get("hmac.body")
-    if body is None:  # the pixel: its query, overlaid by a POSTed JSON object or form
-        found: dict[str, Any] = request.args.to_dict()
-        if request.method == "POST":
-            try:
-                posted = request.get_json(force=True, silent=True)
-                found.update(posted if isinstance(posted, dict) else request.form.to_dict())
-            except RequestEntityTooLarge:  # the refusal itself: the query is what there is
-                pass
-        return found
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return {"body": body.decode("utf-8", "replace")}
+    if body is None:  # the pixel's parameters, or its query when they were refused
+        found = g.get(pixel.PARAMS)
+        return found if isinstance(found, dict) else request.args.to_dict()
+    return {"body": body.decode("utf-8", "replace")}
 
 
 def handle(source: str, error: str, status: int, detail: Any = None) -> None:

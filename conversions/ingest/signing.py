@@ -5,18 +5,19 @@ import dataclasses
 import logging
 import uuid
 from contextlib import suppress
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from flask import Flask, request
 from peewee import InterfaceError, OperationalError
 
-from conversions.core import canonical, clock
+from conversions.core import budget, canonical, clock
 from conversions.ingest import limits
 from conversions.ingest.pixel import PIXEL_PATH
 from conversions.metrics import tally
 from conversions.tenants.accounts import key_cache
-from conversions.web import errors
+from conversions.web import errors, json_shape
 from conversions.web.errors import ApiError
 from middleware import (
     Failure,
@@ -67,12 +68,17 @@ def find_keys(field: str, value: str, kind: str, fresh: bool) -> Keyring | None:
     return key_cache.get(field, value, kind, fresh)
 
 
-def goal_content(environ: WSGIEnvironment, body: bytes, keyring: Keyring) -> list[bytes] | Failure:
-    """Every canonical rendering of the goal a reference client may have signed."""
+def goal_content(environ: WSGIEnvironment, body: bytes, keyring: Keyring,
+                 shape: budget.Shape) -> list[bytes] | Failure:
+    """Every canonical rendering of the goal a reference client may have signed, for a body
+    within ``shape``."""
     try:
         parsed = canonical.parse_body(body)
+        budget.check_shape(parsed, shape)
     except canonical.NotJson as err:
         return Failure(400, "invalid_json", str(err))
+    except budget.TooComplex as err:
+        return Failure(400, json_shape.ERROR, json_shape.message(err))
     environ[GOAL_BODY] = parsed
     environ[GOAL_RENDERINGS] = canonical.renderings(parsed, keyring.tenant_id)
     return environ[GOAL_RENDERINGS]
@@ -117,7 +123,8 @@ def routes(app: Flask) -> list[Route]:
     config = app.config
     guard = limits.signature_failures.check
     return [
-        Route(GOAL_PATH, HeaderHmacScheme(GOAL_HEADER, content=goal_content, name="goal"),
+        Route(GOAL_PATH, HeaderHmacScheme(GOAL_HEADER, name="goal", content=partial(
+                  goal_content, shape=json_shape.shape(config))),
               goal_keys, max_body=int(config["GOAL_MAX_BODY"]), guard=guard),
         Route(WEBHOOK_PATH,
               StandardWebhookScheme(tolerance=float(config["WEBHOOK_TOLERANCE_SECONDS"])),

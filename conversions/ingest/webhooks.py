@@ -6,7 +6,7 @@ the delivery's ``webhook-id``, whose unique index makes a replay a duplicate.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from conversions.core import canonical, clock
@@ -15,6 +15,7 @@ from conversions.ingest.events import webhook_rows
 from conversions.ingest.signing import WEBHOOK_PATH, verified_tenant
 from conversions.metrics import tally
 from conversions.store.events import insert_batch
+from conversions.web import json_shape
 from conversions.web.errors import ApiError
 from conversions.web.responses import json_response
 
@@ -32,6 +33,8 @@ def receive_webhook() -> ResponseReturnValue:
         body = canonical.parse_body(request.environ["hmac.body"])
     except canonical.NotJson as err:
         raise ApiError(400, "invalid_json", str(err)) from None
+    g.ingest_payload = body  # a refusal keeps what was read (ingest/rejections.py)
+    json_shape.check(body)
     test_code = test_flags.valid_code(body)
     now = clock.now()
     rows = webhook_rows(tenant_id, body, now)

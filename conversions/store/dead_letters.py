@@ -14,12 +14,15 @@ from typing import Any
 from flask import current_app
 from peewee import PeeweeException, fn
 
-from conversions.core import canonical, clock, rules
+from conversions.core import budget, canonical, clock, rules
 from conversions.store import retention
 from conversions.store.database import connection
 from conversions.store.models import IngestionFailure
 
 log = logging.getLogger(__name__)
+
+# A refusal's ``fields`` are held to budget.MAX_FIELDS_BYTES already; masking may lengthen them.
+MAX_DETAIL_BYTES = 2 * budget.MAX_FIELDS_BYTES
 
 
 def storable_text(text: str) -> str:
@@ -28,22 +31,24 @@ def storable_text(text: str) -> str:
 
 
 def detail_text(detail: Any) -> str | None:
-    """Where and why an event was refused, as stored: PII masked, storable."""
-    return storable_text(canonical.json_text(rules.mask_pii(detail))) if detail else None
+    """Where and why an event was refused, as stored: PII masked, storable, at most
+    ``MAX_DETAIL_BYTES``."""
+    if not detail:
+        return None
+    return budget.capped_text(storable_text(canonical.json_text(rules.mask_pii(detail))),
+                              MAX_DETAIL_BYTES)[0]
 
 
 def stored_form(payload: Any, limit: int) -> tuple[str, bool]:
-    """``payload`` as JSON with PII masked, cut to ``limit`` characters; and whether it is
+    """``payload`` as JSON with PII masked, cut to ``limit`` UTF-8 bytes; and whether it is
     still exactly what was sent (so it can be replayed)."""
     try:
         masked = rules.mask_pii(payload)
         text = canonical.json_text(masked)
     except RecursionError:  # nested deeper than masking can walk: noted, never replayable
         return canonical.json_text({"truncated": "nested too deeply to keep"}), False
-    storable = storable_text(text)
-    if len(storable) > limit:
-        return canonical.json_text({"truncated": storable[:limit]}), False
-    return storable, storable == text and masked == payload
+    storable, whole = budget.capped_text(storable_text(text), limit)
+    return storable, whole and storable == text and masked == payload
 
 
 def keep(tenant_id: str, source: str, reason: str, status: int, payload: Any,
@@ -106,7 +111,9 @@ def payload_of(failure: IngestionFailure) -> Any:
 def page(tenant_id: str | None, reason: str | None, from_ms: int | None, to_ms: int | None,
          cursor: int | None, limit: int) -> tuple[list[IngestionFailure], int | None]:
     """Newest first; ``cursor`` is the last id of the previous page. Returns the rows and the
-    next cursor (None at the end). Rows older than the retention are never shown."""
+    next cursor (None at the end): at most ``limit`` rows, and no more than
+    ``FAILURES_PAGE_MAX_BYTES`` of payloads and details (at least one row). Rows older than
+    the retention are never shown."""
     oldest = clock.now_ms() - retention_ms()
     query = IngestionFailure.select().where(IngestionFailure.received_at_ms >= oldest)
     if tenant_id:
@@ -119,8 +126,14 @@ def page(tenant_id: str | None, reason: str | None, from_ms: int | None, to_ms: 
         query = query.where(IngestionFailure.received_at_ms < to_ms)
     if cursor is not None:
         query = query.where(IngestionFailure.id < cursor)
-    rows = list(query.order_by(IngestionFailure.id.desc()).limit(limit + 1))
-    return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
+    budget_left = int(current_app.config["FAILURES_PAGE_MAX_BYTES"])
+    rows: list[IngestionFailure] = []
+    for row in query.order_by(IngestionFailure.id.desc()).limit(limit + 1).iterator():
+        budget_left -= len(row.payload.encode()) + len((row.detail or "").encode())
+        if len(rows) == limit or (rows and budget_left < 0):
+            return rows, rows[-1].id
+        rows.append(row)
+    return rows, None
 
 
 def discard(failure_id: int) -> bool:

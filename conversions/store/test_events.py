@@ -14,9 +14,10 @@ from conversions.store.models import IngestionTestEvent
 
 def keep(tenant_id: str, source: str, test_code: str, payload: Any,
          error: str | None = None, detail: Any = None) -> int:
-    """Keep a test event's verdict (``error`` None: accepted); the newest few per tenant."""
+    """Keep a test event's verdict (``error`` None: accepted); the newest few per tenant, each
+    with the start of its payload (``TEST_EVENTS_MAX_PAYLOAD`` bytes) and its capped detail."""
     config = current_app.config
-    text, _ = dead_letters.stored_form(payload, int(config["FAILURES_MAX_PAYLOAD"]))
+    text, _ = dead_letters.stored_form(payload, int(config["TEST_EVENTS_MAX_PAYLOAD"]))
     row = {
         "tenant": tenant_id, "source_type": source, "test_code": test_code,
         "received_at_ms": clock.now_ms(), "verdict": "rejected" if error else "accepted",

@@ -21,9 +21,11 @@ from conversions.store.models import SOURCE_TYPES, TenantSetting
 
 def _seconds(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        if not str(text).strip().isdigit():
+        text = str(text).strip()
+        digits = text.lstrip("0") or text[:1]
+        if not digits.isdigit() or len(digits) > len(str(high)):  # bounded before int()
             raise ValueError("must be a whole number of seconds")
-        value = int(text)
+        value = int(digits)
         if not low <= value <= high:
             raise ValueError(f"must be from {low} to {high} seconds")
         return value

@@ -10,6 +10,8 @@ from flask.typing import ResponseReturnValue
 from peewee import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from conversions.core import budget
+
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {
@@ -25,13 +27,19 @@ _HTTP_CODES = {
 
 
 class ApiError(Exception):
-    """A refusal answered as ``{"error": code, "message": text, ...extra}``."""
+    """A refusal answered as ``{"error": code, "message": text, ...extra}``; its ``fields``
+    (answered and stored) held to ``budget.MAX_FIELDS_BYTES``, with ``fields_omitted``
+    counting the rest."""
 
     def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
         self.message = message
+        if isinstance(extra.get("fields"), dict):
+            extra["fields"], omitted = budget.capped_fields(extra["fields"])
+            if omitted:
+                extra["fields_omitted"] = omitted
         self.extra = extra
         self.headers: dict[str, str] = {}
 

@@ -32,12 +32,12 @@ def test_rejected_signed_goal_is_kept_with_pii_masked(client, tenant, send):
     assert "X-LP-Goal-Signature" not in text
 
 
-def test_deeply_nested_refused_goal_is_a_400_kept_as_not_replayable(client, send):
+def test_a_goal_nested_past_the_json_shape_is_a_400_before_any_rule_never_kept(client, send):
     deep = json.loads('{"a":' * 600 + "1" + "}" * 600)
-    response = send(extra={"deep": deep})  # not signed, refused as an unknown field
-    assert (response.status_code, response.json["error"]) == (400, "invalid_event")
-    (failure,) = dead_letters()
-    assert failure.replayable is False
+    response = send(extra={"deep": deep})
+    assert (response.status_code, response.json["error"]) == (400, "json_too_complex")
+    assert "nested deeper than 32 levels" in response.json["message"]
+    assert dead_letters() == []
 
 
 def test_unauthenticated_junk_is_counted_never_kept(client, tenant, send):
