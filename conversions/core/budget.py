@@ -8,7 +8,7 @@ from conversions.core import canonical
 
 # Places one refusal names for personal data or broken text: the scan stops there.
 MAX_FINDINGS = 3
-# Characters of one field path as named (a longer one is cut, marked with "...").
+# Characters of one field path as named (a longer one loses its middle, marked "...").
 MAX_PATH = 120
 # Bytes of a refusal's ``fields`` as JSON, answered and stored; more are counted, not named.
 MAX_FIELDS_BYTES = 2048
@@ -54,8 +54,12 @@ def check_shape(value: Any, shape: Shape) -> None:
 
 
 def cut_path(path: str) -> str:
-    """``path`` at most ``MAX_PATH`` characters."""
-    return path if len(path) <= MAX_PATH else path[:MAX_PATH - len(CUT)] + CUT
+    """``path`` at most ``MAX_PATH`` characters: its start and its end (which tells places
+    under one long prefix apart), ``...`` between."""
+    if len(path) <= MAX_PATH:
+        return path
+    head = (MAX_PATH - len(CUT)) // 2
+    return path[:head] + CUT + path[len(path) - (MAX_PATH - len(CUT) - head):]
 
 
 def capped_fields(fields: dict[str, Any]) -> tuple[dict[str, Any], int]:
