@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,10 +95,8 @@ def text_findings(value: Any) -> tuple[list[tuple[str, str]], dict[str, list[str
     places hold personal data (each kind at most that many places, paths cut to
     ``budget.MAX_PATH``): a refusal names a few, never every one."""
     found = _Findings()
-    try:
+    with suppress(_Enough):
         found.walk(value, None)
-    except _Enough:
-        pass
     return found.pii, found.broken
 
 

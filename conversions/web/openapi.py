@@ -55,12 +55,17 @@ class Error(Schema):
     message = fields.String(required=True, metadata={"description": "Human-readable text."})
     fields_ = fields.Dict(
         data_key="fields", keys=fields.String(),
-        metadata={"description": "Where the problems are (invalid_event, pii_rejected)."},
+        metadata={"description": "Where the problems are (invalid_event, pii_rejected): "
+                                 "at most 2 KiB of JSON, paths at most 120 characters, at "
+                                 "most three places of personal data."},
     )
+    fields_omitted = fields.Integer(metadata={
+        "description": "How many problems `fields` leaves out to stay within 2 KiB."})
 
 
 _ERRORS = {
-    400: "The request breaks a rule (see `error`).",
+    400: "The request breaks a rule (see `error`); a JSON body or parameters past the shape "
+         "(32 levels, 50,000 keys or strings) is `json_too_complex`.",
     401: "Missing or invalid credentials or signature.",
     403: "Not allowed from here (no admin token configured and not loopback, or cross-site; "
          "for a postback, an address off the tenant's allow-list).",
