@@ -78,6 +78,11 @@ def refuse_with(err: errors.ApiError) -> Response:
     return refuse(err.status, err.error, err.message, **err.extra)
 
 
+# Where a request's parameters are kept once read (ingest/rejections.py reads them too).
+PARAMS = "pixel_params"
+NOT_AN_OBJECT = "The body is not a JSON object."
+
+
 def params() -> dict[str, Any]:
     """The event's parameters, read once a request (the limiter's tenant look-up, the view
     and a refusal's record all need them); raises the ``ApiError`` of a POSTed body that is
@@ -92,10 +97,6 @@ def params() -> dict[str, Any]:
     if isinstance(found, errors.ApiError):
         raise found
     return found
-
-
-PARAMS = "pixel_params"
-NOT_AN_OBJECT = "The body is not a JSON object."
 
 
 def _read_params() -> dict[str, Any]:
