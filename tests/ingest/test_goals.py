@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 from conversions_client import SignedGoal, canonical_goal, sign_goal
+from wsgi_hmac import HmacMiddleware
 
 from conversions.store.database import connection
 from conversions.store.models import Event
-from middleware import HmacMiddleware
 from tests.support import wsgi_layer
 
 GOAL = "/api/v1/track/pixel/goal?domain=shop.example.com"

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from wsgi_hmac import HmacMiddleware
 
 from conversions.web import protections
 from conversions.web.auth import admin_required
 from conversions.web.errors import register
-from middleware import HmacMiddleware
 from tests.security.conftest import TOKEN, concrete, operations
 from tests.support import wsgi_layer
 

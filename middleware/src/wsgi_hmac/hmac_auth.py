@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from middleware.refusals import refuse
-from middleware.schemes import Failure, Keyring, Scheme, Verified
+from wsgi_hmac.refusals import refuse
+from wsgi_hmac.schemes import Failure, Keyring, Scheme, Verified
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -53,7 +53,7 @@ class HmacMiddleware:
 
     It imports no framework, so it wraps any WSGI callable::
 
-        from middleware import HmacMiddleware, HeaderHmacScheme, Keyring, Key, Route
+        from wsgi_hmac import HmacMiddleware, HeaderHmacScheme, Keyring, Key, Route
 
         def lookup(environ, fresh):
             return Keyring("tenant-1", [Key("k1", b"secret")])
