@@ -1,0 +1,42 @@
+"""The path a route is chosen by: a request's path as the routers behind the middleware may
+read it, so that no spelling of a guarded path gets past the guard."""
+from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes
+
+# Rounds of percent-decoding: a path encoded twice ("%2569") is decoded to the end too.
+DECODE_ROUNDS = 3
+
+
+def normal_path(path: str) -> str:
+    """``path`` percent-decoded, its empty and ``.`` segments dropped and ``..`` applied: one
+    slash between segments, none at the end (but for ``/`` itself).
+
+    Routers differ (werkzeug merges repeated slashes, Django's ``APPEND_SLASH`` and Flask's
+    ``strict_slashes`` redirect to a trailing slash, servers decode ``%69`` before routing or
+    do not); the normal form is the same for every spelling any of them sends to one view.
+    ``path`` is WSGI text (bytes as latin-1, PEP 3333); real Unicode text is taken as it is.
+    """
+    try:
+        raw = path.encode("latin-1")
+    except UnicodeEncodeError:  # not WSGI text: a server or test client that decoded it
+        raw = path.encode("utf-8", "surrogateescape")
+    for _ in range(DECODE_ROUNDS):
+        if b"%" not in raw:
+            break
+        raw = unquote_to_bytes(raw)
+    segments: list[str] = []
+    for segment in raw.decode("utf-8", "replace").split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    return "/" + "/".join(segments)
+
+
+def may_differ(path: str) -> bool:
+    """Whether ``normal_path(path)`` may differ from ``path``: a quick test that spares the
+    common request (plain ASCII, no ``%``, no empty or dot segment) the work."""
+    return (not path.startswith("/") or path.endswith("/") or "//" in path or "%" in path
+            or "/." in path or not path.isascii())
