@@ -9,9 +9,11 @@ import hmac
 import http.client
 import json
 import os
+import runpy
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -213,3 +215,37 @@ def test_a_slow_body_meets_the_deadline(served):
             answer += part
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert b'"error": "request_timeout"' in answer
+
+
+def test_the_bare_example_under_wsgiref_answers_every_path(keys_file, monkeypatch):
+    """``python bare.py`` serves with wsgiref: an unguarded POST and an unknown path are
+    answered (no hang on an unread body, no 500 for a missing ``hmac.*`` key)."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    monkeypatch.setenv("HOOK_KEYS", str(keys_file))
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    application = runpy.run_path(str(EXAMPLES / "bare.py"))["application"]
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, application, handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        def post(path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+            connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=15)
+            connection.request("POST", path, body=BODY, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+
+        assert post("/open", {}) == (200, json.dumps(
+            {"body": base64.b64encode(BODY).decode()}).encode())
+        assert post("/elsewhere", {}) == (404, b'{"error": "not_found"}')
+        status, answer = post("/hooks/in", signed(BODY))
+        assert (status, json.loads(answer)["key_id"]) == (200, "k3")
+    finally:
+        server.shutdown()
+        server.server_close()
+        sys.modules.pop("hook_keys", None)  # the example's module, imported by bare.py
