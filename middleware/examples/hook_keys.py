@@ -19,16 +19,16 @@ from wsgi_hmac import Failure, HeaderHmacScheme, Key, Keyring, Route, StandardWe
 
 GRACE = 24 * 3600
 UNKNOWN_CLIENT = Failure(401, "unknown_client", "X-Client-Id names no client.")
-_clients: dict[str, list[dict]] = {}
+_clients: dict[str, list[dict]] = {}  # the file as last read; replaced whole, never edited
 
 
 def lookup(environ, fresh):
     """The client that ``X-Client-Id`` names and its live keys. ``fresh`` (the middleware's
     second try after a failed signature) reads the file again: a key rotated since."""
+    global _clients
     if fresh or not _clients:
         with open(os.environ["HOOK_KEYS"], encoding="utf-8") as file:
-            _clients.clear()
-            _clients.update(json.load(file))
+            _clients = json.load(file)  # one assignment: other threads see old or new
     client = environ.get("HTTP_X_CLIENT_ID", "")
     now = time.time()
     keys = [Key(key["id"], base64.b64decode(key["secret"])) for key in _clients.get(client, [])
