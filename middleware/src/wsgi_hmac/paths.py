@@ -2,10 +2,14 @@
 read it, so that no spelling of a guarded path gets past the guard."""
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote_to_bytes
 
-# Rounds of percent-decoding: a path encoded twice ("%2569") is decoded to the end too.
+# Rounds of percent-decoding: a path encoded twice ("%2569") is decoded to the end too. A
+# round runs only while an escape is left, so a hostile path of escapes ("%25%25...") costs
+# about one round, as much as the server's own decoding of it.
 DECODE_ROUNDS = 3
+ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
 
 
 def normal_path(path: str) -> str:
@@ -22,7 +26,7 @@ def normal_path(path: str) -> str:
     except UnicodeEncodeError:  # not WSGI text: a server or test client that decoded it
         raw = path.encode("utf-8", "surrogateescape")
     for _ in range(DECODE_ROUNDS):
-        if b"%" not in raw:
+        if not ESCAPE.search(raw):
             break
         raw = unquote_to_bytes(raw)
     segments: list[str] = []
