@@ -21,6 +21,7 @@ import timeit
 from collections.abc import Callable
 
 from standardwebhooks.webhooks import Webhook
+
 from wsgi_hmac import HeaderHmacScheme, HmacMiddleware, Key, Keyring, Route, StandardWebhookScheme
 
 SECRET = bytes(range(32))

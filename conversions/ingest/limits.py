@@ -12,7 +12,6 @@ from flask_limiter import RequestLimit
 from flask_limiter.util import get_remote_address
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
-from wsgi_hmac import Failure, Keyring
 
 from conversions.tenants import settings
 from conversions.web import errors, limit_sweeper
@@ -24,6 +23,7 @@ from conversions.web.rate_limits import (
     store_unavailable,
     too_many,
 )
+from wsgi_hmac import Failure, Keyring
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

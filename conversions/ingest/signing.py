@@ -10,6 +10,14 @@ from urllib.parse import parse_qs
 
 from flask import Flask, request
 from peewee import InterfaceError, OperationalError
+
+from conversions.core import canonical, clock
+from conversions.ingest import limits
+from conversions.ingest.pixel import PIXEL_PATH
+from conversions.metrics import tally
+from conversions.tenants.accounts import key_cache
+from conversions.web import errors
+from conversions.web.errors import ApiError
 from wsgi_hmac import (
     Failure,
     HeaderHmacScheme,
@@ -19,14 +27,6 @@ from wsgi_hmac import (
     Route,
     StandardWebhookScheme,
 )
-
-from conversions.core import canonical, clock
-from conversions.ingest import limits
-from conversions.ingest.pixel import PIXEL_PATH
-from conversions.metrics import tally
-from conversions.tenants.accounts import key_cache
-from conversions.web import errors
-from conversions.web.errors import ApiError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

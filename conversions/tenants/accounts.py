@@ -9,12 +9,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from wsgi_hmac import Key, Keyring
-
 from conversions.core import clock
 from conversions.store import generations
 from conversions.store.database import connection, database
 from conversions.store.models import SECRET_KINDS, SigningKey, Tenant
+from wsgi_hmac import Key, Keyring
 
 
 class TenantError(ValueError):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
+
 from wsgi_hmac import BodyDeadline, Failure
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def read_bodies_in_time(app: Flask, on_reject: RejectHook) -> None:
     """Wrap the whole WSGI stack (so call it last): every body is read within
     ``BODY_TIMEOUT_SECONDS`` by at most ``BODY_READERS`` threads a process (a body waits up
     to ``BODY_READER_WAIT_SECONDS`` for one), before anything else runs
-    (``wsgi_hmac.BodyDeadline``, in ``middleware/``); ``on_reject`` counts its refusals."""
+    (``middleware/body_deadline.py``); ``on_reject`` counts its refusals."""
     config = app.config
     largest = max(int(config[name]) for name in ("MAX_CONTENT_LENGTH", "GOAL_MAX_BODY",
                                                  "WEBHOOK_MAX_BODY"))

@@ -6,6 +6,7 @@ import json
 import os
 
 from hook_keys import ROUTES
+
 from wsgi_hmac import BodyDeadline, HmacMiddleware
 
 

@@ -6,6 +6,7 @@ import os
 
 import falcon
 from hook_keys import ROUTES
+
 from wsgi_hmac import BodyDeadline, HmacMiddleware
 
 

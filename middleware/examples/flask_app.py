@@ -6,6 +6,7 @@ import os
 
 from flask import Flask, abort, jsonify, request
 from hook_keys import ROUTES
+
 from wsgi_hmac import BodyDeadline, HmacMiddleware
 
 app = Flask(__name__)

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from werkzeug.test import Client
+
 from wsgi_hmac import BodyDeadline
 
 

@@ -8,6 +8,7 @@ import json
 
 import pytest
 from werkzeug.test import Client
+
 from wsgi_hmac import (
     Failure,
     HeaderHmacScheme,

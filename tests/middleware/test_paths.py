@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+
 from wsgi_hmac import HeaderHmacScheme, HmacMiddleware, Key, Keyring, Route
 from wsgi_hmac.paths import may_differ, normal_path
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from wsgi_hmac import HmacMiddleware
 
 from conversions.web import protections
 from conversions.web.auth import admin_required
 from conversions.web.errors import register
 from tests.security.conftest import TOKEN, concrete, operations
 from tests.support import wsgi_layer
+from wsgi_hmac import HmacMiddleware
 
 BODY_METHODS = ("post", "put", "patch")
 

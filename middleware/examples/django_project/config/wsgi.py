@@ -7,6 +7,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 from hook_keys import ROUTES  # middleware/examples/hook_keys.py, on the Python path
+
 from wsgi_hmac import BodyDeadline, HmacMiddleware
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
