@@ -102,7 +102,7 @@ def test_two_routes_for_one_normal_path_are_refused_at_start_up():
 @pytest.mark.parametrize(("path", "normal"), [
     ("/a/b", "/a/b"), ("", "/"), ("/", "/"), ("///", "/"), ("/a/../../b", "/b"),
     ("/caf%C3%A9", "/café"), ("/caf\xc3\xa9", "/café"), ("/\u20ac", "/\u20ac"),
-    ("/%25%32%35", "/%"), ("/%ff", "/\ufffd"),
+    ("/%25%32%35", "/%"), ("/%ff", "/\ufffd"), ("/\ud800", "/?"), ("/%zz", "/%zz"),
 ])
 def test_normal_path(path, normal):
     assert normal_path(path) == normal

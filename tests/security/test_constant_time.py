@@ -9,7 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE_CODE = sorted(
-    [*ROOT.joinpath("conversions").rglob("*.py"), *ROOT.joinpath("middleware").rglob("*.py"),
+    [*ROOT.joinpath("conversions").rglob("*.py"),
+     *ROOT.joinpath("middleware", "src").rglob("*.py"),
      ROOT / "app.py", ROOT / "wsgi.py"]
 )
 SECRET_NAME = re.compile(r"secret|signature|token|digest|hmac|mac$|^sig$|_sig$|password", re.I)

@@ -3,13 +3,13 @@ read it, so that no spelling of a guarded path gets past the guard."""
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote
 
 # Rounds of percent-decoding: a path encoded twice ("%2569") is decoded to the end too. A
 # round runs only while an escape is left, so a hostile path of escapes ("%25%25...") costs
 # about one round, as much as the server's own decoding of it.
 DECODE_ROUNDS = 3
-ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
+ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 def normal_path(path: str) -> str:
@@ -19,18 +19,18 @@ def normal_path(path: str) -> str:
     Routers differ (werkzeug merges repeated slashes, Django's ``APPEND_SLASH`` and Flask's
     ``strict_slashes`` redirect to a trailing slash, servers decode ``%69`` before routing or
     do not); the normal form is the same for every spelling any of them sends to one view.
-    ``path`` is WSGI text (bytes as latin-1, PEP 3333); real Unicode text is taken as it is.
+    ``path`` is WSGI text (bytes as latin-1, PEP 3333); text beyond latin-1 is taken as UTF-8.
     """
     try:
-        raw = path.encode("latin-1")
+        path.encode("latin-1")
     except UnicodeEncodeError:  # not WSGI text: a server or test client that decoded it
-        raw = path.encode("utf-8", "surrogateescape")
+        path = path.encode("utf-8", "replace").decode("latin-1")
     for _ in range(DECODE_ROUNDS):
-        if not ESCAPE.search(raw):
+        if not ESCAPE.search(path):
             break
-        raw = unquote_to_bytes(raw)
+        path = unquote(path, encoding="latin-1")  # byte for character: still WSGI text
     segments: list[str] = []
-    for segment in raw.decode("utf-8", "replace").split("/"):
+    for segment in path.encode("latin-1").decode("utf-8", "replace").split("/"):
         if segment == "..":
             if segments:
                 segments.pop()
