@@ -8,7 +8,7 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", 8))
-# At most this many threads of a worker wait for request bodies (middleware/body_deadline.py):
+# At most this many threads of a worker wait for request bodies (wsgi_hmac.BodyDeadline):
 # two stay free for everything else, health checks included, whatever slow senders do.
 os.environ.setdefault("CONVERSIONS_BODY_READERS", str(max(1, threads - 2)))
 # On a SQLite file, one writer process started by this master runs every worker's event writes

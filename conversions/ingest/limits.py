@@ -23,7 +23,7 @@ from conversions.web.rate_limits import (
     store_unavailable,
     too_many,
 )
-from middleware import Failure, Keyring
+from wsgi_hmac import Failure, Keyring
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

@@ -19,7 +19,7 @@ from conversions.metrics import tally
 from conversions.tenants.accounts import key_cache
 from conversions.web import errors, json_shape
 from conversions.web.errors import ApiError
-from middleware import (
+from wsgi_hmac import (
     Failure,
     HeaderHmacScheme,
     HmacMiddleware,

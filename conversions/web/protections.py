@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from middleware import BodyDeadline, Failure
+from wsgi_hmac import BodyDeadline, Failure
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

@@ -11,7 +11,7 @@ import time
 import pytest
 from werkzeug.test import Client
 
-from middleware import BodyDeadline
+from wsgi_hmac import BodyDeadline
 
 
 def echo_app(environ, start_response):

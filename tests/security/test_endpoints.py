@@ -7,9 +7,9 @@ from flask import Flask
 from conversions.web import protections
 from conversions.web.auth import admin_required
 from conversions.web.errors import register
-from middleware import HmacMiddleware
 from tests.security.conftest import TOKEN, concrete, operations
 from tests.support import wsgi_layer
+from wsgi_hmac import HmacMiddleware
 
 BODY_METHODS = ("post", "put", "patch")
 

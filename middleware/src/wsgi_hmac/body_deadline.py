@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from middleware.hmac_auth import INCOMPLETE_BODY
-from middleware.refusals import refuse
-from middleware.schemes import Failure
+from wsgi_hmac.hmac_auth import INCOMPLETE_BODY
+from wsgi_hmac.refusals import refuse
+from wsgi_hmac.schemes import Failure
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
