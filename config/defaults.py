@@ -20,6 +20,13 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_WRITER = "inline"
 # The writer process's socket: set by gunicorn's master for its workers, not by hand.
 SQLITE_WRITER_SOCKET = ""
+# A write waits at most this long for the writer process's answer or for the SQLite writer lock
+# (a process holding it may be stopped), then answers 503 store_unavailable with Retry-After: "it
+# may have been stored; retrying is safe". At most WRITE_WAITERS threads a process wait on writes
+# at once (a write finding them all busy for half a second answers the same 503), so a stopped
+# writer never holds every thread: config/gunicorn.conf.py sets it to its threads less two.
+WRITE_TIMEOUT_SECONDS = 5.0
+WRITE_WAITERS = 6
 
 # The service's address as providers reach it, for the postback URLs it prints.
 PUBLIC_URL = "http://127.0.0.1:8000"

@@ -11,6 +11,7 @@ from peewee import InterfaceError, OperationalError
 from conversions.store import migrations, writer_link
 from conversions.store.database import connection, database, from_config, sqlite_file
 from conversions.store.models import MODELS
+from conversions.store.writer import deadlines
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ def create_schema() -> list[int]:
 def init_app(app: Flask) -> None:
     """Bind the models to the configured database and manage connections per request."""
     database.initialize(from_config(app.config))
+    deadlines.configure(float(app.config["WRITE_TIMEOUT_SECONDS"]),
+                        int(app.config["WRITE_WAITERS"]))
     # gunicorn's master names the writer process's socket (store.writer_supervisor).
     socket_path = str(app.config.get("SQLITE_WRITER_SOCKET") or "")
     writer_link.configure(socket_path if sqlite_file(database.obj) else "")
