@@ -49,8 +49,11 @@ BODY_READERS = 6
 BODY_READER_WAIT_SECONDS = 1.0
 # A provider's postback (Branch's webhook bodies carry the whole event).
 POSTBACK_MAX_BODY = 256 * 1024
-# An offline CSV upload (POST /api/conversions/imports); it is read as a stream.
+# An offline CSV upload (POST /api/conversions/imports and the settings page's upload); it is
+# read as a stream into a scratch file, never whole into memory, and must arrive within
+# BODY_TIMEOUT_SECONDS plus its length at BODY_STREAM_RATE bytes a second (100 MB: 6.5 min).
 IMPORT_MAX_BODY = 1024 * 1024 * 1024
+BODY_STREAM_RATE = 256 * 1024
 # Offline conversions may be this old (Google Ads takes 90 days); they may not be in the future.
 IMPORT_MAX_AGE_SECONDS = 90 * 24 * 3600
 # Errors an import lists; past it, rows are still read and counted (errors_truncated).
