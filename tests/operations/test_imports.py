@@ -291,6 +291,13 @@ def test_import_csv_refuses_a_wide_row_without_reading_it_whole(runner, tenant, 
     assert stored() == []
 
 
+def test_a_file_over_the_64_kib_default_limit_is_imported(client, tenant, frozen):
+    body = generic_rows(2_000)  # about 80 KB: the API and the page take up to IMPORT_MAX_BODY
+    assert len(body) > 64 * 1024
+    response = upload(client, tenant, body)
+    assert (response.status_code, response.json["inserted"]) == (200, 2_000)
+
+
 def test_progress_is_reported_in_bytes_read(app, tenant, frozen):
     data = (GENERIC * 1).encode()
     seen: list[int] = []
