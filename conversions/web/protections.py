@@ -95,13 +95,18 @@ def read_bodies_in_time(app: Flask, on_reject: RejectHook) -> None:
     in_memory = max(int(config[name]) for name, streamed in
                     [*BODY_LIMITS.values(), (DEFAULT_LIMIT, False)] if not streamed)
     routes = app.url_map.bind("localhost")  # the map is complete: this is called last
+    # A path without parameters (the goal's, the webhook's) by a dict look-up, not the matcher.
+    fixed = {(rule.rule, method): rule.endpoint for rule in app.url_map.iter_rules()
+             if not rule.arguments for method in rule.methods or ()}
 
     def route_limit(environ: WSGIEnvironment) -> int:
-        try:
-            endpoint, _ = routes.match(environ.get("PATH_INFO") or "/",
-                                       method=environ.get("REQUEST_METHOD"))
-        except HTTPException:  # no such route, or a redirect: the small default
-            endpoint = None
+        path, method = environ.get("PATH_INFO") or "/", environ.get("REQUEST_METHOD", "")
+        endpoint = fixed.get((path, method))
+        if endpoint is None:
+            try:
+                endpoint, _ = routes.match(path, method=method)
+            except HTTPException:  # no such route, or a redirect: the small default
+                endpoint = None
         return body_limit(config, endpoint)
 
     app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
