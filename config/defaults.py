@@ -22,9 +22,10 @@ SQLITE_WRITER = "inline"
 SQLITE_WRITER_SOCKET = ""
 # A write waits at most this long for the writer process's answer or for the SQLite writer lock
 # (a process holding it may be stopped), then answers 503 store_unavailable with Retry-After: "it
-# may have been stored; retrying is safe". At most WRITE_WAITERS threads a process wait on writes
-# at once (a write finding them all busy for half a second answers the same 503), so a stopped
-# writer never holds every thread: config/gunicorn.conf.py sets it to its threads less two.
+# may have been stored; retrying is safe". With the writer process, at most WRITE_WAITERS threads
+# a worker wait on writes at once (a write finding them all busy for half a second answers the
+# same 503), so a stopped writer never holds every thread: config/gunicorn.conf.py sets it to its
+# threads less two.
 WRITE_TIMEOUT_SECONDS = 5.0
 WRITE_WAITERS = 6
 

@@ -15,9 +15,10 @@ writes go to one writer process instead (``store.writer_process``), which commit
 by ``commit`` here, under the same lock.
 
 No write waits without a deadline: the lock is waited for at most ``WRITE_TIMEOUT_SECONDS``
-(a process holding it may be stopped), then the group fails as a store failure (503), and at
-most ``WRITE_WAITERS`` threads of a process wait on a write at once (``waiting``), so a write
-that hangs cannot hold every thread (health checks answer meanwhile).
+(a process holding it may be stopped), then the group fails as a store failure (503). Where
+the writes wait on the writer process, at most ``WRITE_WAITERS`` threads of a worker wait at
+once (``deadlines.waiting``), so a stopped writer cannot hold every thread (health checks
+answer meanwhile).
 """
 from __future__ import annotations
 
@@ -49,20 +50,23 @@ WAITER_WAIT_SECONDS = 0.5
 
 class Deadlines:
     """How long a write may wait, and how many threads of a process may wait at once
-    (``configure`` sets them from the app's settings)."""
+    (``configure`` sets them from the app's settings; 0 waiters: as many as come)."""
 
     def __init__(self) -> None:
         self.seconds = 5.0
-        self.waiters = threading.BoundedSemaphore(6)
+        self.waiters: threading.BoundedSemaphore | None = None
 
     def configure(self, seconds: float, waiters: int) -> None:
         self.seconds = seconds
-        self.waiters = threading.BoundedSemaphore(max(1, waiters))
+        self.waiters = threading.BoundedSemaphore(waiters) if waiters > 0 else None
 
     @contextmanager
     def waiting(self) -> Iterator[None]:
         """Hold one of the waiters for a write; a store failure if none frees in time."""
         waiters = self.waiters
+        if waiters is None:
+            yield
+            return
         if not waiters.acquire(timeout=WAITER_WAIT_SECONDS):
             raise OperationalError("every writer slot of this process is waiting on the store")
         try:

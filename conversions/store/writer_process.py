@@ -129,7 +129,7 @@ def main() -> None:
     app = Flask("conversions")
     load(app)
     database.initialize(from_config(app.config, pool_size=1))
-    deadlines.configure(float(app.config["WRITE_TIMEOUT_SECONDS"]), 1)
+    deadlines.configure(float(app.config["WRITE_TIMEOUT_SECONDS"]), 0)
     serve(sys.argv[1])
 
 
