@@ -11,6 +11,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", 8))
 # At most this many threads of a worker wait for request bodies (wsgi_hmac.BodyDeadline):
 # two stay free for everything else, health checks included, whatever slow senders do.
 os.environ.setdefault("CONVERSIONS_BODY_READERS", str(max(1, threads - 2)))
+# Likewise for threads waiting on a write (conversions/store/writer.py): a stopped writer
+# process holds at most these, never the health checks' threads.
+os.environ.setdefault("CONVERSIONS_WRITE_WAITERS", str(max(1, threads - 2)))
 # On a SQLite file, one writer process started by this master runs every worker's event writes
 # (conversions/store/writer_process.py); CONVERSIONS_SQLITE_WRITER=inline keeps them in each worker.
 os.environ.setdefault("CONVERSIONS_SQLITE_WRITER", "process")

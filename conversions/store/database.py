@@ -37,10 +37,13 @@ DURABILITY = {"normal": ("NORMAL", "off"), "full": ("FULL", "on")}
 
 
 def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
-            busy_timeout_ms: int = 5000, durability: str = "") -> Database:
+            busy_timeout_ms: int = 5000, durability: str = "",
+            connect_timeout: int = 5) -> Database:
     """Make the database for ``url``: pooled, and for SQLite in WAL mode with its pragmas.
 
-    ``durability`` ("normal" or "full"), when given, beats ``synchronous``.
+    ``durability`` ("normal" or "full"), when given, beats ``synchronous``. A PostgreSQL
+    server that takes the connection but never answers (stopped) fails it after
+    ``connect_timeout`` seconds (libpq's least is 2), where libpq would wait for ever.
     """
     if durability and durability.lower() not in DURABILITY:
         raise ValueError(f"DURABILITY must be one of {', '.join(DURABILITY)}, not {durability}")
@@ -71,8 +74,10 @@ def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
         options["lock_type"] = "IMMEDIATE"
     elif not scheme.endswith("+pool") and scheme not in _POOLED:
         options = {}
-    if scheme.startswith("postgres") and postgres_mode:
-        options["options"] = f"-c synchronous_commit={postgres_mode}"
+    if scheme.startswith("postgres"):
+        options["connect_timeout"] = connect_timeout
+        if postgres_mode:
+            options["options"] = f"-c synchronous_commit={postgres_mode}"
     return db_url.connect(url, **options)
 
 
