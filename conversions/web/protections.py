@@ -89,7 +89,7 @@ def read_bodies_in_time(app: Flask, on_reject: RejectHook) -> None:
     ``BODY_TIMEOUT_SECONDS`` by at most ``BODY_READERS`` threads a process (a body waits up
     to ``BODY_READER_WAIT_SECONDS`` for one), before anything else runs, up to its route's
     limit; a streamed route's body is read by its view within ``BODY_TIMEOUT_SECONDS`` plus
-    its length at ``BODY_STREAM_RATE`` (``middleware/body_deadline.py``); ``on_reject``
+    its length at ``BODY_STREAM_RATE`` (``wsgi_hmac.BodyDeadline``); ``on_reject``
     counts its refusals."""
     config = app.config
     in_memory = max(int(config[name]) for name, streamed in
