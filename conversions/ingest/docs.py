@@ -108,7 +108,8 @@ class PostbackAccepted(Schema):
     duplicate = fields.Boolean(required=True)
     updated = fields.Boolean(required=True, metadata={
         "description": "A declined, pending or other conversion was approved by this one, "
-                       "or an approved one declined (reversed)."})
+                       "or a counted one (any status but declined) declined: reversed, "
+                       "once."})
     status = fields.String(allow_none=True, metadata={
         "description": "approved, pending, declined or other (RedTrack), else null."})
     time_estimated = fields.Boolean(required=True, metadata={

@@ -5,8 +5,9 @@ The token in the URL names the tenant (providers cannot sign; ``postback_tokens`
 optional allow-list restricts the sender's address, and every rule of the other sources
 applies. Postbacks are unsigned like the pixel: they never feed AI first-touch attribution.
 A declined conversion is stored without a value; a later Approved one for the same id gives
-it its value once, and a Declined after an Approved one reverses it once (its value no longer
-counts; the conversion then stays declined, so a retried Approved cannot flip it back).
+it its value once, and a Declined after any counted one (Approved, Pending, Other or no
+status) reverses it once (its value no longer counts; the conversion then stays declined, so
+a retried Approved cannot flip it back).
 """
 from __future__ import annotations
 
@@ -75,8 +76,8 @@ def read_params() -> dict[str, Any]:
 
 def store(row: dict[str, Any]) -> tuple[int, str]:
     """Store a postback; ``(event id, outcome)``: stored, duplicate, approved (a declined,
-    pending or other conversion now approved, once) or reversed (an approved one now
-    declined, once)."""
+    pending or other conversion now approved, once) or reversed (a counted one, whatever its
+    status, now declined, once)."""
     return group_commit.run(lambda: _store(row))
 
 
@@ -95,15 +96,16 @@ def _store(row: dict[str, Any]) -> tuple[int, str]:
                                Event.properties, Event.occurred_at_ms)
                   .where(Event.id == event_id).get())
         properties = json.loads(stored.properties) if stored.properties else {}
-        if stored.status is None or properties.get(REVERSED):
+        if properties.get(REVERSED):
             return event_id, "duplicate"
-        if row["status"] == "approved" and stored.status != "approved":
+        if row["status"] == "approved" and stored.status not in (None, "approved"):
             declined = properties.pop("declined_value", None)
             value = row["value_hundredths"]
             if value is None and declined is not None:
                 value = money.hundredths(money.parse(declined))
             outcome = "approved"
-        elif row["status"] == "declined" and stored.status == "approved":
+        elif row["status"] == "declined" and stored.status != "declined":
+            # A counted conversion (approved, pending, other or without a status) is reversed.
             if stored.value_hundredths is not None:
                 properties["declined_value"] = money.text(stored.value_hundredths)
             properties[REVERSED] = True

@@ -463,6 +463,56 @@ def test_a_conversion_declined_approved_then_declined_ends_without_revenue(
     assert json.loads(event.properties)["declined_value"] == "30.00"
 
 
+
+@pytest.mark.parametrize("before", ["Pending", "Other", None])
+def test_a_declined_reverses_any_counted_conversion_once(client, tenant, token, frozen, before):
+    """Whatever status came first (or none), a Declined takes the value out of every figure
+    once: stats, the optimizer feed and the rollups; a second Declined changes nothing."""
+    tenant_id = tenant["tenant_id"]
+
+    def figures() -> list[tuple[int, dict]]:
+        with connection():
+            (stats,) = client.get(f"/api/conversions/stats?tenant_id={tenant_id}").json["series"]
+            (feed,) = client.get(f"/api/conversions/metrics?tenant_id={tenant_id}"
+                                 ).json["series"]
+        return [(stats["events"], stats["value"]), (feed["conversions"], feed["value"])]
+
+    first = client.get(url("redtrack", token, **REDTRACK,
+                           **({"status": before} if before else {})))
+    assert first.status_code == 202, first.json
+    with connection():
+        aggregation.aggregate(clock.now_ms() + 1)
+    assert figures() == [(1, {"USD": "30.00"})] * 2
+    frozen.now += 600
+    declined = client.get(url("redtrack", token, **REDTRACK, status="Declined"))
+    assert (declined.status_code, declined.json["updated"], declined.json["status"]) == (
+        202, True, "declined")
+    assert declined.json["event_id"] == first.json["event_id"]
+    (event,) = stored()
+    assert (event.status, event.value_hundredths) == ("declined", None)
+    assert json.loads(event.properties) == {"click_id": REDTRACK["clickid"],
+                                            "declined_value": "30.00", "reversed": True}
+    assert figures() == [(1, {"USD": "0.00"})] * 2
+    with connection():
+        aggregation.aggregate(clock.now_ms() + 1)
+    assert figures() == [(1, {"USD": "0.00"})] * 2
+    for status in ("Declined", "Approved", "Pending"):
+        again = client.get(url("redtrack", token, **REDTRACK, status=status))
+        assert (again.status_code, again.json["duplicate"], again.json["updated"]) == (
+            200, True, False)
+    assert figures() == [(1, {"USD": "0.00"})] * 2
+    assert len(stored()) == 1
+
+
+def test_a_second_declined_of_a_declined_conversion_is_a_duplicate(client, token, frozen):
+    first = client.get(url("redtrack", token, **REDTRACK, status="Declined"))
+    again = client.get(url("redtrack", token, **REDTRACK, status="Declined"))
+    assert (first.status_code, again.status_code, again.json["updated"]) == (202, 200, False)
+    (event,) = stored()
+    assert (event.status, event.value_hundredths) == ("declined", None)
+    assert "reversed" not in json.loads(event.properties)
+
+
 def test_tenant_postback_token_prints_the_token_once_with_every_providers_url(runner, tenant):
     result = runner.invoke(args=["tenant", "postback-token", "--domain", "shop.example.com"])
     assert result.exit_code == 0, result.output
