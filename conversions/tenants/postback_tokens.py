@@ -97,7 +97,7 @@ class TokenCache:
         with connection():
             row = find(token)
             tenant_id = row.tenant_id if row else None
-            allowed = [ipaddress.ip_network(cidr) for cidr in networks(tenant_id)] \
+            allowed = [allowed_network(cidr) for cidr in networks(tenant_id)] \
                 if tenant_id else []
         with self._lock:
             if len(self._entries) > 10000:
@@ -116,12 +116,27 @@ def networks(tenant_id: str) -> list[str]:
     return [row.cidr for row in rows]
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# IPv6's IPv4-mapped addresses (::ffff:a.b.c.d), RFC 4291 section 2.5.5.2.
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def allowed_network(text: str) -> Network:
+    """An allow-list entry as a network; one of IPv4-mapped IPv6 addresses as the IPv4 range
+    it maps, so it matches the IPv4 senders it names (and their mapped form)."""
+    network = ipaddress.ip_network(text, strict=False)
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        return ipaddress.IPv4Network((int(network.network_address) & 0xFFFFFFFF,
+                                      network.prefixlen - 96))
+    return network
+
+
 def parse_networks(text: str) -> list[str]:
     """CIDR ranges (or single addresses) separated by commas, spaces or lines, normalised."""
     found = []
     for part in text.replace(",", " ").split():
         try:
-            found.append(str(ipaddress.ip_network(part, strict=False)))
+            found.append(str(allowed_network(part)))
         except ValueError:
             raise PostbackError(f"{part} is not an IP address or CIDR range") from None
     if len(found) > MAX_NETWORKS:
@@ -141,7 +156,7 @@ def set_networks(tenant_id: str, text: str) -> list[str]:
     return cidrs
 
 
-def address_allowed(allowed: list[Any], address: str | None) -> bool:
+def address_allowed(allowed: list[Network], address: str | None) -> bool:
     """Whether ``address`` (as ProxyFix leaves it) is in the allow-list; empty allows all."""
     if not allowed:
         return True

@@ -12,7 +12,7 @@ import pytest
 from conversions.core import clock
 from conversions.metrics import aggregation
 from conversions.store.database import connection
-from conversions.store.models import Event, IngestionFailure, PostbackKey
+from conversions.store.models import Event, IngestionFailure, PostbackKey, PostbackNetwork
 from conversions.tenants import postback_tokens, settings
 
 BASE = "/api/conversions/postback"
@@ -347,6 +347,25 @@ def test_the_allow_list_refuses_other_addresses(client, tenant, token):
     assert inside.status_code == 202
     assert client.get(url("generic", token, event_name="y"),
                       environ_overrides={"REMOTE_ADDR": "2001:db8::5"}).status_code == 202
+
+
+
+def test_ipv4_mapped_allow_list_entries_match_ipv4_senders(client, tenant, token):
+    with connection():
+        saved = postback_tokens.set_networks(tenant["tenant_id"],
+                                             "::ffff:203.0.113.5, ::ffff:198.51.100.0/120")
+        # An entry saved before entries were normalised, as it was stored then.
+        PostbackNetwork.create(tenant=tenant["tenant_id"], cidr="::ffff:c000:22c/128",
+                               created_at_ms=0)
+    assert saved == ["203.0.113.5/32", "198.51.100.0/24"]
+
+    def status(address: str) -> int:
+        return client.get(url("generic", token, event_name=address.replace(":", "-")),
+                          environ_overrides={"REMOTE_ADDR": address}).status_code
+
+    assert [status(a) for a in ("203.0.113.5", "::ffff:203.0.113.5", "198.51.100.77",
+                                "192.0.2.44", "::ffff:192.0.2.44")] == [202] * 5
+    assert [status(a) for a in ("203.0.113.6", "::ffff:203.0.113.6", "2001:db8::1")] == [403] * 3
 
 
 def test_the_allow_list_reads_the_address_proxy_fix_leaves(database_url, tenant):
