@@ -46,6 +46,16 @@ def token_tenant() -> str | None:
     return g.tenant_id
 
 
+def budget_tenant() -> str | None:
+    """The tenant whose postback budget this request spends: none for a sender off the
+    tenant's allow-list (the view refuses it), so a leaked token used from elsewhere cannot
+    starve the allowed provider; such a sender spends only its address's own limit."""
+    tenant_id = token_tenant()
+    if tenant_id is None or not address_allowed(g.postback_networks, request.remote_addr):
+        return None
+    return tenant_id
+
+
 def names_other_tenant(tenant_id: str) -> bool:
     """Whether the query names a tenant other than the token's (a token of another tenant)."""
     named = request.args.get("tenant_id")
@@ -128,7 +138,7 @@ def _store(row: dict[str, Any]) -> tuple[int, str]:
 
 
 @bp.route(RULE, methods=["GET", "POST"])
-@limits.ingest(SOURCE, tenant=token_tenant)
+@limits.ingest(SOURCE, tenant=budget_tenant)
 def receive_postback(provider: str, token: str) -> ResponseReturnValue:
     if request.method == "HEAD":  # link checkers and prefetchers must not store events
         raise ApiError(405, "method_not_allowed", "Use GET or POST to send a postback.")

@@ -392,6 +392,22 @@ def test_the_tenant_rate_limit_applies(client, tenant, token):
     assert codes == [202, 202, 429]
 
 
+
+def test_requests_off_the_allow_list_never_spend_the_tenants_budget(client, tenant, token):
+    """A leaked token used from off the allow-list cannot starve the allowed provider."""
+    settings.put(tenant["tenant_id"], "rate_limit.postback", "2 per minute")
+    with connection():
+        postback_tokens.set_networks(tenant["tenant_id"], "192.0.2.0/24")
+
+    def codes(address: str, count: int) -> list[int]:
+        return [client.get(url("generic", token, event_name=f"e{address[-2:]}{i}"),
+                           environ_overrides={"REMOTE_ADDR": address}).status_code
+                for i in range(count)]
+
+    assert codes("198.51.100.7", 10) == [403] * 10
+    assert codes("192.0.2.44", 3) == [202, 202, 429]
+
+
 def test_a_test_postback_is_kept_apart(client, token):
     response = client.get(url("generic", token, event_name="lead", test_event_code="T1"))
     assert (response.status_code, response.json["verdict"]) == (202, "accepted")
