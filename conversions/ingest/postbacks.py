@@ -26,7 +26,7 @@ from conversions.store import prepared
 from conversions.store.database import database
 from conversions.store.models import Event, Tenant
 from conversions.store.writer import group_commit
-from conversions.tenants.postback_tokens import address_allowed, token_cache
+from conversions.tenants.postback_tokens import Found, address_allowed, token_cache
 from conversions.web.errors import ApiError
 
 bp = Blueprint("postbacks", __name__)
@@ -42,8 +42,26 @@ def token_tenant() -> str | None:
         token = (request.view_args or {}).get("token", "")
         usable = 0 < len(token) <= 128 and token.isprintable()
         ttl = float(current_app.config["KEY_CACHE_SECONDS"])
-        g.tenant_id, g.postback_networks = token_cache.get(token, ttl) if usable else (None, [])
+        found = token_cache.cached(token, ttl) if usable else (None, [])
+        g.tenant_id, g.postback_networks = found or _look_up(token)
     return g.tenant_id
+
+
+def _look_up(token: str) -> Found:
+    """The token looked up in the store, unless the client address has sent too many
+    unknown tokens (429, before any query); an unknown one counts against the address."""
+    address = request.remote_addr or ""
+    wait = limits.token_failures.wait(address)
+    if wait is not None:
+        error = ApiError(429, "rate_limited",
+                         f"Too many unknown postback tokens; retry in {wait} s.",
+                         retry_after=wait)
+        error.headers["Retry-After"] = str(wait)
+        raise error
+    found = token_cache.load(token)
+    if found[0] is None:
+        limits.token_failures.record(address)
+    return found
 
 
 def budget_tenant() -> str | None:

@@ -105,7 +105,7 @@ def record_rejection(environ: WSGIEnvironment, failure: Failure,
     """Count and log a refusal by a middleware (never the signature or the key)."""
     tenant_id = keyring.tenant_id if keyring else None
     if failure.error == "invalid_signature" and keyring is not None:
-        limits.signature_failures.record(environ, keyring)
+        limits.record_signature_failure(environ, keyring)
     tally.rejected(tenant_id, SOURCES.get(environ.get("PATH_INFO", ""), "unknown"), failure.error)
     log.info("signed request refused", extra={
         "path": environ.get("PATH_INFO"), "status": failure.status, "error": failure.error,
@@ -115,7 +115,7 @@ def record_rejection(environ: WSGIEnvironment, failure: Failure,
 
 def routes(app: Flask) -> list[Route]:
     config = app.config
-    guard = limits.signature_failures.check
+    guard = limits.signature_guard
     return [
         Route(GOAL_PATH, HeaderHmacScheme(GOAL_HEADER, content=goal_content, name="goal"),
               goal_keys, max_body=int(config["GOAL_MAX_BODY"]), guard=guard),

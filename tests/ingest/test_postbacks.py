@@ -305,6 +305,69 @@ def test_an_unknown_or_revoked_token_is_refused(client, tenant, token, method):
     assert stored() == []
 
 
+
+@pytest.fixture
+def queries(monkeypatch):
+    """Counts the statements the store runs (each still runs)."""
+    from conversions.store.database import database
+
+    run = database.obj.execute_sql
+    seen: list[str] = []
+
+    def counted(sql, *args, **kwargs):
+        seen.append(sql)
+        return run(sql, *args, **kwargs)
+
+    monkeypatch.setattr(database.obj, "execute_sql", counted)
+    return seen
+
+
+def test_unknown_tokens_are_throttled_per_address_before_any_query(client, tenant, token,
+                                                                   queries):
+    client.application.config["POSTBACK_GUESS_LIMIT"] = "3 per minute"
+
+    def send(sent: str, address: str):
+        return client.get(url("generic", sent, event_name="x"),
+                          environ_overrides={"REMOTE_ADDR": address})
+
+    guesses = [send(f"pb_guess{i}", "198.51.100.7") for i in range(3)]
+    assert [r.json["error"] for r in guesses] == ["invalid_token"] * 3
+    queries.clear()
+    refused = send("pb_guess3", "198.51.100.7")
+    assert (refused.status_code, refused.json["error"]) == (429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert queries == []
+    # Even a live token needs a look-up (no cache in these tests): the address waits too.
+    assert send(token, "198.51.100.7").status_code == 429
+    assert send(token, "192.0.2.1").status_code == 202
+    assert send("pb_guess4", "192.0.2.1").status_code == 401
+
+
+def test_a_revoked_token_sent_again_is_looked_up_once(client, tenant, token, queries):
+    """A provider still sending a revoked token costs no query a request, and its address
+    is not throttled for it."""
+    client.application.config.update(POSTBACK_GUESS_LIMIT="3 per minute",
+                                      KEY_CACHE_SECONDS=2)
+    with connection():
+        postback_tokens.revoke(tenant["tenant_id"], token)
+    queries.clear()
+    codes = {client.get(url("generic", token, event_name="x")).status_code for _ in range(10)}
+    assert codes == {401}
+    assert 0 < len(queries) <= 3
+
+
+def test_unknown_tokens_never_push_live_ones_out_of_the_cache(app, tenant, token):
+    cache = postback_tokens.TokenCache(live=10, unknown=10)
+    assert cache.load(token)[0] == tenant["tenant_id"]
+    with connection():  # revoked behind the cache's back: only a look-up would see it
+        PostbackKey.update(revoked_at_ms=1).execute()
+    for i in range(50):
+        cache.load(f"pb_flood{i}")
+    assert cache.cached(token, ttl=600) == (tenant["tenant_id"], [])
+    assert cache.cached("pb_flood0", ttl=600) is None  # the oldest miss left
+    assert cache.cached("pb_flood49", ttl=600) == (None, [])
+
+
 def test_a_token_of_another_tenant_is_refused(client, token):
     response = client.get(url("generic", token, event_name="x",
                               tenant_id="00000000-0000-0000-0000-000000000000"))
