@@ -16,7 +16,7 @@ from conversions.ingest import limits
 from conversions.ingest.pixel import PIXEL_PATH
 from conversions.metrics import tally
 from conversions.tenants.accounts import key_cache
-from conversions.web import errors
+from conversions.web import errors, logs
 from conversions.web.errors import ApiError
 from middleware import (
     Failure,
@@ -108,8 +108,8 @@ def record_rejection(environ: WSGIEnvironment, failure: Failure,
         limits.record_signature_failure(environ, keyring)
     tally.rejected(tenant_id, SOURCES.get(environ.get("PATH_INFO", ""), "unknown"), failure.error)
     log.info("signed request refused", extra={
-        "path": environ.get("PATH_INFO"), "status": failure.status, "error": failure.error,
-        "tenant_id": tenant_id,
+        "path": logs.mask_tokens(environ.get("PATH_INFO", "")), "status": failure.status,
+        "error": failure.error, "tenant_id": tenant_id,
     })
 
 

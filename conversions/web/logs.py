@@ -1,14 +1,66 @@
-"""Logging: one JSON object a line (or plain text), configured once per process."""
+"""Logging: one JSON object a line (or plain text), configured once per process, with every
+postback token masked."""
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from typing import Any
 
 from flask import Flask
 from pythonjsonlogger.json import JsonFormatter
 
+from conversions.core.postback_providers import PATH
+
+# A postback URL holds its token, the tenant's secret: /api/conversions/postback/<provider>/
+# then the token, up to its query, a space or a quote (as a URL appears in a log line).
+_PREFIX = PATH.split("{provider}", 1)[0]
+_TOKEN = re.compile("(" + re.escape(_PREFIX) + r"[^/?#\s]+/)[^?#\s\"'\\<>]+")
+
+
+def mask_tokens(text: str) -> str:
+    """``text`` with the token of every postback URL in it shown as ``[token]``."""
+    return _TOKEN.sub(r"\1[token]", text) if _PREFIX in text else text
+
+
+def _masked(record: logging.LogRecord) -> logging.LogRecord:
+    """``record`` with tokens masked in its message, its exception's text and its stack."""
+    if record.args or not isinstance(record.msg, str):
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad call: logging reports it when a handler formats it
+            return record
+        record.msg, record.args = mask_tokens(message), None
+    elif _PREFIX in record.msg:
+        record.msg = mask_tokens(record.msg)
+    if record.exc_info and record.exc_info[0] is not None:
+        # Formatted now, masked, and kept as the text every formatter shows (the traceback of
+        # an error handling a postback may quote its URL).
+        text = logging.Formatter().formatException(record.exc_info)
+        if _PREFIX in text:
+            record.exc_text, record.exc_info = mask_tokens(text), None
+    if record.stack_info and _PREFIX in record.stack_info:
+        record.stack_info = mask_tokens(record.stack_info)
+    return record
+
+
+def mask_every_record() -> None:
+    """Make every log record of this process (the service's, Flask's, werkzeug's and
+    gunicorn's, whatever handler writes it) with postback tokens masked: the record factory
+    masks each as it is made. Idempotent."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "masks_tokens", False):
+        return
+
+    def masking(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return _masked(make(*args, **kwargs))
+
+    masking.masks_tokens = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masking)
+
 
 def init_app(app: Flask) -> None:
+    mask_every_record()
     root = logging.getLogger()
     if not any(getattr(h, "_conversions", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
