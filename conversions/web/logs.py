@@ -12,10 +12,10 @@ from pythonjsonlogger.json import JsonFormatter
 
 from conversions.core.postback_providers import PATH
 
-# A postback URL holds its token, the tenant's secret: /api/conversions/postback/<provider>/
-# then the token, up to its query, a space or a quote (as a URL appears in a log line).
+# A postback URL (``PATH``) holds its token, the tenant's secret: after the provider, up to
+# the query, a space, a quote or an escape (as a URL appears in a log line).
 _PREFIX = PATH.split("{provider}", 1)[0]
-_TOKEN = re.compile("(" + re.escape(_PREFIX) + r"[^/?#\s]+/)[^?#\s\"'\\<>]+")
+_TOKEN = re.compile(r"(/api/conversions/postback/[^/?#\s]+/)[^?#\s\"'\\<>]+")
 
 
 def mask_tokens(text: str) -> str:

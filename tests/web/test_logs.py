@@ -6,6 +6,8 @@ import logging
 import pytest
 from pythonjsonlogger.json import JsonFormatter
 
+from conversions.core.postback_providers import PATH as PATH_TEMPLATE
+from conversions.core.postback_providers import PROVIDERS
 from conversions.web.logs import mask_tokens
 
 TOKEN = "pb_Q2hhbmdlZC1ieS10aGUtdGVzdC1vbmx5LTEyMzQ"
@@ -30,6 +32,13 @@ PATH = f"/api/conversions/postback/adjust/{TOKEN}"
 ])
 def test_mask_tokens(text, masked):
     assert mask_tokens(text) == masked
+
+
+def test_the_route_of_every_provider_is_masked():
+    for provider in PROVIDERS:
+        url = PATH_TEMPLATE.format(provider=provider, token=TOKEN)
+        assert mask_tokens(f"GET {url}?a=1") == \
+            f"GET {PATH_TEMPLATE.format(provider=provider, token='[token]')}?a=1"
 
 
 def test_every_record_is_masked_whoever_logs_it_and_however_it_is_written(app, caplog):
