@@ -10,17 +10,16 @@ from typing import Any
 from flask import Flask
 from pythonjsonlogger.json import JsonFormatter
 
-from conversions.core.postback_providers import PATH
-
-# A postback URL (``PATH``) holds its token, the tenant's secret: after the provider, up to
-# the query, a space, a quote or an escape (as a URL appears in a log line).
-_PREFIX = PATH.split("{provider}", 1)[0]
-_TOKEN = re.compile(r"(/api/conversions/postback/[^/?#\s]+/)[^?#\s\"'\\<>]+")
+# A postback URL (``core.postback_providers.PATH``) holds its token, the tenant's secret:
+# everything after the provider (whatever that holds but a slash or an ASCII space: a wrong
+# one too), up to the query, a space, a quote or an escape, as a URL appears in a log line.
+_TOKEN = re.compile(r"(/api/conversions/postback/[^/\s]*/)[^?#\s\"'\\<>]+", re.ASCII)
+_MARK = "/api/conversions/postback/"  # most log lines lack it, and skip the pattern
 
 
 def mask_tokens(text: str) -> str:
     """``text`` with the token of every postback URL in it shown as ``[token]``."""
-    return _TOKEN.sub(r"\1[token]", text) if _PREFIX in text else text
+    return _TOKEN.sub(r"\1[token]", text) if _MARK in text else text
 
 
 def _masked(record: logging.LogRecord) -> logging.LogRecord:
@@ -31,15 +30,16 @@ def _masked(record: logging.LogRecord) -> logging.LogRecord:
         except Exception:  # a bad call: logging reports it when a handler formats it
             return record
         record.msg, record.args = mask_tokens(message), None
-    elif _PREFIX in record.msg:
+    else:
         record.msg = mask_tokens(record.msg)
     if record.exc_info and record.exc_info[0] is not None:
         # Formatted now, masked, and kept as the text every formatter shows (the traceback of
         # an error handling a postback may quote its URL).
         text = logging.Formatter().formatException(record.exc_info)
-        if _PREFIX in text:
-            record.exc_text, record.exc_info = mask_tokens(text), None
-    if record.stack_info and _PREFIX in record.stack_info:
+        masked = mask_tokens(text)
+        if masked != text:
+            record.exc_text, record.exc_info = masked, None
+    if record.stack_info:
         record.stack_info = mask_tokens(record.stack_info)
     return record
 

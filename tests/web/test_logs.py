@@ -25,6 +25,12 @@ PATH = f"/api/conversions/postback/adjust/{TOKEN}"
                  '[token]", "n": 1}', id="json"),
     pytest.param(f"{PATH} and {PATH}#x", "/api/conversions/postback/adjust/[token] and "
                  "/api/conversions/postback/adjust/[token]#x", id="twice"),
+    pytest.param(f"GET /api/conversions/postback/\xc2\xa0x\x85?<&/{TOKEN} HTTP/1.1",
+                 "GET /api/conversions/postback/\xc2\xa0x\x85?<&/[token] HTTP/1.1",
+                 id="any-provider-as-gunicorn-decodes-it"),
+    pytest.param(f"/api/conversions/postback//{TOKEN}",
+                 "/api/conversions/postback//[token]", id="no-provider"),
+    pytest.param(f"{PATH}/more", "/api/conversions/postback/adjust/[token]", id="more-path"),
     pytest.param("GET /api/conversions/postback/adjust HTTP/1.1",
                  "GET /api/conversions/postback/adjust HTTP/1.1", id="no-token"),
     pytest.param("100% of /api/conversions/pixel", "100% of /api/conversions/pixel",
