@@ -108,7 +108,7 @@ def record_rejection(environ: WSGIEnvironment, failure: Failure,
         limits.record_signature_failure(environ, keyring)
     tally.rejected(tenant_id, SOURCES.get(environ.get("PATH_INFO", ""), "unknown"), failure.error)
     log.info("signed request refused", extra={
-        "path": logs.mask_tokens(environ.get("PATH_INFO", "")), "status": failure.status,
+        "path": logs.mask_path(environ.get("PATH_INFO", "")), "status": failure.status,
         "error": failure.error, "tenant_id": tenant_id,
     })
 

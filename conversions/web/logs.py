@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
@@ -22,6 +23,15 @@ def mask_tokens(text: str) -> str:
     return _TOKEN.sub(r"\1[token]", text) if _MARK in text else text
 
 
+def mask_path(path: str) -> str:
+    """A URL path, decoded, and nothing around it (it may hold spaces and quotes, which end a
+    URL in free text): everything after a postback's provider shown as ``[token]``."""
+    if not path.startswith(_MARK):
+        return path
+    provider, slash, _ = path[len(_MARK):].partition("/")
+    return f"{_MARK}{provider}/[token]" if slash else path
+
+
 def _masked(record: logging.LogRecord) -> logging.LogRecord:
     """``record`` with tokens masked in its message, its exception's text and its stack."""
     if record.args or not isinstance(record.msg, str):
@@ -29,6 +39,13 @@ def _masked(record: logging.LogRecord) -> logging.LogRecord:
             message = record.getMessage()
         except Exception:  # a bad call: logging reports it when a handler formats it
             return record
+        if _MARK in message and isinstance(record.args, Mapping):
+            # Named arguments (gunicorn's access log atoms): a decoded path among them is
+            # masked exactly, in place (its mapping may answer keys it does not hold).
+            for key, value in list(record.args.items()):
+                if isinstance(value, str) and value.startswith(_MARK):
+                    record.args[key] = mask_path(value)  # type: ignore[index]
+            message = record.getMessage()
         record.msg, record.args = mask_tokens(message), None
     else:
         record.msg = mask_tokens(record.msg)

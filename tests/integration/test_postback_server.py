@@ -81,6 +81,8 @@ def test_no_log_line_shows_the_token(tmp_path):
     with Server({"DATABASE_URL": url, "CONVERSIONS_KEY_CACHE_SECONDS": "0"}, workers=1,
                 log_path=log) as server:
         assert http("GET", f"{server.url}{path}?event_name=lead")[0] == 202
+        # Behind a provider that is none (gunicorn decodes the path it logs).
+        assert http("GET", f"{server.url}/api/conversions/postback/a%20%22b/{token}")[0] == 404
         # Nested past the parser's recursion limit (it answered 500, a traceback logged).
         http("POST", f"{server.url}{path}", b'{"a":' * 3000 + b"1" + b"}" * 3000,
              {"Content-Type": "application/json"})
@@ -92,5 +94,6 @@ def test_no_log_line_shows_the_token(tmp_path):
     assert suite_checks.leaks(text, {token}) == []
     masked = "/api/conversions/postback/generic/[token]"
     assert f'"GET {masked} HTTP/1.1" 202' in text  # the access log
+    assert r'"GET /api/conversions/postback/a \"b/[token] HTTP/1.1" 404' in text
     assert f'"path": "{masked}"' in text  # the service's refusal, an incomplete body
     assert f"Invalid HTTP request line: 'GET  {masked} HTTP/1.1'" in text  # gunicorn's error log

@@ -8,7 +8,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from conversions.core.postback_providers import PATH as PATH_TEMPLATE
 from conversions.core.postback_providers import PROVIDERS
-from conversions.web.logs import mask_tokens
+from conversions.web.logs import mask_path, mask_tokens
 
 TOKEN = "pb_Q2hhbmdlZC1ieS10aGUtdGVzdC1vbmx5LTEyMzQ"
 PATH = f"/api/conversions/postback/adjust/{TOKEN}"
@@ -40,6 +40,16 @@ def test_mask_tokens(text, masked):
     assert mask_tokens(text) == masked
 
 
+@pytest.mark.parametrize(("path", "masked"), [
+    (PATH, "/api/conversions/postback/adjust/[token]"),
+    (f"/api/conversions/postback/a \" b/{TOKEN} x/y", "/api/conversions/postback/a \" b/[token]"),
+    ("/api/conversions/postback/adjust", "/api/conversions/postback/adjust"),
+    ("/api/conversions/pixel", "/api/conversions/pixel"),
+])
+def test_mask_path(path, masked):
+    assert mask_path(path) == masked
+
+
 def test_the_route_of_every_provider_is_masked():
     for provider in PROVIDERS:
         url = PATH_TEMPLATE.format(provider=provider, token=TOKEN)
@@ -66,6 +76,16 @@ def test_every_record_is_masked_whoever_logs_it_and_however_it_is_written(app, c
             in written
         assert "Invalid request line: 'GET  /api/conversions/postback/adjust/[token] " \
             "HTTP/1.1'" in written
+
+
+def test_a_decoded_path_among_named_arguments_is_masked_exactly(app, caplog):
+    """gunicorn's access log passes its atoms by name; the path is decoded, so a provider
+    segment may hold spaces and quotes."""
+    path = f'/api/conversions/postback/a "b/{TOKEN}'
+    logging.getLogger("gunicorn.access").info('"GET %(U)s HTTP/1.1" %(s)s',
+                                              {"U": path, "s": "404"})
+    (record,) = [r for r in caplog.records if r.name == "gunicorn.access"]
+    assert record.getMessage() == '"GET /api/conversions/postback/a "b/[token] HTTP/1.1" 404'
 
 
 def test_a_record_without_a_token_keeps_its_exception(app, caplog):
