@@ -88,6 +88,8 @@ RATELIMIT_INGEST = "6000 per minute"
 RATELIMIT_PER_ADDRESS = "1200 per minute"
 # Failed signatures per tenant and client address; checked before any HMAC is computed.
 SIGNATURE_FAILURE_LIMIT = "20 per minute"
+# Unknown postback tokens per client address; checked before any token is looked up.
+POSTBACK_GUESS_LIMIT = "20 per minute"
 # Reverse proxies in front of the service whose X-Forwarded-For is trusted (0: trust none).
 PROXY_FIX_HOPS = 0
 

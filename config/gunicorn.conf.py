@@ -32,8 +32,8 @@ keepalive = 5
 # service refuses, which must not land on disk here either.
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
-# A postback URL holds its token: the access log masks it (config/access_log.py).
-logger_class = "config.access_log.MaskedAccessLogger"
+# A postback URL holds its token: every log record of a worker, the access log's included,
+# masks it (conversions/web/logs.py, installed when the worker loads the app).
 # One control socket per user would clash between instances on one host.
 control_socket_disable = True
 
