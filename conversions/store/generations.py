@@ -2,23 +2,21 @@
 it cached is stale: the invalidation of a cache, not its ageing.
 
 ``SIGNING_KEYS`` is bumped with every change of a secret (a tenant created, a rotation);
-workers read it before trusting a cached keyring, one primary-key read on a statement rendered
-once. ``ADMIN_SESSIONS`` is bumped at sign-out: a settings session remembers the value it
-was opened at and ends when the value moves on.
+workers read it before trusting a cached keyring, one primary-key read
+(``store.statements``). ``ADMIN_SESSIONS`` is bumped at sign-out: a settings session
+remembers the value it was opened at and ends when the value moves on.
 """
 from __future__ import annotations
 
-from conversions.store.database import database, rendered
 from conversions.store.models import Generation
+from conversions.store.statements.generations import GENERATION
 
 SIGNING_KEYS = "signing-keys"
 ADMIN_SESSIONS = "admin-sessions"
 
 def current(name: str) -> int:
     """The counter's value (0 until first bumped); needs an open connection."""
-    read = rendered("generation", lambda: Generation.select(Generation.value)
-                    .where(Generation.name == ""))
-    row = database.execute_sql(read, (name,)).fetchone()
+    row = GENERATION.run({"name": name}).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -29,7 +29,7 @@ from peewee import (
 from playhouse.migrate import SchemaMigrator, migrate
 
 from conversions.core import clock
-from conversions.store import partitions
+from conversions.store import partition_conversion, partitions
 from conversions.store.models import (
     AGGREGATE_CURSOR,
     DailyAggregate,
@@ -83,7 +83,7 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "attribution rollup, rebuilt with the hourly aggregates from the raw events",
               lambda migrator: [], data=_rebuild_rollups),
     Migration(4, "events partitioned by month of event time on PostgreSQL, keys apart",
-              lambda migrator: [], data=partitions.convert),
+              lambda migrator: [], data=partition_conversion.convert),
 ]
 
 
