@@ -10,7 +10,6 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from conversions.core import canonical, clock, money, rules
 from conversions.store.models import STATUSES
 
-
 # Plain marshmallow fields, their validators run by marshmallow through its public
 # ``validate=``: the private override that chained them once saved a pixel about 2.5 us
 # (under 1 % of its CPU), not worth a break on a minor release (docs/performance.md).

@@ -7,15 +7,9 @@ import logging
 from peewee import Database, OperationalError
 
 from conversions.core.periods import month_start_ms, shift_month
+from conversions.store import partitions
 from conversions.store.models import Event
-from conversions.store.partitions import (
-    LOCK_TIMEOUT,
-    TABLE,
-    ddl_lock,
-    month_of_name,
-    months,
-    partition_name,
-)
+from conversions.store.partitions import TABLE, ddl_lock, month_of_name, months, partition_name
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +33,7 @@ def drop_months(database: Database, before_ms: int, received_before_ms: int,
         if _holds_unaggregated(database, name, received_before_ms):
             continue
         try:
-            with ddl_lock(database, LOCK_TIMEOUT) as transaction:
+            with ddl_lock(database, partitions.LOCK_TIMEOUT) as transaction:
                 database.execute_sql(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{name}"')
                 if _holds_unaggregated(database, name, received_before_ms):
                     transaction.rollback()
