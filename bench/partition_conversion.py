@@ -49,7 +49,7 @@ def main() -> None:
                        for n in range(TENANTS)]
             # bench.scale's history, stored as version 3 stored it: plain inserts.
             with mock.patch.object(prepared, "insert_new_events", lambda rows: EVENT_INSERT_PLAIN
-                                   .run_many([prepared._named(row) for row in rows])):
+                                   .run_many_values([prepared._values(row) for row in rows])):
                 loaded = generate(tenants, events, clock.now_ms(), random.Random(16))
             database.execute_sql('ANALYZE "event"')
             before = size("event")

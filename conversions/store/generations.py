@@ -21,7 +21,7 @@ ROLLUP_CHANGES = "rollup-changes"
 
 def current(name: str) -> int:
     """The counter's value (0 until first bumped); needs an open connection."""
-    row = GENERATION.run({"name": name}).fetchone()
+    row = GENERATION.run_values((name,)).fetchone()  # its one parameter, ``name``
     return int(row[0]) if row else 0
 
 

@@ -27,7 +27,7 @@ def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
     if row.get("dedup_key") is not None and is_postgres():
         inserted = database.execute_sql(sql.postgres_keyed_insert(1), values).fetchall()
     else:
-        inserted = sql.EVENT_INSERT.run(dict(zip(sql.NAMES, values, strict=True))).fetchall()
+        inserted = sql.EVENT_INSERT.run_values(values).fetchall()
     if inserted:
         return inserted[0][0], False
     return _stored_id(row["tenant"], row["source_type"], row["dedup_key"]), True
@@ -93,13 +93,8 @@ def record_delivery(delivery: dict[str, Any]) -> bool:
     return bool(sql.DELIVERY_INSERT.run(delivery).fetchall())
 
 
-def _named(row: dict[str, Any]) -> dict[str, Any]:
-    """``row``'s values by field name, every field's (``_values``)."""
-    return dict(zip(sql.NAMES, _values(row), strict=True))
-
-
 def _values(row: dict[str, Any]) -> list[Any]:
-    """``row``'s values in column order; text, whole numbers and None go to the driver as
+    """``row``'s values in ``NAMES`` order; text, whole numbers and None go to the driver as
     they are, anything else is converted."""
     if not row.keys() <= _NAMES:
         raise ValueError(f"not Event fields: {sorted(row.keys() - _NAMES)}")
@@ -123,7 +118,7 @@ def insert_new_events(rows: list[dict[str, Any]]) -> int:
         rows = [row for row in rows if row.get("dedup_key") is None]
     count = 0
     if rows:
-        count += sql.EVENT_INSERT_PLAIN.run_many([_named(row) for row in rows]).rowcount
+        count += sql.EVENT_INSERT_PLAIN.run_many_values([_values(row) for row in rows]).rowcount
     if keyed:
         cursor = sql.EVENT_KEY_CLAIM.run_many(
             [dict(zip(("tenant", "source_type", "dedup_key"), key, strict=True))
@@ -132,10 +127,10 @@ def insert_new_events(rows: list[dict[str, Any]]) -> int:
         for row in keyed.values():
             taken = cursor.fetchone()
             if taken is not None:
-                claimed.append({"id": taken[0], **_named(row)})
+                claimed.append([taken[0], *_values(row)])
             cursor.nextset()
         if claimed:
-            sql.EVENT_INSERT_WITH_ID.run_many(claimed)
+            sql.EVENT_INSERT_WITH_ID.run_many_values(claimed)
             count += len(claimed)
     return count
 

@@ -29,10 +29,11 @@ def _insert(d: Dialect) -> str:
             f"VALUES ({d.params(NAMES)}){tail}")
 
 
+# Run with the values of ``NAMES`` in order (``Statement.run_values``).
 EVENT_INSERT = Statement.of(lambda d: _insert(d) + f" RETURNING {quoted('id')}")
 # The bulk path's (``executemany``): nothing returned.
 EVENT_INSERT_PLAIN = Statement.of(_insert)
-# PostgreSQL's bulk path: an event under the id its key claimed (``id``).
+# PostgreSQL's bulk path: an event under the id its key claimed (``id``, then ``NAMES``).
 EVENT_INSERT_WITH_ID = Statement.of(
     lambda d: f"INSERT INTO {table(Event)} ({quoted('id')}, {columns(EVENT_FIELDS)}) "
               f"VALUES ({d.params(('id', *NAMES))})")

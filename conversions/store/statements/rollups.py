@@ -105,10 +105,11 @@ def _attribution_rows_at(model: Any, d: Dialect) -> str:
     """The tenant's rows of the periods starting at ``starts`` (a list: an array on
     PostgreSQL, JSON on SQLite)."""
     period = quoted(PERIOD[model].column_name)
-    among = (f"{period} = ANY({d.param('starts')}::bigint[])" if d.postgres
-             else f"{period} IN (SELECT value FROM json_each({d.param('starts')}))")
-    return (f"SELECT {period}, {_ATTRIBUTION_COLUMNS} FROM {table(model)} "
-            f'WHERE "tenant_id" = {d.param("tenant")} AND {among}')
+    head = (f"SELECT {period}, {_ATTRIBUTION_COLUMNS} FROM {table(model)} "
+            f'WHERE "tenant_id" = {d.param("tenant")} AND ')
+    if d.postgres:
+        return head + f"{period} = ANY({d.param('starts')}::bigint[])"
+    return head + f"{period} IN (SELECT value FROM json_each({d.param('starts')}))"
 
 
 # PostgreSQL's array type of each kind of rollup column (Peewee's ``field_type``).
