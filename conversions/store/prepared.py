@@ -1,7 +1,7 @@
 """Event writes: the statements of ``store.statements.events`` run with each row's values.
 
 A batch is inserted by statements of many rows each. On PostgreSQL a keyed event is stored
-with its key in ``event_key`` by one statement (``store.partitions``); the bulk path claims
+with its key in ``event_key`` by one statement (``store.event_keys``); the bulk path claims
 the keys, then stores the events that got one.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
     """Insert ``row`` unless its dedup key is stored; ``(event id, duplicate)``.
 
     Runs in the caller's transaction; the unique index (on PostgreSQL the key table's,
-    ``store.partitions``) decides what is a duplicate.
+    ``store.event_keys``) decides what is a duplicate.
     """
     values = _values(row)
     if row.get("dedup_key") is not None and is_postgres():
