@@ -22,17 +22,19 @@ from contextlib import contextmanager
 from typing import Any
 
 from peewee import (
-    CompositeKey,
+    SCOPE_VALUES,
+    SQL,
     Database,
-    ForeignKeyField,
-    IntegerField,
+    EnclosedNodeList,
+    Entity,
+    ModelIndex,
     PostgresqlDatabase,
     SchemaManager,
 )
 
 from conversions.core.periods import Month, month_of, month_start_ms, shift_month
 from conversions.store.event_keys import EventKey
-from conversions.store.models import Event, Tenant
+from conversions.store.models import Event
 
 log = logging.getLogger(__name__)
 
@@ -44,26 +46,6 @@ MONTHS_AHEAD = 3
 # never holds up ingestion behind a long transaction; the month goes at the next run.
 LOCK_TIMEOUT = "5s"
 _LOCK_KEY = 0x65766E74  # "evnt": serialises the partitions' DDL across processes
-
-
-class _Serial(IntegerField):
-    """An id column PostgreSQL numbers from its own sequence (``event_id_seq``)."""
-
-    field_type = "SERIAL"
-
-
-class PartitionedEvent(Event):
-    """``Event`` as PostgreSQL lays it out (for its DDL only): the primary key with the
-    partition key, and the model's indexes but its unique key (``event_key`` holds that)."""
-
-    id = _Serial()
-    tenant = ForeignKeyField(Tenant, on_delete="CASCADE", backref="+")  # Event's backref
-
-    class Meta:
-        table_name = TABLE
-        primary_key = CompositeKey("id", "occurred_at_ms")
-        table_settings = [f'PARTITION BY RANGE ("{Event.occurred_at_ms.column_name}")']
-        indexes = tuple(index for index in Event._meta.indexes if not index[1])
 
 
 def partitioned(database: Database) -> bool:
@@ -95,15 +77,39 @@ def months(database: Database) -> list[Month]:
     return sorted(m for (name,) in rows if (m := month_of_name(name)) is not None)
 
 
+def _table_sql(database: Database) -> str:
+    """``CREATE TABLE event (...) PARTITION BY RANGE``, the columns as the model declares them
+    and in its order (``id`` first: PostgreSQL reads a row's columns up to the one it needs)."""
+    ctx = database.get_sql_context(scope=SCOPE_VALUES)  # names unqualified, as DDL wants them
+    columns = [SQL(f'"{Event.id.column_name}" SERIAL NOT NULL')]
+    columns += [field.ddl(ctx) for field in Event._meta.sorted_fields if field is not Event.id]
+    constraints = [Event.tenant.foreign_key_constraint(),
+                   SQL(f'PRIMARY KEY ("{Event.id.column_name}", '
+                       f'"{Event.occurred_at_ms.column_name}")')]
+    ctx.literal("CREATE TABLE IF NOT EXISTS ").sql(Entity(TABLE)).literal(" ")
+    ctx.sql(EnclosedNodeList(columns + constraints))
+    ctx.literal(f' PARTITION BY RANGE ("{Event.occurred_at_ms.column_name}")')
+    return ctx.query()[0]  # type: ignore[no-any-return]
+
+
+def _indexes() -> list[ModelIndex]:
+    """The model's indexes but its unique key (``event_key`` holds that)."""
+    fields = [(field,) for field in Event._meta.sorted_fields if field.index and not field.unique]
+    declared = [tuple(Event._meta.fields[name] for name in names)
+                for names, unique in Event._meta.indexes if not unique]
+    return [ModelIndex(Event, index) for index in fields + declared]
+
+
 def create_indexes(database: Database) -> None:
     """The events' indexes on the parent: PostgreSQL builds them on every partition, present
     and future."""
-    SchemaManager(PartitionedEvent, database).create_indexes(safe=True)
+    for index in _indexes():
+        database.execute(index.safe(True))
 
 
 def create_tables(database: Database) -> None:
     """The partitioned events table, its DEFAULT partition and the key table, as missing."""
-    SchemaManager(PartitionedEvent, database).create_table(safe=True)
+    database.execute_sql(_table_sql(database))
     database.execute_sql(f'CREATE TABLE IF NOT EXISTS "{DEFAULT}" PARTITION OF "{TABLE}" DEFAULT')
     SchemaManager(EventKey, database).create_all(safe=True)
 
