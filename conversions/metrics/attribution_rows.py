@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from conversions.core.periods import DAY_MS, HOUR_MS
 from conversions.metrics import attribution_rollup
@@ -20,9 +19,9 @@ holds = attribution_rollup.counts
 _PERIOD = {HourlyAttribution: "hour_start_ms", DailyAttribution: "day_start_ms"}
 
 
-@dataclass(frozen=True)
-class Key:
-    """A row's key: tenant, period start, bucket and currency ("": none)."""
+class Key(NamedTuple):
+    """A row's key: tenant, period start, bucket and currency ("": none); a named tuple,
+    as ``count_rows.Key`` is."""
 
     tenant: str
     start_ms: int
