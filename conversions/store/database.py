@@ -3,31 +3,17 @@ a request. ``schema.init_app`` binds it to the app."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from peewee import Database, DatabaseProxy, PostgresqlDatabase, Query, SqliteDatabase
+from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse import db_url
 
 from conversions.store import private_files
 
 database = DatabaseProxy()
-
-_rendered: dict[tuple[type, str], str] = {}
-
-
-def rendered(name: str, build: Callable[[], Query | str]) -> str:
-    """The SQL of the query ``build`` makes (or of the text it writes), rendered once per
-    kind of database and kept under ``name``: building a Peewee query costs more than running
-    it, so statements on hot paths are run again and again with new parameters, in the order
-    they appear."""
-    key = (type(database.obj), name)
-    if key not in _rendered:
-        built = build()
-        _rendered[key] = built if isinstance(built, str) else built.sql()[0]
-    return _rendered[key]
 
 _POOLED = {"sqlite": "sqlite+pool", "postgres": "postgresql+pool", "postgresql": "postgresql+pool"}
 
