@@ -12,8 +12,8 @@ from flask import current_app
 from marshmallow import ValidationError
 
 from conversions.core import canonical, money, rules
+from conversions.ingest.flagged_tests import PARAM
 from conversions.ingest.schemas import flatten, goal_event, pixel_event, webhook_event
-from conversions.ingest.test_flags import PARAM
 from conversions.web.errors import ApiError, invalid_event, pii_rejected
 
 

@@ -11,8 +11,8 @@ from peewee import InterfaceError, OperationalError
 
 from conversions.core import clock
 from conversions.core.periods import iso
-from conversions.metrics import figures
 from conversions.monitoring import freshness
+from conversions.rollups import figures
 from conversions.store import runs
 from conversions.store.models import SOURCE_TYPES, Tenant
 from conversions.tenants import settings

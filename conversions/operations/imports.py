@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 
 from conversions.core import clock
 from conversions.ingest import csv_import
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store import events
 from conversions.web import params
 from conversions.web.auth import admin_required

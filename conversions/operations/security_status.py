@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from conversions.core import clock
-from conversions.metrics import figures
+from conversions.rollups import figures
 from conversions.store.models import SECRET_KINDS, SOURCE_TYPES, SigningKey, Tenant
 from conversions.tenants import settings
 from conversions.web import params

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conversions.core.periods import HOUR_MS
-from conversions.metrics.figures import Buckets
+from conversions.rollups.figures import Buckets
 from conversions.store.models import SOURCE_TYPES
 
 WIDTH, HEIGHT = 760, 260

@@ -11,9 +11,9 @@ from conversions.core import clock, postback_providers
 from conversions.core.periods import DAY_MS, HOUR_MS, ceil, floor
 from conversions.ingest.pixel import PIXEL_PATH
 from conversions.ingest.signing import GOAL_PATH
-from conversions.metrics import attribution, figures
 from conversions.monitoring import health
 from conversions.operations import security_status
+from conversions.rollups import attribution, figures
 from conversions.settings_page import chart
 from conversions.settings_page.forms import SCOPES, setting_name
 from conversions.store.models import SECRET_KINDS, SOURCE_TYPES, Tenant

@@ -6,7 +6,7 @@ from conversions_client import sign_goal
 
 from app import create_app
 from conversions.ingest.pixel import GIF
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store.database import connection
 from conversions.tenants import accounts, settings
 from tests.support import empty_database

@@ -7,7 +7,7 @@ import pytest
 
 from app import create_app
 from conversions.core.periods import DAY_MS
-from conversions.metrics import aggregation
+from conversions.rollups import aggregation
 from conversions.store import retention
 from conversions.store.database import connection
 from conversions.store.models import Event

@@ -7,7 +7,7 @@ import pytest
 from conversions_client import sign_goal
 
 from conversions.jobs import tasks
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store.database import connection
 from conversions.store.models import Event, IngestionFailure, IngestionTestEvent
 

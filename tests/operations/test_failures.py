@@ -7,7 +7,7 @@ import pytest
 from peewee import PostgresqlDatabase
 
 from conversions.core import clock
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store.database import connection, database
 from tests.operations.conftest import dead_letters, events
 

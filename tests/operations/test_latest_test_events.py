@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conversions.metrics import tally
+from conversions.rollups import tally
 from tests.operations.conftest import GOAL, dead_letters, events, kept_test_events
 
 VIEW = "/api/conversions/test-events"

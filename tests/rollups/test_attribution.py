@@ -7,8 +7,8 @@ import pytest
 from conversions_client import sign_goal
 
 from conversions.core import clock, rules
-from conversions.metrics.attribution import lag_summary
-from conversions.metrics.attribution_rollup import Totals
+from conversions.rollups.attribution import lag_summary
+from conversions.rollups.attribution_rollup import Totals
 from conversions.store.database import connection
 from conversions.store.models import Event
 from conversions.tenants import accounts

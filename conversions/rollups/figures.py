@@ -11,7 +11,7 @@ from peewee import SQL, Expression, fn
 
 from conversions.core import money
 from conversions.core.periods import GRANULARITIES, floor, iso
-from conversions.metrics import aggregation, tally
+from conversions.rollups import aggregation, tally
 from conversions.store.database import database, is_postgres
 from conversions.store.models import (
     EVENT_SOURCES,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from conversions.core.periods import DAY_MS, HOUR_MS
-from conversions.metrics.touched import Run, Touched, Write, day_runs, kept_runs
+from conversions.rollups.touched import Run, Touched, Write, day_runs, kept_runs
 from conversions.store import rollups
 from conversions.store.models import DailyAggregate, HourlyAggregate
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from conversions_client import sign_goal
 
-from conversions.metrics import tally
+from conversions.rollups import tally
 
 
 @pytest.fixture(autouse=True)
