@@ -268,3 +268,25 @@ def openapi_document() -> dict:
     from conversions.web import openapi
 
     return openapi.build(create_app({"TESTING": True, "DATABASE_URL": "sqlite:///:memory:"}))
+
+
+def tracked_files() -> list[str]:
+    """Every file git tracks; the test is about a checkout, so it needs git and a checkout."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                                check=True, timeout=60).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: nothing to say which files are tracked")
+    return [name for name in listed.decode().split("\0") if name]
+
+
+def texts(names: list[str]) -> dict[str, str]:
+    """The text of each file of ``names`` that is text (images name nothing)."""
+    out = {}
+    for name in names:
+        path = ROOT / name
+        if path.is_file():
+            data = path.read_bytes()
+            if b"\0" not in data:
+                out[name] = data.decode("utf-8", "replace")
+    return out

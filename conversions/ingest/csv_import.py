@@ -2,7 +2,7 @@
 
 A file is UTF-8 with or without a byte-order mark, separated by ``,`` or ``;`` (whichever
 the header row uses), quoted as spreadsheets quote. Every row is judged by the shared rules
-(``conversions/rules.py``: name, value, currency, personal data, time bounds); a time
+(``core/rules.py``: name, value, currency, personal data, time bounds); a time
 without an offset is read in the file's time zone (Google Ads' ``Parameters:TimeZone=`` row,
 else UTC) with its daylight-saving rules, and a time that cannot be read refuses its row: it
 never becomes "now". Rows are keyed by their ``event_id`` (Google Ads: ``Order ID``), else by

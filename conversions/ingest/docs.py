@@ -178,7 +178,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         },
     }},
     "goals.track_goal": {"post": {
-        "summary": "A signed goal event (canonical JSON, hex HMAC-SHA256; SIGNING.md §1).",
+        "summary": "A signed goal event (canonical JSON, hex HMAC-SHA256; docs/signing.md §1).",
         "tags": ["ingestion"],
         "security": [{"goalSignature": []}],
         "parameters": [{"in": "query", "name": "domain", "required": True,

@@ -42,7 +42,7 @@ def goal_row(tenant_id: str, body: dict, received_at: float,
     refuses one that breaks a rule. ``rendered``: the body's canonical renderings when the
     caller has them (the middleware's)."""
     check_text(body)
-    if PARAM in body:  # not signed (SIGNING.md): a test flag must not be forged in
+    if PARAM in body:  # not signed (docs/signing.md): a test flag must not be forged in
         raise invalid_event({PARAM: [
             "is not signed in a goal; send ?test_event_code= or X-Conversions-Test instead"]})
     config = current_app.config

@@ -1,4 +1,4 @@
-"""``POST /api/v1/track/pixel/goal``: canonical-JSON signed goal events (SIGNING.md §1)."""
+"""``POST /api/v1/track/pixel/goal``: canonical-JSON signed goal events (docs/signing.md §1)."""
 from __future__ import annotations
 
 from flask import Blueprint, request

@@ -76,7 +76,7 @@ class GoalProperties(Schema):
 
 
 class GoalEvent(Schema):
-    """The body of ``POST /api/v1/track/pixel/goal`` (SIGNING.md §1)."""
+    """The body of ``POST /api/v1/track/pixel/goal`` (docs/signing.md §1)."""
 
     class Meta:
         unknown = RAISE
@@ -156,7 +156,7 @@ class Conversion(Schema):
 
 
 class PixelEvent(Conversion):
-    """The parameters of ``/api/conversions/pixel`` (INTERFACE.md); others are ignored."""
+    """The parameters of ``/api/conversions/pixel`` (docs/api.md); others are ignored."""
 
     class Meta:
         unknown = EXCLUDE

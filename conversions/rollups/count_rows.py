@@ -37,7 +37,7 @@ def holds(source_type: str, signed: bool) -> bool:
 
 
 def _counts(groups: Iterable[rollups.HourGroup], size_ms: int) -> dict[Key, Count]:
-    """The counts of periods ``size_ms`` long, from ``rollups.hour_groups``' tuples."""
+    """The counts of periods ``size_ms`` long, from ``store.rollups.hour_groups``' tuples."""
     counts: dict[Key, Count] = {}
     for tenant_id, hour, source, name, currency, events, value in groups:
         key = Key(tenant_id, int(hour) * HOUR_MS // size_ms * size_ms, source, name,
