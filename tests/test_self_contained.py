@@ -39,3 +39,12 @@ def test_tests_read_no_environment_variable_but_services_and_tools():
                   if variable not in TEST_ENVIRONMENT}
     assert unexpected == {}, "say in TEST_ENVIRONMENT why the tests read these, or do not"
     assert "TEST_DATABASE_URL" in read  # the search finds what it looks for
+
+
+def test_no_test_imports_a_conftest():
+    """Helpers live in ``tests/support.py``, fixtures in conftests that nothing imports."""
+    importing = re.compile(r"^\s*(?:from\s+[\w.]*conftest\s+import|import\s+[\w.]*conftest)",
+                           re.MULTILINE)
+    found = [name for name, text in texts(tracked_files()).items()
+             if name.endswith(".py") and importing.search(text)]
+    assert found == []

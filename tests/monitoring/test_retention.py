@@ -11,8 +11,7 @@ from conversions.rollups import aggregation
 from conversions.store import retention
 from conversions.store.database import connection
 from conversions.store.models import Event
-
-from .conftest import T0
+from tests.support import T0
 
 DAY = 86400
 
