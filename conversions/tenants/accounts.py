@@ -6,6 +6,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,9 +134,14 @@ class KeyCache:
     process, bumps it) and none of its keys has expired: a rotation takes effect at once.
     """
 
-    def __init__(self, ttl: float = 2.0) -> None:
+    def __init__(self, ttl: float = 2.0, known: int = 10_000, unknown: int = 4_096) -> None:
         self.ttl = ttl
-        self._entries: dict[tuple[str, str, str], _Entry] = {}
+        # Tenants found and names that found none, kept apart and each bounded (the oldest
+        # entry leaves first): unknown buyer ids or domains, which anyone can send by the
+        # thousand, fill their own part and never push out a tenant's keys.
+        self._bounds = {True: known, False: unknown}
+        self._parts: dict[bool, OrderedDict[tuple[str, str, str], _Entry]] = {
+            True: OrderedDict(), False: OrderedDict()}
         self._lock = threading.Lock()
 
     def get(self, field: str, value: str, kind: str, fresh: bool = False,
@@ -146,7 +152,7 @@ class KeyCache:
         rotation changes, so the entry is only aged and the generation is not read.
         """
         key = (field, value, kind)
-        entry = self._entries.get(key)
+        entry = self._parts[True].get(key) or self._parts[False].get(key)
         now = time.monotonic()
         usable = entry is not None and not fresh and now - entry.loaded_at < self.ttl
         if usable and not keys_needed:
@@ -164,10 +170,14 @@ class KeyCache:
         tenant_id = Tenant.select(Tenant.id).where(getattr(Tenant, field) == value).scalar()
         keys, valid_until_ms = live_keys(tenant_id, kind) if tenant_id else ([], None)
         keyring = Keyring(tenant_id, keys) if tenant_id else None
+        known = keyring is not None
+        part = self._parts[known]
         with self._lock:
-            if len(self._entries) > 10000:
-                self._entries.clear()
-            self._entries[key] = _Entry(keyring, now, generation, valid_until_ms)
+            self._parts[not known].pop(key, None)
+            part[key] = _Entry(keyring, now, generation, valid_until_ms)
+            part.move_to_end(key)
+            while len(part) > self._bounds[known]:
+                part.popitem(last=False)
         return keyring
 
     @staticmethod

@@ -46,3 +46,17 @@ def test_a_change_counted_by_another_process_invalidates_the_cache(client, tenan
         fresh = key_cache.get("buyer_id", "buyer-1", "webhook")
     assert fresh is not None
     assert not fresh.cached
+
+
+def test_unknown_names_never_push_a_tenants_keys_out(client, tenant, long_cache):
+    """Unknown buyer ids by the thousand fill their own bounded part of the cache: the
+    tenant's keyring stays cached (before, 10,001 misses cleared every entry)."""
+    cache = accounts.KeyCache(ttl=600, unknown=64)
+    with connection():
+        assert cache.get("buyer_id", "buyer-1", "webhook") is not None
+        for number in range(10_001):
+            assert cache.get("buyer_id", f"nobody-{number}", "webhook") is None
+        kept = cache.get("buyer_id", "buyer-1", "webhook")
+    assert kept is not None
+    assert kept.cached
+    assert len(cache._parts[False]) == 64
