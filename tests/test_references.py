@@ -135,7 +135,7 @@ def test_openapi_text_names_only_existing_paths():
 
 @pytest.mark.parametrize(("ref", "missing"), [
     ("store/writer.py", False), ("conversions/rollups/", False), ("docs/signing.md", False),
-    ("SIGNING.md", True), ("ingest/csv_import.py", False), ("conversions/rules.py", True),
+    ("GONE.md", True), ("ingest/csv_import.py", False), ("conversions/rules.py", True),
     ("bench/results/flame-NAME-SCENARIO.svg", False), ("hooks/in/", False),
 ])
 def test_the_path_check_tells_stale_from_live(ref, missing):

@@ -17,7 +17,6 @@ from flask import (
 from flask.typing import ResponseReturnValue
 
 from conversions.ingest import csv_import
-from conversions.ingest.limits import limiter
 from conversions.operations import imports
 from conversions.settings_page import access, filters, system_status
 from conversions.settings_page.forms import (
@@ -36,6 +35,7 @@ from conversions.settings_page.forms import (
 )
 from conversions.store.models import Tenant
 from conversions.tenants import accounts, postback_tokens, settings
+from conversions.web import rate_limits
 from conversions.web.auth import is_cross_site, token_matches
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ def too_many_sign_ins(_limit: object) -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: str(current_app.config["SETTINGS_LOGIN_RATE_LIMIT"]), methods=["POST"],
-               on_breach=too_many_sign_ins)
+@rate_limits.limit(lambda: str(current_app.config["SETTINGS_LOGIN_RATE_LIMIT"]),
+                  methods=["POST"], on_breach=too_many_sign_ins)
 def login() -> ResponseReturnValue:
     if not access.token_required():
         return redirect(url_for(".system"))

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from functools import lru_cache, partial, wraps
 from typing import Any
 
-from flask import Flask, jsonify
-from flask.globals import request_ctx
+from flask import Flask, g, jsonify
 from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -81,37 +80,53 @@ def init_app(app: Flask) -> None:
         limit_sweeper.adopt(limiter.storage)
     if not (app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION")):
         # No limit on every route: the ingestion endpoints count their own
-        # (``ingest.limits``), so spare each request flask-limiter's own (empty) resolution
-        # before it. A private hook of flask-limiter 4: pinned in requirements.txt.
+        # (``ingest.limits``) and ``limit`` checks its view itself, so flask-limiter's
+        # before-request resolution (empty) is spared on every request.
         hooks = app.before_request_funcs.get(None, [])
-        if limiter._check_request_limit in hooks:
-            hooks.remove(limiter._check_request_limit)
+        hooks[:] = [hook for hook in hooks if not _of_limiter(hook)]
     _after_use_only(app)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
 
 
-# Where flask-limiter keeps what its decorators did in a request (flask-limiter 4, pinned).
-_USED = "_limiter_request_context"
+def limit(value: str | Callable[[], str], **options: Any
+          ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``limiter.limit(value, **options)`` on a view, noted in ``g`` so that flask-limiter's
+    after-request and teardown hooks run in its requests (``_after_use_only``)."""
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        limited = limiter.limit(value, **options)(view)
+
+        @wraps(view)
+        def noted(*args: Any, **kwargs: Any) -> Any:
+            g.rate_limit_used = True
+            return limited(*args, **kwargs)
+
+        return noted
+
+    return decorate
+
+
+def _of_limiter(hook: Callable[..., Any]) -> bool:
+    """Whether a Flask hook is flask-limiter's: a method of ``limiter``, or a ``partial``
+    bound to it. One not recognised stays and runs as flask-limiter means it to: only the
+    saving is lost, never a limit."""
+    if isinstance(hook, partial):
+        return bool(hook.args) and hook.args[0] is limiter
+    return getattr(hook, "__self__", None) is limiter
 
 
 def _after_use_only(app: Flask) -> None:
-    """Run flask-limiter's after-request and teardown hooks only in a request where one of its
-    decorators ran (the sign-in page): they act on what those did (deductions, headers, the
-    request's limiter context) and find nothing in any other request, every ingestion one
-    included, which counts its own limits (``ingest.limits``)."""
+    """Run flask-limiter's after-request and teardown hooks only in a request of a view
+    decorated with ``limit`` (the sign-in page): they act on what its check did (deductions,
+    headers, the request's limiter context) and find nothing in any other request, every
+    ingestion one included, which counts its own limits (``ingest.limits``)."""
     def only_when_used(hook: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(hook)
         def wrapped(arg: Any = None) -> Any:
-            if hasattr(request_ctx._get_current_object(), _USED):
+            if g.get("rate_limit_used"):
                 return hook(arg)
             return arg
 
         return wrapped
 
-    def of_limiter(hook: Callable[..., Any]) -> bool:
-        if isinstance(hook, partial):  # the after-request hook: partial(method, limiter)
-            return bool(hook.args) and hook.args[0] is limiter
-        return getattr(hook, "__self__", None) is limiter
-
     for hooks in (app.after_request_funcs.get(None, []), app.teardown_request_funcs.get(None, [])):
-        hooks[:] = [only_when_used(hook) if of_limiter(hook) else hook for hook in hooks]
+        hooks[:] = [only_when_used(hook) if _of_limiter(hook) else hook for hook in hooks]
