@@ -16,6 +16,7 @@ from conversions.core import budget, canonical, clock
 from conversions.ingest import limits
 from conversions.ingest.pixel import PIXEL_PATH
 from conversions.metrics import tally
+from conversions.observability import instruments
 from conversions.tenants.accounts import key_cache
 from conversions.web import errors, json_shape
 from conversions.web.errors import ApiError
@@ -112,6 +113,9 @@ def record_rejection(environ: WSGIEnvironment, failure: Failure,
     tenant_id = keyring.tenant_id if keyring else None
     if failure.error == "invalid_signature" and keyring is not None:
         limits.signature_failures.record(environ, keyring)
+    instruments.refused_by_middleware(failure.error)
+    if failure.error == "rate_limited":
+        instruments.rate_limited("signature_failures")
     tally.rejected(tenant_id, SOURCES.get(environ.get("PATH_INFO", ""), "unknown"), failure.error)
     log.info("signed request refused", extra={
         "path": environ.get("PATH_INFO"), "status": failure.status, "error": failure.error,
