@@ -37,8 +37,11 @@ control_socket_disable = True
 # Prometheus' multiprocess mode: every process (workers, the writer process, this master)
 # writes its samples to files here and GET /metrics merges them. Set before any process imports
 # prometheus_client, which reads it once; emptied in on_starting (files of an earlier run
-# would be counted again). Unset: a private directory of this server's own.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="conversions-metrics-"))
+# would be counted again). Unset: a private directory of this server's own, removed on exit.
+_own_metrics_directory = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _own_metrics_directory = tempfile.mkdtemp(prefix="conversions-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_directory
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
@@ -64,8 +67,8 @@ def on_starting(server):  # type: ignore[no-untyped-def]
 def when_ready(server):  # type: ignore[no-untyped-def]
     """Say where the service is served (gunicorn's own line leaves the address blank when
     each worker binds its own socket)."""
-    server.log.info("serving http://%s with %d workers", ", http://".join(
-        str(listener) for listener in server.LISTENERS) or bind, server.cfg.workers)
+    server.log.info("serving http://%s with %d workers", ", http://".join(server.cfg.bind),
+                    server.cfg.workers)
 
 
 def _empty_metrics_directory():  # type: ignore[no-untyped-def]
@@ -94,10 +97,15 @@ def child_exit(server, worker):  # type: ignore[no-untyped-def]
 
 
 def on_exit(server):  # type: ignore[no-untyped-def]
-    """Stop the writer process once the workers have stopped."""
+    """Stop the writer process once the workers have stopped; remove the metrics directory
+    made here."""
+    import shutil
+
     from conversions.store import writer_supervisor
 
     writer_supervisor.stop()
+    if _own_metrics_directory:
+        shutil.rmtree(_own_metrics_directory, ignore_errors=True)
 
 
 def worker_exit(server, worker):
