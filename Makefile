@@ -76,7 +76,7 @@ bench: $(VENV)/.bench-installed wrk
 # Figures at a large history (bench/scale.py): N events (default 2,000,000) generated through
 # the bulk path, the aggregation catch-up, ingestion, every read. DATABASE_URL picks the store
 # (unset: SQLite; postgresql://...: a new database on that server, dropped afterwards).
-scale: $(VENV)/.installed
+scale: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.scale $(if $(N),--events $(N))
 
 clean:
