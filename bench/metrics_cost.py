@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-BLOCK = 1500
-ROUNDS = 4
+BLOCK = 1000
+ROUNDS = 8
 
 
 def main() -> None:

@@ -62,6 +62,20 @@ STORE_CAUSES = ("OperationalError", "InterfaceError")
 BODY_DEADLINE_ERRORS = frozenset({"server_busy", "request_timeout"})
 
 
+# Each labelled child looked up once: ``labels()`` checks and locks on every call, which cost
+# a request more than the increment itself (label values are bounded, so is this).
+_children: dict[tuple[Any, ...], Any] = {}
+
+
+def child(metric: Any, *values: str) -> Any:
+    """``metric.labels(*values)``, kept."""
+    key = (metric, *values)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*values)
+    return found
+
+
 def enable(on: bool) -> None:
     """Record (True, the default) or not."""
     global _enabled
@@ -75,7 +89,7 @@ def enabled() -> bool:
 def event(source: str, outcome: str, count: int = 1) -> None:
     """Count ``count`` events of ``source`` with ``outcome`` (called by ``metrics.tally``)."""
     if _enabled:
-        EVENTS.labels(source, outcome).inc(count)
+        child(EVENTS, source, outcome).inc(count)
 
 
 def store_unavailable(cause: str) -> None:
@@ -114,8 +128,12 @@ def timed_commit(commit: Callable[[list[Any]], None]) -> Callable[[list[Any]], N
     return timed
 
 
+_depth = [0]  # the last depth set: a quiet queue (0 again and again) costs no write
+
+
 def queued(depth: int) -> None:
-    if _enabled:
+    if _enabled and depth != _depth[0]:
+        _depth[0] = depth
         WRITE_QUEUE.set(depth)
 
 

@@ -42,9 +42,10 @@ class RequestFigures:
         finally:
             endpoint = environ.get(ENDPOINT_KEY) or self._route(environ)
             method = environ.get("REQUEST_METHOD", "")
-            instruments.REQUESTS.labels(endpoint, method if method in METHODS else "other",
-                                        status[0] + "xx").inc()
-            instruments.REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
+            instruments.child(instruments.REQUESTS, endpoint,
+                              method if method in METHODS else "other", status[0] + "xx").inc()
+            instruments.child(instruments.REQUEST_SECONDS, endpoint).observe(
+                time.perf_counter() - started)
 
     def _route(self, environ: dict[str, Any]) -> str:
         """The endpoint of a request Flask did not route (a middleware refused it)."""
