@@ -35,7 +35,8 @@ from conversions.store.models import (
 from conversions.web.auth import admin_required
 
 bp = Blueprint("exposition", __name__)
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Multiprocess mode, as prometheus_client chose it when imported (with this module).
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 AGGREGATE_JOB = "aggregate"
 
 
@@ -104,7 +105,7 @@ class Instruments(Collector):
     """The instruments of every process (gunicorn), or of this one alone."""
 
     def collect(self) -> Iterator[Metric]:
-        if os.environ.get(MULTIPROCESS_ENV):
+        if MULTIPROCESS:
             yield from multiprocess.MultiProcessCollector(None).collect()
         else:
             yield from REGISTRY.collect()
@@ -116,7 +117,7 @@ def registry() -> CollectorRegistry:
     scraped = CollectorRegistry(auto_describe=False)
     for collector in (Instruments(), StoreFigures(), Build()):
         scraped.register(collector)
-    if os.environ.get(MULTIPROCESS_ENV):
+    if MULTIPROCESS:
         ProcessCollector(registry=scraped)
         PlatformCollector(registry=scraped)
     return scraped
