@@ -11,7 +11,7 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
 # The service's own list for make run; the test tools on top for make test.
-$(VENV)/.service: $(BIN)/activate requirements.txt
+$(VENV)/.service: $(BIN)/activate requirements.txt middleware/pyproject.toml
 	@echo "Installing the service's packages (requirements.txt: Flask, gunicorn, Peewee, ...)"
 	@echo "into $(VENV); the first time takes about a minute."
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt

@@ -10,8 +10,16 @@ from config import checks
 from config import load as load_config
 from conversions.core import clock
 from conversions.ingest import docs as ingest_docs
-from conversions.ingest import goals, pixel, postbacks, rejections, signing, snippet, webhooks
-from conversions.ingest.limits import signature_failures
+from conversions.ingest import (
+    goals,
+    limits,
+    pixel,
+    postbacks,
+    rejections,
+    signing,
+    snippet,
+    webhooks,
+)
 from conversions.jobs import scheduler, tasks
 from conversions.monitoring import attribution, exposition, health, liveness, stats
 from conversions.monitoring import docs as monitoring_docs
@@ -81,7 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     replay.init_app(app)
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
     rate_limits.init_app(app)
-    signature_failures.init_app(app)
+    limits.init_app(app)
     proxies.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     # Outermost: nothing waits on a slow body.
     protections.read_bodies_in_time(app, on_reject=signing.record_rejection)

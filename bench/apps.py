@@ -11,7 +11,7 @@ import base64
 import os
 from typing import TYPE_CHECKING
 
-from middleware import HeaderHmacScheme, HmacMiddleware, Key, Keyring, Route
+from wsgi_hmac import HeaderHmacScheme, HmacMiddleware, Key, Keyring, Route
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -19,8 +19,9 @@ from bench.scale import TENANTS, generate, store
 from conversions.core import clock
 from conversions.store import migrations, partitions, prepared
 from conversions.store.database import connection, database
-from conversions.store.models import MODELS, Event
+from conversions.store.models import MODELS
 from conversions.store.schema import create_schema
+from conversions.store.statements.events import EVENT_INSERT_PLAIN
 from conversions.tenants import accounts
 
 
@@ -47,9 +48,8 @@ def main() -> None:
             tenants = [accounts.create(f"t{n}.example", f"b{n}")["tenant_id"]
                        for n in range(TENANTS)]
             # bench.scale's history, stored as version 3 stored it: plain inserts.
-            plain = Event.insert(**dict.fromkeys(prepared._NAMES)).on_conflict_ignore().sql()[0]
-            with mock.patch.object(prepared, "insert_new_events", lambda rows: database.cursor(
-                    ).executemany(plain, [prepared._params(row) for row in rows])):
+            with mock.patch.object(prepared, "insert_new_events", lambda rows: EVENT_INSERT_PLAIN
+                                   .run_many_values([prepared._values(row) for row in rows])):
                 loaded = generate(tenants, events, clock.now_ms(), random.Random(16))
             database.execute_sql('ANALYZE "event"')
             before = size("event")

@@ -20,6 +20,14 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_WRITER = "inline"
 # The writer process's socket: set by gunicorn's master for its workers, not by hand.
 SQLITE_WRITER_SOCKET = ""
+# A write waits at most this long for the writer process's answer or for the SQLite writer lock
+# (a process holding it may be stopped), then answers 503 store_unavailable with Retry-After: "it
+# may have been stored; retrying is safe". With the writer process, at most WRITE_WAITERS threads
+# a worker wait on writes at once (a write finding them all busy for half a second answers the
+# same 503), so a stopped writer never holds every thread: config/gunicorn.conf.py sets it to its
+# threads less two.
+WRITE_TIMEOUT_SECONDS = 5.0
+WRITE_WAITERS = 6
 
 # The service's address as providers reach it, for the postback URLs it prints.
 PUBLIC_URL = "http://127.0.0.1:8000"
@@ -48,8 +56,11 @@ JSON_MAX_KEYS = 50_000
 JSON_MAX_STRINGS = 50_000
 # A provider's postback (Branch's webhook bodies carry the whole event).
 POSTBACK_MAX_BODY = 256 * 1024
-# An offline CSV upload (POST /api/conversions/imports); it is read as a stream.
+# An offline CSV upload (POST /api/conversions/imports and the settings page's upload); it is
+# read as a stream into a scratch file, never whole into memory, and must arrive within
+# BODY_TIMEOUT_SECONDS plus its length at BODY_STREAM_RATE bytes a second (100 MB: 6.5 min).
 IMPORT_MAX_BODY = 1024 * 1024 * 1024
+BODY_STREAM_RATE = 256 * 1024
 # Offline conversions may be this old (Google Ads takes 90 days); they may not be in the future.
 IMPORT_MAX_AGE_SECONDS = 90 * 24 * 3600
 # Errors an import lists; past it, rows are still read and counted (errors_truncated).
@@ -77,6 +88,8 @@ RATELIMIT_INGEST = "6000 per minute"
 RATELIMIT_PER_ADDRESS = "1200 per minute"
 # Failed signatures per tenant and client address; checked before any HMAC is computed.
 SIGNATURE_FAILURE_LIMIT = "20 per minute"
+# Unknown postback tokens per client address; checked before any token is looked up.
+POSTBACK_GUESS_LIMIT = "20 per minute"
 # Reverse proxies in front of the service whose X-Forwarded-For is trusted (0: trust none).
 PROXY_FIX_HOPS = 0
 

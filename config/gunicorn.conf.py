@@ -9,9 +9,12 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", 8))
-# At most this many threads of a worker wait for request bodies (middleware/body_deadline.py):
+# At most this many threads of a worker wait for request bodies (wsgi_hmac.BodyDeadline):
 # two stay free for everything else, health checks included, whatever slow senders do.
 os.environ.setdefault("CONVERSIONS_BODY_READERS", str(max(1, threads - 2)))
+# Likewise for threads waiting on a write (conversions/store/writer.py): a stopped writer
+# process holds at most these, never the health checks' threads.
+os.environ.setdefault("CONVERSIONS_WRITE_WAITERS", str(max(1, threads - 2)))
 # On a SQLite file, one writer process started by this master runs every worker's event writes
 # (conversions/store/writer_process.py); CONVERSIONS_SQLITE_WRITER=inline keeps them in each worker.
 os.environ.setdefault("CONVERSIONS_SQLITE_WRITER", "process")
@@ -30,8 +33,8 @@ keepalive = 5
 # service refuses, which must not land on disk here either.
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
-# A postback URL holds its token: the access log masks it (config/access_log.py).
-logger_class = "config.access_log.MaskedAccessLogger"
+# A postback URL holds its token: every log record of a worker, the access log's included,
+# masks it (conversions/web/logs.py, installed when the worker loads the app).
 # One control socket per user would clash between instances on one host.
 control_socket_disable = True
 # Prometheus' multiprocess mode: every process (workers, the writer process, this master)

@@ -2,8 +2,9 @@
 
 - Every log record of the run is written to ``tests/artifacts/logs/pytest.log``; at the end,
   that file and every gunicorn log of the run are searched for every secret the run issued
-  (each ``accounts.create``/``rotate`` result, the keys of ``tests/vectors/signing.json``, the
-  admin tokens the tests configured). One found fails the run.
+  (each ``accounts.create``/``rotate`` result, each postback token, the keys of
+  ``tests/vectors/signing.json``, the admin tokens the tests configured). One found fails
+  the run.
 - schemathesis' case count is printed and written to ``tests/artifacts/schemathesis.json``.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from pythonjsonlogger.json import JsonFormatter
 
-from conversions.tenants import accounts
+from conversions.tenants import accounts, postback_tokens
 from tests import schemathesis_support, vectors
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -52,7 +53,8 @@ def _recording(action):  # type: ignore[no-untyped-def]
     @functools.wraps(action)
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
         result = action(*args, **kwargs)
-        record(result.get("pixel_secret", ""), result.get("webhook_secret", ""))
+        record(result.get("pixel_secret", ""), result.get("webhook_secret", ""),
+               result.get("token", ""))
         return result
 
     return wrapper
@@ -66,6 +68,7 @@ def leaks(text: str, secrets: set[str]) -> list[str]:
 def pytest_configure(config: pytest.Config) -> None:
     accounts.create = _recording(accounts.create)
     accounts.rotate = _recording(accounts.rotate)
+    postback_tokens.issue = _recording(postback_tokens.issue)
     LOG_FILE.parent.mkdir(parents=True, exist_ok=True)
     SERVER_LOGS.mkdir(parents=True, exist_ok=True)
     for old in SERVER_LOGS.glob("*.log"):

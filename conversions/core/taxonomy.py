@@ -75,8 +75,10 @@ ERRORS: dict[str, ErrorCode] = {
     # Load and storage.
     "rate_limited": ErrorCode(429, "Over the tenant's rate limit for the source.",
                               "Wait for Retry-After seconds, then send again."),
-    "store_unavailable": ErrorCode(503, "Storage failed; the event was not stored.",
-                                   "Retry after Retry-After seconds; it is idempotent.",
+    "store_unavailable": ErrorCode(503, "Storage failed or did not answer within "
+                                   "WRITE_TIMEOUT_SECONDS; the event may have been stored.",
+                                   "Retry after Retry-After seconds; retrying is safe (an "
+                                   "event with its event_id is stored once).",
                                    dead_letter=True),
     "internal_error": ErrorCode(500, "An unexpected error; it is logged.",
                                 "Retry later; report it if it persists."),

@@ -31,8 +31,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from conversions.core import canonical, money, rules
 
 SOURCE = "import"
-# Quoted fields may be long, but a row is a handful of short cells.
-csv.field_size_limit(64 * 1024)
+# A row is a handful of short cells: one (and so each of its fields) longer than this refuses
+# the file before it is read whole, however wide (a line of a million commas included).
+MAX_ROW = 64 * 1024
+csv.field_size_limit(MAX_ROW)
 # Rows written to the scratch file at a time, and to the store in one transaction: a commit
 # costs a flush to disk, and 2000 rows hold the store's write lock for well under a second.
 STAGE_BATCH = 500
@@ -179,17 +181,42 @@ class Layout:
     header: list[str]
 
 
-def layout(text: IO[str], fmt: Format) -> Layout:
+class Rows:
+    """The lines of a file for ``csv.reader``, each row at most ``MAX_ROW`` characters: a
+    longer one is refused as soon as it passes the limit, never read whole. A quoted field
+    may span lines: ``next_row()`` starts a row's count once the reader has given one."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self.text, self.row, self.used = text, 0, 0
+
+    def __iter__(self) -> Rows:
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline(MAX_ROW + 1 - self.used)
+        if not line:
+            raise StopIteration
+        self.used += len(line)
+        if self.used > MAX_ROW:
+            raise CsvError(f"row {self.row + 1} is longer than {MAX_ROW} characters")
+        return line
+
+    def next_row(self) -> None:
+        self.row, self.used = self.row + 1, 0
+
+
+def layout(lines: Rows, fmt: Format) -> Layout:
     """Read the Parameters row (Google Ads) and the header row."""
     zone: tzinfo = UTC
-    row = 1
-    line = text.readline()
+    line = next(lines, "")
+    lines.next_row()
     if fmt.name == "google_ads" and line.lstrip().lower().startswith("parameters:"):
         for part in re.split(r"[;,]", line.strip().split(":", 1)[1]):
             key, _, value = part.partition("=")
             if key.strip().lower() == "timezone" and value.strip():
                 zone = time_zone(value)
-        line, row = text.readline(), 2
+        line = next(lines, "")
+        lines.next_row()
     if not line.strip():
         raise CsvError("the file has no header row")
     delimiter = ";" if line.count(";") > line.count(",") else ","
@@ -200,7 +227,7 @@ def layout(text: IO[str], fmt: Format) -> Layout:
     lacking = [fmt.headers[name] for name in fmt.required if name not in columns]
     if lacking:
         raise CsvError(f"the header row lacks {', '.join(lacking)} (format {fmt.name})")
-    return Layout(zone, delimiter, row, columns, header)
+    return Layout(zone, delimiter, lines.row, columns, header)
 
 
 def row_key(row: dict[str, Any]) -> str:
@@ -298,13 +325,14 @@ class Staging:
 def stage(source: IO[bytes], fmt: Format, limits: Limits, staging: Staging, result: Result,
           progress: Callable[[int], None] | None = None) -> None:
     """Read every row of ``source`` into ``staging``, counting and listing refusals."""
-    text = io.TextIOWrapper(io.BufferedReader(Counting(source, progress)),
-                            encoding="utf-8-sig", newline="")
+    lines = Rows(io.TextIOWrapper(io.BufferedReader(Counting(source, progress)),
+                                  encoding="utf-8-sig", newline=""))
     try:
-        where = layout(text, fmt)
+        where = layout(lines, fmt)
         titles = {name: where.header[index].strip() for name, index in where.columns.items()}
         row_number = where.header_row
-        for record in csv.reader(text, delimiter=where.delimiter):
+        for record in csv.reader(lines, delimiter=where.delimiter):
+            lines.next_row()
             row_number += 1
             if not any(cell.strip() for cell in record):
                 continue  # a blank line (spreadsheets end files with some)

@@ -108,7 +108,8 @@ class PostbackAccepted(Schema):
     duplicate = fields.Boolean(required=True)
     updated = fields.Boolean(required=True, metadata={
         "description": "A declined, pending or other conversion was approved by this one, "
-                       "or an approved one declined (reversed)."})
+                       "or a counted one (any status but declined) declined: reversed, "
+                       "once."})
     status = fields.String(allow_none=True, metadata={
         "description": "approved, pending, declined or other (RedTrack), else null."})
     time_estimated = fields.Boolean(required=True, metadata={
@@ -123,7 +124,11 @@ def _postback(method: str) -> dict[str, Any]:
         "summary": "A provider's postback; the token in the path names the tenant.",
         "description": "Parameters are the provider's own (docs/postbacks.md). "
                        "Providers: " + ", ".join(f"{name} ({p.methods})"
-                                                 for name, p in PROVIDERS.items()) + ".",
+                                                 for name, p in PROVIDERS.items()) + ". "
+                       "A sender off the tenant's allow-list (403) spends only its address's "
+                       "limit, never the tenant's; an address that sent too many unknown "
+                       "tokens (`POSTBACK_GUESS_LIMIT`) gets 429 before any token is "
+                       "looked up.",
         "tags": ["ingestion"],
         "parameters": [
             {"in": "path", "name": "provider", "required": True,

@@ -1,5 +1,6 @@
 """Rate limits on ingestion: per tenant (the ``rate_limit`` setting), per client address, and
-on failed signatures (the middleware's guard), counted in the limiter's store."""
+on failures (signatures, the middleware's guard; postback tokens), counted in the limiter's
+store."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from conversions.web.rate_limits import (
     store_unavailable,
     too_many,
 )
-from middleware import Failure, Keyring
+from wsgi_hmac import Failure, Keyring
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -92,48 +93,75 @@ def _over_limit(source: str, tenant_id: str | None,
     return None
 
 
-class SignatureFailures:
-    """Failed signatures per tenant and client address, refused before any MAC is computed.
+class FailureThrottle:
+    """Failures counted per key in the limiter's store (limit: the config key ``setting``),
+    refused before the costly step they guard runs again.
 
-    ``check`` is the middleware's route guard (it never counts); ``record`` counts one
-    ``invalid_signature``. So guessing a secret costs a 429 once the limit is reached.
+    ``wait`` never counts; ``record`` counts one failure. So guessing a secret costs a 429
+    once the limit is reached. An unreachable store fails open, as every limit does.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, setting: str, scope: str) -> None:
+        self.setting = setting
+        self.scope = scope
         self.limiter: FixedWindowRateLimiter | None = None
         self.config: dict[str, Any] = {}
 
-    def init_app(self, app: Flask) -> None:
-        self.config = app.config
-        storage = storage_from_string(str(app.config["RATELIMIT_STORAGE_URI"]),
-                                      **app.config.get("RATELIMIT_STORAGE_OPTIONS", {}))
-        limit_sweeper.adopt(storage)
-        self.limiter = FixedWindowRateLimiter(storage)
+    def bind(self, limiter: FixedWindowRateLimiter, config: dict[str, Any]) -> None:
+        self.limiter = limiter
+        self.config = config
 
-    def _args(self, environ: WSGIEnvironment, tenant_id: str) -> tuple[Any, str, str]:
-        item = parsed(str(self.config["SIGNATURE_FAILURE_LIMIT"]))
-        return item, "signature-failures", f"{tenant_id}@{environ.get('REMOTE_ADDR', '')}"
-
-    def check(self, environ: WSGIEnvironment, keyring: Keyring) -> Failure | None:
+    def wait(self, key: str) -> int | None:
+        """Seconds until ``key`` may try again; None while it is under the limit."""
         if self.limiter is None:
             return None
-        item, *ids = self._args(environ, keyring.tenant_id)
+        item = parsed(str(self.config[self.setting]))
         try:
-            if self.limiter.test(item, *ids):
+            if self.limiter.test(item, self.scope, key):
                 return None
-            wait = retry_after(self.limiter.get_window_stats(item, *ids).reset_time)
+            return retry_after(self.limiter.get_window_stats(item, self.scope, key).reset_time)
         except STORE_ERRORS as err:
             store_unavailable(err)
             return None
-        return Failure(429, "rate_limited", f"Too many failed signatures; retry in {wait} s.",
-                       (("Retry-After", str(wait)),))
 
-    def record(self, environ: WSGIEnvironment, keyring: Keyring) -> None:
+    def record(self, key: str) -> None:
         if self.limiter is not None:
             try:
-                self.limiter.hit(*self._args(environ, keyring.tenant_id))
+                self.limiter.hit(parsed(str(self.config[self.setting])), self.scope, key)
             except STORE_ERRORS as err:
                 store_unavailable(err)
 
 
-signature_failures = SignatureFailures()
+# Failed signatures per tenant and client address, refused before any MAC is computed.
+signature_failures = FailureThrottle("SIGNATURE_FAILURE_LIMIT", "signature-failures")
+# Unknown postback tokens per client address, refused before any look-up in the store.
+token_failures = FailureThrottle("POSTBACK_GUESS_LIMIT", "token-failures")
+
+
+def init_app(app: Flask) -> None:
+    """Count the failure throttles in the limit store of ``app``."""
+    storage = storage_from_string(str(app.config["RATELIMIT_STORAGE_URI"]),
+                                  **app.config.get("RATELIMIT_STORAGE_OPTIONS", {}))
+    limit_sweeper.adopt(storage)
+    limiter = FixedWindowRateLimiter(storage)
+    for throttle in (signature_failures, token_failures):
+        throttle.bind(limiter, app.config)
+
+
+def _signer(environ: WSGIEnvironment, keyring: Keyring) -> str:
+    return f"{keyring.tenant_id}@{environ.get('REMOTE_ADDR', '')}"
+
+
+def signature_guard(environ: WSGIEnvironment, keyring: Keyring) -> Failure | None:
+    """The middleware's route guard: 429 for a tenant and address over their failed
+    signatures (it never counts)."""
+    wait = signature_failures.wait(_signer(environ, keyring))
+    if wait is None:
+        return None
+    return Failure(429, "rate_limited", f"Too many failed signatures; retry in {wait} s.",
+                   (("Retry-After", str(wait)),))
+
+
+def record_signature_failure(environ: WSGIEnvironment, keyring: Keyring) -> None:
+    """Count one ``invalid_signature`` of the tenant from the client address."""
+    signature_failures.record(_signer(environ, keyring))

@@ -5,8 +5,9 @@ The token in the URL names the tenant (providers cannot sign; ``postback_tokens`
 optional allow-list restricts the sender's address, and every rule of the other sources
 applies. Postbacks are unsigned like the pixel: they never feed AI first-touch attribution.
 A declined conversion is stored without a value; a later Approved one for the same id gives
-it its value once, and a Declined after an Approved one reverses it once (its value no longer
-counts; the conversion then stays declined, so a retried Approved cannot flip it back).
+it its value once, and a Declined after any counted one (Approved, Pending, Other or no
+status) reverses it once (its value no longer counts; the conversion then stays declined, so
+a retried Approved cannot flip it back).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from conversions.store import prepared
 from conversions.store.database import database
 from conversions.store.models import Event, Tenant
 from conversions.store.writer import group_commit
-from conversions.tenants.postback_tokens import address_allowed, token_cache
+from conversions.tenants.postback_tokens import Found, address_allowed, token_cache
 from conversions.web import json_shape
 from conversions.web.errors import ApiError
 
@@ -42,8 +43,36 @@ def token_tenant() -> str | None:
         token = (request.view_args or {}).get("token", "")
         usable = 0 < len(token) <= 128 and token.isprintable()
         ttl = float(current_app.config["KEY_CACHE_SECONDS"])
-        g.tenant_id, g.postback_networks = token_cache.get(token, ttl) if usable else (None, [])
+        found = token_cache.cached(token, ttl) if usable else (None, [])
+        g.tenant_id, g.postback_networks = found or _look_up(token)
     return g.tenant_id
+
+
+def _look_up(token: str) -> Found:
+    """The token looked up in the store, unless the client address has sent too many
+    unknown tokens (429, before any query); an unknown one counts against the address."""
+    address = request.remote_addr or ""
+    wait = limits.token_failures.wait(address)
+    if wait is not None:
+        error = ApiError(429, "rate_limited",
+                         f"Too many unknown postback tokens; retry in {wait} s.",
+                         retry_after=wait)
+        error.headers["Retry-After"] = str(wait)
+        raise error
+    found = token_cache.load(token)
+    if found[0] is None:
+        limits.token_failures.record(address)
+    return found
+
+
+def budget_tenant() -> str | None:
+    """The tenant whose postback budget this request spends: none for a sender off the
+    tenant's allow-list (the view refuses it), so a leaked token used from elsewhere cannot
+    starve the allowed provider; such a sender spends only its address's own limit."""
+    tenant_id = token_tenant()
+    if tenant_id is None or not address_allowed(g.postback_networks, request.remote_addr):
+        return None
+    return tenant_id
 
 
 def names_other_tenant(tenant_id: str) -> bool:
@@ -77,8 +106,8 @@ def read_params() -> dict[str, Any]:
 
 def store(row: dict[str, Any]) -> tuple[int, str]:
     """Store a postback; ``(event id, outcome)``: stored, duplicate, approved (a declined,
-    pending or other conversion now approved, once) or reversed (an approved one now
-    declined, once)."""
+    pending or other conversion now approved, once) or reversed (a counted one, whatever its
+    status, now declined, once)."""
     return group_commit.run(lambda: _store(row))
 
 
@@ -97,15 +126,16 @@ def _store(row: dict[str, Any]) -> tuple[int, str]:
                                Event.properties, Event.occurred_at_ms)
                   .where(Event.id == event_id).get())
         properties = json.loads(stored.properties) if stored.properties else {}
-        if stored.status is None or properties.get(REVERSED):
+        if properties.get(REVERSED):
             return event_id, "duplicate"
-        if row["status"] == "approved" and stored.status != "approved":
+        if row["status"] == "approved" and stored.status not in (None, "approved"):
             declined = properties.pop("declined_value", None)
             value = row["value_hundredths"]
             if value is None and declined is not None:
                 value = money.hundredths(money.parse(declined))
             outcome = "approved"
-        elif row["status"] == "declined" and stored.status == "approved":
+        elif row["status"] == "declined" and stored.status != "declined":
+            # A counted conversion (approved, pending, other or without a status) is reversed.
             if stored.value_hundredths is not None:
                 properties["declined_value"] = money.text(stored.value_hundredths)
             properties[REVERSED] = True
@@ -128,7 +158,7 @@ def _store(row: dict[str, Any]) -> tuple[int, str]:
 
 
 @bp.route(RULE, methods=["GET", "POST"])
-@limits.ingest(SOURCE, tenant=token_tenant)
+@limits.ingest(SOURCE, tenant=budget_tenant)
 def receive_postback(provider: str, token: str) -> ResponseReturnValue:
     if request.method == "HEAD":  # link checkers and prefetchers must not store events
         raise ApiError(405, "method_not_allowed", "Use GET or POST to send a postback.")

@@ -18,9 +18,9 @@ from conversions.ingest.pixel import PIXEL_PATH
 from conversions.metrics import tally
 from conversions.observability import instruments
 from conversions.tenants.accounts import key_cache
-from conversions.web import errors, json_shape
+from conversions.web import errors, json_shape, logs
 from conversions.web.errors import ApiError
-from middleware import (
+from wsgi_hmac import (
     Failure,
     HeaderHmacScheme,
     HmacMiddleware,
@@ -112,20 +112,20 @@ def record_rejection(environ: WSGIEnvironment, failure: Failure,
     """Count and log a refusal by a middleware (never the signature or the key)."""
     tenant_id = keyring.tenant_id if keyring else None
     if failure.error == "invalid_signature" and keyring is not None:
-        limits.signature_failures.record(environ, keyring)
+        limits.record_signature_failure(environ, keyring)
     instruments.refused_by_middleware(failure.error)
     if failure.error == "rate_limited":
         instruments.rate_limited("signature_failures")
     tally.rejected(tenant_id, SOURCES.get(environ.get("PATH_INFO", ""), "unknown"), failure.error)
     log.info("signed request refused", extra={
-        "path": environ.get("PATH_INFO"), "status": failure.status, "error": failure.error,
-        "tenant_id": tenant_id,
+        "path": logs.mask_path(environ.get("PATH_INFO", "")), "status": failure.status,
+        "error": failure.error, "tenant_id": tenant_id,
     })
 
 
 def routes(app: Flask) -> list[Route]:
     config = app.config
-    guard = limits.signature_failures.check
+    guard = limits.signature_guard
     return [
         Route(GOAL_PATH, HeaderHmacScheme(GOAL_HEADER, name="goal", content=partial(
                   goal_content, shape=json_shape.shape(config))),

@@ -1,7 +1,5 @@
-"""The rollups: hourly aggregates (``HourlyAggregate``: events and value by hour of event
-time, source, name and currency) with their sums by day (``DailyAggregate``), and the
-attribution rollup (``HourlyAttribution``: signed goals by hour of event time, first-touch
-bucket and currency, ``attribution_rollup``) with its days (``DailyAttribution``).
+"""The rollups' driver: the cursor, the batches, and the retry when a change came between.
+Each rollup computes its own rows (``count_rows``, ``attribution_rows``).
 
 The cursor is a receive time: the rollups hold exactly the events received before it, and
 readers add the events received since (the tail) to be exact up to now. A run walks the
@@ -9,14 +7,14 @@ receive times since the cursor in batches of at most ``BATCH_EVENTS`` events. Ea
 events are read and grouped first, outside any transaction, by receive time (so a batch
 costs the same whatever the history); then one short transaction moves the cursor past the
 batch (compare-and-set: a run that finds it moved writes nothing) and adds the batch to
-the rows it touches: counts added to the aggregates, goals merged into the attribution rows
-(their lags' sketches merge exactly, bin by bin). The cursor and the rows move together, so
-an event counts once however runs crash or overlap.
+the rows it touches. The cursor and the rows move together, so an event counts once however
+runs crash or overlap.
 
 What cannot be added is recomputed, period by period, from the raw events received before
 the cursor: an event that changes (an approved postback moves to the tail and leaves the
-rollup it was in, ``refresh_event``), and events stored behind the cursor (a dead-letter
-replay, ``request_refresh``; an import, ``aggregate_received_since``).
+rollup it was in, ``refresh_event``, which bumps the ``ROLLUP_CHANGES`` counter), and events
+stored behind the cursor (a dead-letter replay, ``request_refresh``; an import,
+``aggregate_received_since``).
 
 Periods that start before the prune horizon (``store.retention``) are never changed: their
 raw events may have been pruned, and the rollups are then all that is left of them.
@@ -25,36 +23,24 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from peewee import SQL
 
-from conversions.core.periods import DAY_MS, HOUR_MS
-from conversions.metrics import attribution_rollup
-from conversions.store import leases, retention, rollups
+from conversions.core.periods import HOUR_MS
+from conversions.metrics import attribution_rows, count_rows
+from conversions.metrics.touched import Touched, Write
+from conversions.store import generations, leases, retention
 from conversions.store.database import database
-from conversions.store.models import (
-    AGGREGATE_CURSOR,
-    DailyAggregate,
-    DailyAttribution,
-    Event,
-    HourlyAggregate,
-    HourlyAttribution,
-    JobCursor,
-    RollupRefresh,
-)
+from conversions.store.generations import ROLLUP_CHANGES
+from conversions.store.models import AGGREGATE_CURSOR, Event, JobCursor, RollupRefresh
 
 # Events a batch reads at most (all events of one receive millisecond go together): a few
 # MB of work, and a write transaction of tens of milliseconds.
 BATCH_EVENTS = 20_000
-
-# Periods by tenant: hour or day indexes (event time // HOUR_MS or DAY_MS).
-Touched = dict[str, set[int]]
-# Attribution totals by tenant and key.
-Deltas = dict[tuple[str, attribution_rollup.Key], attribution_rollup.Totals]
-# The JobCursor counting the rollup changes of changed events (``refresh_event``).
-CHANGES = "rollup_changes"
+# Each rollup: which events it holds (``holds``), a batch's rows to add (``added``), the
+# rows of touched hours recomputed (``recomputed``).
+ROLLUPS = (count_rows, attribution_rows)
 
 
 def cursor_ms() -> int:
@@ -63,24 +49,12 @@ def cursor_ms() -> int:
             .where(JobCursor.name == AGGREGATE_CURSOR).scalar() or 0)
 
 
-def _runs(indexes: Iterable[int]) -> list[tuple[int, int]]:
-    """Consecutive indexes as ``(first, last)`` runs, so each run is one range query."""
-    runs: list[tuple[int, int]] = []
-    for index in sorted(indexes):
-        if runs and runs[-1][1] == index - 1:
-            runs[-1] = (runs[-1][0], index)
-        else:
-            runs.append((index, index))
-    return runs
-
-
-def _kept_runs(touched: Touched, size_ms: int, horizon_ms: int | None
-               ) -> list[tuple[str, tuple[int, int]]]:
-    """The touched periods as runs by tenant, less any period starting before the horizon."""
-    lowest = 0 if horizon_ms is None else -(-horizon_ms // size_ms)
-    return [(tenant_id, (max(first, lowest), last))
-            for tenant_id, indexes in sorted(touched.items())
-            for first, last in _runs(indexes) if last >= lowest]
+def _move_cursor(from_ms: int, to_ms: int) -> bool:
+    """Move the cursor from ``from_ms`` to ``to_ms`` in the caller's transaction, first in
+    it (so it holds the cursor's row); False if it is no longer at ``from_ms``."""
+    return bool(JobCursor.update(position_ms=to_ms)
+                .where(JobCursor.name == AGGREGATE_CURSOR, JobCursor.position_ms == from_ms)
+                .execute())
 
 
 def _batch_end(start_ms: int, end_ms: int) -> int:
@@ -91,123 +65,38 @@ def _batch_end(start_ms: int, end_ms: int) -> int:
     return end_ms if boundary is None else max(int(boundary), start_ms + 1)
 
 
-def _touched(start_ms: int, end_ms: int) -> tuple[Touched, Touched]:
-    """The hours of events received in ``[start_ms, end_ms)``, and those of its attributed
-    goals."""
+def _touched(start_ms: int, end_ms: int) -> list[Touched]:
+    """The hours of the events received in ``[start_ms, end_ms)`` that each rollup holds."""
     hour = Event.occurred_at_ms / SQL(str(HOUR_MS))
     query = (Event.select(Event.tenant, hour, Event.source_type, Event.signed)
              .where(Event.received_at_ms >= start_ms, Event.received_at_ms < end_ms)
              .distinct().tuples())
-    hours: Touched = defaultdict(set)
-    goal_hours: Touched = defaultdict(set)
+    touched: list[Touched] = [defaultdict(set) for _ in ROLLUPS]
     for tenant_id, index, source_type, signed in query:
-        hours[tenant_id].add(int(index))
-        if attribution_rollup.counts(source_type, signed):
-            goal_hours[tenant_id].add(int(index))
-    return hours, goal_hours
+        for rollup, hours in zip(ROLLUPS, touched, strict=True):
+            if rollup.holds(source_type, signed):
+                hours[tenant_id].add(int(index))
+    return touched
 
 
-def _hour_rows(tenant_id: str, first: int, last: int, received_before: int) -> list[dict]:
-    """The aggregate rows of the tenant's hours ``first..last``, from the events received
-    before ``received_before``: one grouped range query."""
-    return list(_aggregate_rows(rollups.hour_groups(tenant_id, first, last, received_before),
-                                HOUR_MS).values())
-
-
-def _aggregate_rows(groups: Iterable[tuple[str, int, str, str, str | None, int, int]],
-                    size_ms: int, period: str = "hour_start_ms") -> dict[tuple, dict]:
-    """Aggregate rows by key, of periods ``size_ms`` long, from ``hour_groups``' tuples."""
-    rows: dict[tuple, dict] = {}
-    for tenant_id, index, source, name, cur, count, value in groups:
-        start = int(index) * HOUR_MS // size_ms * size_ms
-        key = (tenant_id, start, source, name, cur or "")
-        if key in rows:
-            rows[key]["events"] += int(count)
-            rows[key]["value_hundredths"] += int(value)
-        else:
-            rows[key] = {"tenant": tenant_id, period: start, "source_type": source,
-                         "event_name": name, "currency": cur or "", "events": int(count),
-                         "value_hundredths": int(value)}
-    return rows
-
-
-def _goal_hour_rows(tenant_id: str, first: int, last: int, received_before: int
-                    ) -> list[dict]:
-    """The attribution rows of the tenant's hours ``first..last``, from the signed goals
-    received before ``received_before``."""
-    goals = rollups.goals(tenant_id, first, last, received_before)
-    return [attribution_rollup.row(tenant_id, key, totals, "hour_start_ms")
-            for key, totals in attribution_rollup.from_events(goals, HOUR_MS).items()]
-
-
-def _day_rows(tenant_id: str, first_day: int, last_day: int,
-              new_hours: list[tuple[tuple[int, int], list[dict]]]) -> list[dict]:
-    """The attribution rows of the tenant's days ``first_day..last_day``, merged from their
-    hourly rows: the stored ones, less the hour runs in ``new_hours``, replaced by their new
-    rows. Only the aggregation (under its lock) writes these rows, so they are read before
-    its transaction."""
-    replaced = [run for run, _ in new_hours]
-    days: dict[attribution_rollup.Key, attribution_rollup.Totals] = {}
-
-    def add(hour_start_ms: int, bucket: str, currency: str,
-            part: attribution_rollup.Totals) -> None:
-        key = (hour_start_ms - hour_start_ms % DAY_MS, bucket, currency)
-        if key in days:
-            days[key].merge(part)
-        else:
-            days[key] = part
-
-    for hour_start_ms, bucket, currency, *fields in rollups.attribution_rows(
-            HourlyAttribution, tenant_id, first_day * DAY_MS, (last_day + 1) * DAY_MS):
-        hour = hour_start_ms // HOUR_MS
-        if not any(first <= hour <= last for first, last in replaced):
-            add(hour_start_ms, bucket, currency, attribution_rollup.from_row(*fields))
-    for _, rows in new_hours:
-        for row in rows:
-            if first_day * DAY_MS <= row["hour_start_ms"] < (last_day + 1) * DAY_MS:
-                add(row["hour_start_ms"], row["bucket"], row["currency"],
-                    attribution_rollup.from_row(row["goals"], row["revenue_hundredths"],
-                                                row["lag_histogram"], row["lag_sketch"]))
-    return [attribution_rollup.row(tenant_id, key, totals) for key, totals in days.items()]
-
-
-def _days_of(runs: list[tuple[str, tuple[int, int], list[dict]]]) -> Touched:
-    """The days holding the hour runs ``runs``."""
-    days: Touched = defaultdict(set)
-    for tenant_id, (first, last), _ in runs:
-        days[tenant_id].update(range(first * HOUR_MS // DAY_MS, last * HOUR_MS // DAY_MS + 1))
-    return days
-
-
-def _recompute(hours: Touched, goal_hours: Touched, received_before: int,
-               horizon_ms: int | None, refreshed: Iterable[int] = ()) -> int:
-    """Recompute the touched periods from the events received before ``received_before``,
-    then replace their rows (and drop the refresh requests ``refreshed``) in one
-    transaction; returns the rows written."""
-    hour_runs = [(t, run, _hour_rows(t, *run, received_before))
-                 for t, run in _kept_runs(hours, HOUR_MS, horizon_ms)]
-    goal_runs = [(t, run, _goal_hour_rows(t, *run, received_before))
-                 for t, run in _kept_runs(goal_hours, HOUR_MS, horizon_ms)]
-    by_tenant: dict[str, list[tuple[tuple[int, int], list[dict]]]] = defaultdict(list)
-    for tenant_id, run, rows in goal_runs:
-        by_tenant[tenant_id].append((run, rows))
-    day_runs = [(t, run, _day_rows(t, *run, by_tenant[t]))
-                for t, indexes in _days_of(goal_runs).items() for run in _runs(indexes)]
+def _recompute(touched: Sequence[Touched], received_before: int, horizon_ms: int | None,
+               refreshed: Iterable[int] = ()) -> int:
+    """Recompute each rollup's touched hours from the events received before
+    ``received_before``, then replace their rows (and drop the refresh requests
+    ``refreshed``) in one transaction; returns the rows written."""
+    writes = [rollup.recomputed(hours, received_before, horizon_ms)
+              for rollup, hours in zip(ROLLUPS, touched, strict=True)]
     refreshed = list(refreshed)
     with database.atomic():
-        for tenant_id, (first, last), rows in hour_runs:
-            rollups.replace(HourlyAggregate, tenant_id, first, last, rows)
-        # The days holding recomputed hours: their daily aggregates are summed from the hours.
-        for tenant_id, indexes in _days_of(hour_runs).items():
-            for first, last in _runs(indexes):
-                rollups.sum_days(tenant_id, first, last)
-        for tenant_id, (first, last), rows in goal_runs:
-            rollups.replace(HourlyAttribution, tenant_id, first, last, rows)
-        for tenant_id, (first, last), rows in day_runs:
-            rollups.replace(DailyAttribution, tenant_id, first, last, rows)
+        _apply(writes)
         if refreshed:
             RollupRefresh.delete().where(RollupRefresh.id.in_(refreshed)).execute()
-    return sum(len(rows) for runs in (hour_runs, goal_runs, day_runs) for _, _, rows in runs)
+    return sum(write.rows for write in writes)
+
+
+def _apply(writes: Iterable[Write]) -> None:
+    for write in writes:
+        write.apply()
 
 
 def _refresh_requested(horizon_ms: int | None) -> int:
@@ -219,51 +108,8 @@ def _refresh_requested(horizon_ms: int | None) -> int:
     hours: Touched = defaultdict(set)
     for _, tenant_id, occurred_ms in requests:
         hours[tenant_id].add(occurred_ms // HOUR_MS)
-    return _recompute(hours, hours, cursor_ms(), horizon_ms,
+    return _recompute([hours] * len(ROLLUPS), cursor_ms(), horizon_ms,
                       refreshed=[request_id for request_id, _, _ in requests])
-
-
-def _move_cursor(from_ms: int, to_ms: int) -> bool:
-    """Move the cursor from ``from_ms`` to ``to_ms`` in the caller's transaction, first in
-    it (so it holds the cursor's row); False if it is no longer at ``from_ms``."""
-    return bool(JobCursor.update(position_ms=to_ms)
-                .where(JobCursor.name == AGGREGATE_CURSOR, JobCursor.position_ms == from_ms)
-                .execute())
-
-
-def _merged_attribution(model: Any, deltas: Deltas) -> list[dict]:
-    """The attribution rows of ``model`` holding ``deltas`` added to the stored ones: one
-    query per tenant for the periods it touches."""
-    period = rollups.PERIOD[model].name
-    by_tenant: dict[str, set[int]] = defaultdict(set)
-    for tenant_id, (start_ms, _, _) in deltas:
-        by_tenant[tenant_id].add(start_ms)
-    totals = dict(deltas)
-    for tenant_id, starts in by_tenant.items():
-        for start_ms, bucket, currency, *fields in rollups.attribution_rows_at(
-                model, tenant_id, starts):
-            key = (tenant_id, (start_ms, bucket, currency))
-            if key in totals:
-                stored = attribution_rollup.from_row(*fields)
-                stored.merge(totals[key])
-                totals[key] = stored
-    return [attribution_rollup.row(tenant_id, key, part, period)
-            for (tenant_id, key), part in totals.items()]
-
-
-def _changes() -> int:
-    """How many times rows were recomputed for a changed event (``refresh_event``)."""
-    return (JobCursor.select(JobCursor.position_ms)
-            .where(JobCursor.name == CHANGES).scalar() or 0)
-
-
-def _count_change() -> None:
-    """Count a change, first in the caller's transaction: holding the counter's row, it waits
-    for a batch being written (PostgreSQL), and a batch read meanwhile is read again."""
-    (JobCursor.insert(name=CHANGES, position_ms=1)
-     .on_conflict(conflict_target=[JobCursor.name],
-                  update={JobCursor.position_ms: JobCursor.position_ms + 1})
-     .execute())
 
 
 def _add(start_ms: int, end_ms: int, horizon_ms: int | None) -> int | None:
@@ -272,58 +118,25 @@ def _add(start_ms: int, end_ms: int, horizon_ms: int | None) -> int | None:
     ``start_ms`` to ``end_ms``, in one transaction; returns the rows written, or None if
     another run had moved the cursor (nothing is written then).
 
-    Everything is read and computed first, outside the transaction: the batch's events by
-    receive time (two queries, whatever the history) and the attribution rows they touch,
-    which only the aggregation writes, under its lock, or ``refresh_event``, which counts
-    its change. The transaction moves the cursor, checks that no change was counted since
-    (else the batch is read again), and writes: an event counts once, the cursor moving with
-    the rows it was added to.
+    Everything is read and computed first, outside the transaction. The transaction moves
+    the cursor, checks that no change was counted since (else the batch is read again), and
+    writes: an event counts once, the cursor moving with the rows it was added to.
     """
     while True:
-        changes = _changes()
-        hours, days, goal_hours, goal_days = _batch(start_ms, end_ms, horizon_ms)
-        hour_rows = _merged_attribution(HourlyAttribution, goal_hours)
-        day_rows = _merged_attribution(DailyAttribution, goal_days)
+        changes = generations.current(ROLLUP_CHANGES)
+        writes = [rollup.added(start_ms, end_ms, horizon_ms) for rollup in ROLLUPS]
         with database.atomic() as transaction:
             if not _move_cursor(start_ms, end_ms):
                 transaction.rollback()
                 return None
-            # The counter's row held (a no-op update) before it is read: an approval
-            # being written is waited for and seen.
-            JobCursor.update(position_ms=JobCursor.position_ms).where(
-                JobCursor.name == CHANGES).execute()
-            if _changes() != changes:
+            # The counter's row held before it is read: a change being written is waited
+            # for and seen.
+            generations.hold(ROLLUP_CHANGES)
+            if generations.current(ROLLUP_CHANGES) != changes:
                 transaction.rollback()
                 continue
-            rollups.add_counts(HourlyAggregate, list(hours.values()))
-            rollups.add_counts(DailyAggregate, list(days.values()))
-            rollups.put_attribution(HourlyAttribution, hour_rows)
-            rollups.put_attribution(DailyAttribution, day_rows)
-        return len(hours) + len(hour_rows) + len(day_rows)  # as _recompute counts them
-
-
-def _batch(start_ms: int, end_ms: int, horizon_ms: int | None
-           ) -> tuple[dict[tuple, dict], dict[tuple, dict], Deltas, Deltas]:
-    """The aggregate rows (by hour, by day) and the attribution totals (by tenant and hour,
-    by tenant and day) of the events received in ``[start_ms, end_ms)``."""
-    # The horizon is the start of a day: a period starts before it if its events occurred so.
-    lowest = horizon_ms or 0
-    groups = [group for group in rollups.received_hour_groups(start_ms, end_ms)
-              if group[1] * HOUR_MS >= lowest]
-    goal_hours: Deltas = {}
-    goal_days: Deltas = {}
-    by_tenant: dict[str, list] = defaultdict(list)
-    for tenant_id, *fields in rollups.received_goals(start_ms, end_ms):
-        if fields[0] >= lowest:
-            by_tenant[tenant_id].append(fields)
-    for tenant_id, goals in by_tenant.items():
-        for (hour_ms, bucket, currency), part in attribution_rollup.from_events(
-                goals, HOUR_MS).items():
-            goal_hours[(tenant_id, (hour_ms, bucket, currency))] = part
-            day_key = (tenant_id, (hour_ms - hour_ms % DAY_MS, bucket, currency))
-            goal_days.setdefault(day_key, attribution_rollup.Totals()).merge(part)
-    return (_aggregate_rows(groups, HOUR_MS), _aggregate_rows(groups, DAY_MS, "day_start_ms"),
-            goal_hours, goal_days)
+            _apply(writes)
+        return sum(write.rows for write in writes)
 
 
 def aggregate(end_ms: int, start_ms: int | None = None, budget_seconds: float | None = None
@@ -341,13 +154,13 @@ def aggregate(end_ms: int, start_ms: int | None = None, budget_seconds: float | 
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     horizon_ms = retention.pruned_before_ms()
     written = _refresh_requested(horizon_ms)
-    JobCursor.insert_many([{"name": AGGREGATE_CURSOR, "position_ms": 0},
-                           {"name": CHANGES, "position_ms": 0}]).on_conflict_ignore().execute()
+    JobCursor.insert(name=AGGREGATE_CURSOR, position_ms=0).on_conflict_ignore().execute()
+    generations.start(ROLLUP_CHANGES)
     cursor = cursor_ms()
     start = cursor if start_ms is None else start_ms
     while start < cursor and (deadline is None or time.monotonic() < deadline):
         batch_end = _batch_end(start, cursor)
-        written += _recompute(*_touched(start, batch_end), cursor, horizon_ms)
+        written += _recompute(_touched(start, batch_end), cursor, horizon_ms)
         start = batch_end
     while cursor < end_ms and (deadline is None or time.monotonic() < deadline):
         batch_end = _batch_end(cursor, end_ms)
@@ -393,7 +206,8 @@ def refresh_event(tenant_id: str, occurred_at_ms: int, source_type: str, signed:
     """Recompute every rollup period holding a changed event (event time ``occurred_at_ms``)
     from the events received before the cursor, in the caller's transaction: the event was
     moved to the tail (a postback approved or reversed), so it leaves the rollups it was in."""
-    _count_change()  # first: a batch being written is waited for, and its cursor read next
-    hours = {tenant_id: {occurred_at_ms // HOUR_MS}}
-    goal_hours = hours if attribution_rollup.counts(source_type, signed) else {}
-    _recompute(hours, goal_hours, cursor_ms(), horizon_ms=None)
+    # First: a batch being written is waited for, and its cursor read next.
+    generations.bump(ROLLUP_CHANGES)
+    hour = {tenant_id: {occurred_at_ms // HOUR_MS}}
+    _recompute([hour if rollup.holds(source_type, signed) else {} for rollup in ROLLUPS],
+               cursor_ms(), horizon_ms=None)

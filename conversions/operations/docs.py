@@ -138,7 +138,9 @@ _IMPORT_CSV = admin({
     "summary": "Offline conversions from a CSV file (generic or Google Ads' template).",
     "description": "UTF-8 with or without BOM, ',' or ';', quoted fields; rows keyed by "
                    "event_id (Order ID) or a digest, so a re-upload stores nothing twice. "
-                   "Without partial=true any refused row stores nothing (422).",
+                   "Without partial=true any refused row stores nothing (422). The body is "
+                   "at most IMPORT_MAX_BODY (1 GiB; 413 beyond), read as a stream; a row is "
+                   "at most 64 KiB (400 invalid_csv beyond).",
     "tags": ["operations"],
     "parameters": [
         {"in": "query", "name": "tenant_id", "required": True, "schema": {"type": "string"}},

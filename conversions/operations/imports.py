@@ -107,7 +107,6 @@ def import_csv() -> ResponseReturnValue:
     if fmt is None:
         raise params.invalid("format", "is required: " + " or ".join(csv_import.FORMATS))
     dry_run, partial = flag("dry_run"), flag("partial")
-    request.max_content_length = int(current_app.config["IMPORT_MAX_BODY"])
     try:
         result = run(upload(), tenant_id, fmt, limits(current_app), dry_run=dry_run,
                      partial=partial)

@@ -239,7 +239,6 @@ def save_postback_networks() -> ResponseReturnValue:
 
 @bp.post("/system/import")
 def upload_csv() -> ResponseReturnValue:
-    request.max_content_length = int(current_app.config["IMPORT_MAX_BODY"])
     form = ImportForm()
     refusal = checked(form, "upload")
     if refusal is not None:

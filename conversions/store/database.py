@@ -3,31 +3,17 @@ a request. ``schema.init_app`` binds it to the app."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from peewee import Database, DatabaseProxy, PostgresqlDatabase, Query, SqliteDatabase
+from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse import db_url
 
 from conversions.store import private_files
 
 database = DatabaseProxy()
-
-_rendered: dict[tuple[type, str], str] = {}
-
-
-def rendered(name: str, build: Callable[[], Query | str]) -> str:
-    """The SQL of the query ``build`` makes (or of the text it writes), rendered once per
-    kind of database and kept under ``name``: building a Peewee query costs more than running
-    it, so statements on hot paths are run again and again with new parameters, in the order
-    they appear."""
-    key = (type(database.obj), name)
-    if key not in _rendered:
-        built = build()
-        _rendered[key] = built if isinstance(built, str) else built.sql()[0]
-    return _rendered[key]
 
 _POOLED = {"sqlite": "sqlite+pool", "postgres": "postgresql+pool", "postgresql": "postgresql+pool"}
 
@@ -37,10 +23,13 @@ DURABILITY = {"normal": ("NORMAL", "off"), "full": ("FULL", "on")}
 
 
 def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
-            busy_timeout_ms: int = 5000, durability: str = "") -> Database:
+            busy_timeout_ms: int = 5000, durability: str = "",
+            connect_timeout: int = 5) -> Database:
     """Make the database for ``url``: pooled, and for SQLite in WAL mode with its pragmas.
 
-    ``durability`` ("normal" or "full"), when given, beats ``synchronous``.
+    ``durability`` ("normal" or "full"), when given, beats ``synchronous``. A PostgreSQL
+    server that takes the connection but never answers (stopped) fails it after
+    ``connect_timeout`` seconds (libpq's least is 2), where libpq would wait for ever.
     """
     if durability and durability.lower() not in DURABILITY:
         raise ValueError(f"DURABILITY must be one of {', '.join(DURABILITY)}, not {durability}")
@@ -71,8 +60,10 @@ def connect(url: str, *, pool_size: int = 8, synchronous: str = "NORMAL",
         options["lock_type"] = "IMMEDIATE"
     elif not scheme.endswith("+pool") and scheme not in _POOLED:
         options = {}
-    if scheme.startswith("postgres") and postgres_mode:
-        options["options"] = f"-c synchronous_commit={postgres_mode}"
+    if scheme.startswith("postgres"):
+        options["connect_timeout"] = connect_timeout
+        if postgres_mode:
+            options["options"] = f"-c synchronous_commit={postgres_mode}"
     return db_url.connect(url, **options)
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from conversions.store import prepared, writer_link
 from conversions.store.database import database, is_postgres
+from conversions.store.event_keys import EventKey
 from conversions.store.models import Event
-from conversions.store.partitions import EventKey
 
 
 def insert_event(row: dict[str, Any]) -> tuple[int, bool]:

@@ -2,23 +2,26 @@
 it cached is stale: the invalidation of a cache, not its ageing.
 
 ``SIGNING_KEYS`` is bumped with every change of a secret (a tenant created, a rotation);
-workers read it before trusting a cached keyring, one primary-key read on a statement rendered
-once. ``ADMIN_SESSIONS`` is bumped at sign-out: a settings session remembers the value it
-was opened at and ends when the value moves on.
+workers read it before trusting a cached keyring, one primary-key read
+(``store.statements``). ``ADMIN_SESSIONS`` is bumped at sign-out: a settings session
+remembers the value it was opened at and ends when the value moves on. ``ROLLUP_CHANGES`` is
+bumped with every recomputation of a changed event's rollups: an aggregation batch read
+meanwhile is read again.
 """
 from __future__ import annotations
 
-from conversions.store.database import database, rendered
 from conversions.store.models import Generation
+from conversions.store.statements.generations import GENERATION
 
 SIGNING_KEYS = "signing-keys"
 ADMIN_SESSIONS = "admin-sessions"
+# Bumped when rows of the rollups are recomputed for a changed event (``metrics.aggregation``).
+ROLLUP_CHANGES = "rollup-changes"
+
 
 def current(name: str) -> int:
     """The counter's value (0 until first bumped); needs an open connection."""
-    read = rendered("generation", lambda: Generation.select(Generation.value)
-                    .where(Generation.name == ""))
-    row = database.execute_sql(read, (name,)).fetchone()
+    row = GENERATION.run_values((name,)).fetchone()  # its one parameter, ``name``
     return int(row[0]) if row else 0
 
 
@@ -28,3 +31,14 @@ def bump(name: str) -> None:
      .on_conflict(conflict_target=[Generation.name],
                   update={Generation.value: Generation.value + 1})
      .execute())
+
+
+def start(name: str) -> None:
+    """Make the counter's row (at 0) if it has none, so ``hold`` has a row to lock."""
+    Generation.insert(name=name, value=0).on_conflict_ignore().execute()
+
+
+def hold(name: str) -> None:
+    """Lock the counter's row for the caller's transaction (PostgreSQL; SQLite's write lock
+    is the database's): a bump being committed is waited for, and one to come waits."""
+    Generation.update(value=Generation.value).where(Generation.name == name).execute()

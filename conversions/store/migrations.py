@@ -29,12 +29,13 @@ from peewee import (
 from playhouse.migrate import SchemaMigrator, migrate
 
 from conversions.core import clock
-from conversions.store import partitions
+from conversions.store import generations, partition_conversion, partitions
 from conversions.store.models import (
     AGGREGATE_CURSOR,
     DailyAggregate,
     DailyAttribution,
     Event,
+    Generation,
     HourlyAggregate,
     HourlyAttribution,
     JobCursor,
@@ -71,6 +72,26 @@ def _rebuild_rollups(database: Database) -> None:
             JobCursor.delete().where(JobCursor.name == AGGREGATE_CURSOR).execute()
 
 
+def _move_rollup_changes(database: Database) -> None:
+    """The count of recomputed rollup changes, kept until now in a ``JobCursor`` row's
+    position, moved to its own counter (``generations.ROLLUP_CHANGES``)."""
+    with database.bind_ctx([JobCursor, Generation]):
+        database.create_tables([Generation], safe=True)
+        if not JobCursor.table_exists():
+            return
+        old = JobCursor.get_or_none(JobCursor.name == _OLD_ROLLUP_CHANGES)
+        if old is not None:
+            Generation.insert(name=generations.ROLLUP_CHANGES, value=old.position_ms) \
+                .on_conflict(conflict_target=[Generation.name],
+                             update={Generation.value: Generation.value + old.position_ms}) \
+                .execute()
+            old.delete_instance()
+
+
+# The name of the JobCursor that counted rollup changes before version 5.
+_OLD_ROLLUP_CHANGES = "rollup_changes"
+
+
 # Version 1 is the layout the service first shipped with, before versions were recorded: a
 # database that has its tables but no version table is taken to be at version 1.
 MIGRATIONS: list[Migration] = [
@@ -83,7 +104,9 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "attribution rollup, rebuilt with the hourly aggregates from the raw events",
               lambda migrator: [], data=_rebuild_rollups),
     Migration(4, "events partitioned by month of event time on PostgreSQL, keys apart",
-              lambda migrator: [], data=partitions.convert),
+              lambda migrator: [], data=partition_conversion.convert),
+    Migration(5, "the rollup change counter a generation, not a job cursor",
+              lambda migrator: [], data=_move_rollup_changes),
 ]
 
 

@@ -1,82 +1,52 @@
-"""Event statements rendered once per kind of database (``database.rendered``) and reused
-by every request.
+"""Event writes: the statements of ``store.statements.events`` run with each row's values.
 
-Building a Peewee query costs more than running it; the SQL of the event insert and of
-the duplicate look-up depends only on the database's dialect, so it is rendered once and
-executed with new parameters (the driver then reuses its prepared statement too). A batch
-is inserted by statements of many rows each, rendered once per number of rows. On
-PostgreSQL a keyed event is stored with its key in ``event_key`` by one statement
-(``store.partitions``); the bulk path claims the keys, then stores the events that got one.
+A batch is inserted by statements of many rows each. On PostgreSQL a keyed event is stored
+with its key in ``event_key`` by one statement (``store.event_keys``); the bulk path claims
+the keys, then stores the events that got one.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from peewee import Query, fn
+from conversions.store.database import database, is_postgres
+from conversions.store.models import Event
+from conversions.store.statements import events as sql
 
-from conversions.store import partitions
-from conversions.store.database import database, is_postgres, rendered
-from conversions.store.models import Event, WebhookDelivery
-from conversions.store.partitions import EventKey
-
-_COLUMNS = [field for field in Event._meta.sorted_fields if field is not Event.id]
-_CONVERT = [(field.name, field.db_value) for field in _COLUMNS]
-_NAMES = frozenset(name for name, _ in _CONVERT)
-_NAMES_IN_ORDER = [name for name, _ in _CONVERT]
-_CONVERTERS = [convert for _, convert in _CONVERT]
+_CONVERTERS = [field.db_value for field in sql.EVENT_FIELDS]
+_NAMES = frozenset(sql.NAMES)
 _PLAIN = frozenset({str, int, type(None)})
-
-
-def _lookup() -> Query:
-    """The stored event of a key: its own table on PostgreSQL (``store.partitions``)."""
-    if is_postgres():
-        return EventKey.select(EventKey.event_id).where(
-            EventKey.tenant == "", EventKey.source_type == "", EventKey.dedup_key == "")
-    return Event.select(Event.id).where(
-        Event.tenant == "", Event.source_type == "", Event.dedup_key == "")
-
-
-def _statements() -> tuple[str, str]:
-    """``(insert, look-up)`` SQL for the database in use, rendered on first use."""
-    insert = rendered("event_insert", lambda: Event.insert(**dict.fromkeys(_NAMES))
-                      .on_conflict_ignore().returning(Event.id))
-    return insert, rendered("event_lookup", _lookup)
-
-
-def _keyed(rows: int, given_ids: bool = False) -> str:
-    """PostgreSQL: ``rows`` keyed events stored with their keys (``partitions.keyed_insert``)."""
-    return rendered(f"event_insert_keyed_{rows}_{given_ids}",
-                    lambda: partitions.keyed_insert(rows, given_ids))
 
 
 def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
     """Insert ``row`` unless its dedup key is stored; ``(event id, duplicate)``.
 
     Runs in the caller's transaction; the unique index (on PostgreSQL the key table's,
-    ``store.partitions``) decides what is a duplicate.
+    ``store.event_keys``) decides what is a duplicate.
     """
-    insert, lookup = _statements()
+    values = _values(row)
     if row.get("dedup_key") is not None and is_postgres():
-        insert = _keyed(1)
-    inserted = database.execute_sql(insert, _params(row)).fetchall()
+        inserted = database.execute_sql(sql.postgres_keyed_insert(1), values).fetchall()
+    else:
+        inserted = sql.EVENT_INSERT.run_values(values).fetchall()
     if inserted:
         return inserted[0][0], False
-    key = (row["tenant"], row["source_type"], row["dedup_key"])
-    return database.execute_sql(lookup, key).fetchall()[0][0], True
+    return _stored_id(row["tenant"], row["source_type"], row["dedup_key"]), True
+
+
+def _stored_id(tenant_id: str, source_type: str, dedup_key: str) -> int:
+    """The id of the event stored under a key."""
+    key = {"tenant": tenant_id, "source_type": source_type, "dedup_key": dedup_key}
+    return int(sql.EVENT_LOOKUP.run(key).fetchall()[0][0])
 
 
 # Rows a batch statement inserts at most: 100 rows of 17 columns stay far below every
 # driver's limit on parameters (SQLite's 32,766).
 CHUNK = 100
-_RETURNED = (Event.id, Event.tenant, Event.source_type, Event.dedup_key)
 
 
 def _multi_insert(rows: int) -> str:
-    """``INSERT ... VALUES (...) x rows ... RETURNING id, tenant, source, key``."""
-    if is_postgres():
-        return _keyed(rows)
-    return rendered(f"event_insert_{rows}", lambda: Event.insert_many(
-        [dict.fromkeys(_NAMES)] * rows).on_conflict_ignore().returning(*_RETURNED))
+    """``rows`` events but those whose key is stored, returning ``id, tenant, source, key``."""
+    return sql.postgres_keyed_insert(rows) if is_postgres() else sql.sqlite_insert_rows(rows)
 
 
 def insert_events(rows: list[dict[str, Any]]) -> list[tuple[int, bool]]:
@@ -98,15 +68,14 @@ def insert_events(rows: list[dict[str, Any]]) -> list[tuple[int, bool]]:
     keyed = list(first.items())
     for start in range(0, len(keyed), CHUNK):
         chunk = keyed[start:start + CHUNK]
-        params = [value for _, index in chunk for value in _params(rows[index])]
+        params = [value for _, index in chunk for value in _values(rows[index])]
         for event_id, *key in database.execute_sql(_multi_insert(len(chunk)), params):
             stored[tuple(key)] = event_id  # type: ignore[index]
-    lookup = _statements()[1]
     for key, index in keyed:
         if key in stored:
             answer[index] = (stored[key], False)
         else:
-            answer[index] = (database.execute_sql(lookup, key).fetchall()[0][0], True)
+            answer[index] = (_stored_id(*key), True)
     for index, row in enumerate(rows):
         if answer[index] is not None:
             continue
@@ -116,38 +85,21 @@ def insert_events(rows: list[dict[str, Any]]) -> list[tuple[int, bool]]:
     return answer  # type: ignore[return-value]
 
 
-_DELIVERY_FIELDS = [field.name for field in WebhookDelivery._meta.sorted_fields
-                    if field is not WebhookDelivery.id]
-
-
-def _delivery_statements(names: tuple[str, ...]) -> tuple[str, str]:
-    """``(delete expired, insert new)`` SQL of a webhook delivery record, the insert setting
-    the columns ``names``."""
-    delete = rendered("delivery_delete", lambda: WebhookDelivery.delete().where(
-        WebhookDelivery.tenant == "", WebhookDelivery.message_id == "",
-        WebhookDelivery.received_at_ms < 0))
-    insert = rendered(f"delivery_insert_{','.join(names)}", lambda: WebhookDelivery.insert(
-        **dict.fromkeys(names)).on_conflict_ignore().returning(WebhookDelivery.id))
-    return delete, insert
-
-
 def record_delivery(delivery: dict[str, Any]) -> bool:
-    """Record a webhook delivery in the caller's transaction; False when the tenant has that
-    message id within the window (``window_start_ms``: older records are replaced)."""
-    names = tuple(name for name in _DELIVERY_FIELDS if name in delivery)
-    delete, insert = _delivery_statements(names)
-    database.execute_sql(delete, (delivery["tenant"], delivery["message_id"],
-                                  delivery["window_start_ms"]))
-    return bool(database.execute_sql(insert, [delivery[name] for name in names]).fetchall())
+    """Record a webhook delivery (``tenant``, ``message_id``, ``received_at_ms``,
+    ``event_count``) in the caller's transaction; False when the tenant has that message id
+    within the window (``window_start_ms``: older records are replaced)."""
+    sql.DELIVERY_DELETE.run(delivery)
+    return bool(sql.DELIVERY_INSERT.run(delivery).fetchall())
 
 
-def _params(row: dict[str, Any]) -> list[Any]:
-    """``row``'s values in column order; text, whole numbers and None go to the driver as
+def _values(row: dict[str, Any]) -> list[Any]:
+    """``row``'s values in ``NAMES`` order; text, whole numbers and None go to the driver as
     they are, anything else is converted."""
     if not row.keys() <= _NAMES:
         raise ValueError(f"not Event fields: {sorted(row.keys() - _NAMES)}")
     return [value if type(value) in _PLAIN else convert(value)
-            for value, convert in zip(map(row.get, _NAMES_IN_ORDER), _CONVERTERS, strict=True)]
+            for value, convert in zip(map(row.get, sql.NAMES), _CONVERTERS, strict=True)]
 
 
 def insert_new_events(rows: list[dict[str, Any]]) -> int:
@@ -158,8 +110,6 @@ def insert_new_events(rows: list[dict[str, Any]]) -> int:
     (a key statement run for every row, each returning the id it took, or nothing for a key
     stored already), then the rows that claimed one are stored under those ids.
     """
-    plain = rendered("event_insert_plain",
-                     lambda: Event.insert(**dict.fromkeys(_NAMES)).on_conflict_ignore())
     keyed: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
     if is_postgres():
         for row in rows:
@@ -167,25 +117,20 @@ def insert_new_events(rows: list[dict[str, Any]]) -> int:
                 keyed.setdefault((row["tenant"], row["source_type"], row["dedup_key"]), row)
         rows = [row for row in rows if row.get("dedup_key") is None]
     count = 0
-    cursor = database.cursor()
     if rows:
-        cursor.executemany(plain, [_params(row) for row in rows])
-        count += cursor.rowcount
+        count += sql.EVENT_INSERT_PLAIN.run_many_values([_values(row) for row in rows]).rowcount
     if keyed:
-        claim = rendered("event_key_claim", lambda: EventKey.insert(
-            tenant="", source_type="", dedup_key="", event_id=fn.nextval(partitions.SEQUENCE))
-            .on_conflict_ignore().returning(EventKey.event_id))
-        cursor.executemany(claim, [[*key, partitions.SEQUENCE] for key in keyed], returning=True)
+        cursor = sql.EVENT_KEY_CLAIM.run_many(
+            [dict(zip(("tenant", "source_type", "dedup_key"), key, strict=True))
+             for key in keyed], returning=True)
         claimed = []
         for row in keyed.values():
             taken = cursor.fetchone()
             if taken is not None:
-                claimed.append([taken[0], *_params(row)])
+                claimed.append([taken[0], *_values(row)])
             cursor.nextset()
-        with_id = rendered("event_insert_with_id", lambda: Event.insert(
-            id=0, **dict.fromkeys(_NAMES)))
         if claimed:
-            cursor.executemany(with_id, claimed)
+            sql.EVENT_INSERT_WITH_ID.run_many_values(claimed)
             count += len(claimed)
     return count
 
@@ -210,7 +155,7 @@ def insert_with_ids(rows: list[dict[str, Any]]) -> set[int]:
     for start in range(0, len(keyed_rows), CHUNK):
         chunk = keyed_rows[start:start + CHUNK]
         params = [value for row in chunk
-                  for value in [row["id"], *_params({k: v for k, v in row.items() if k != "id"})]]
+                  for value in [row["id"], *_values({k: v for k, v in row.items() if k != "id"})]]
         stored.update(event_id for event_id, *_ in database.execute_sql(
-            _keyed(len(chunk), given_ids=True), params))
+            sql.postgres_keyed_insert(len(chunk), given_ids=True), params))
     return stored

@@ -1,13 +1,13 @@
 """Bounded tables: each insert drops the oldest rows beyond a cap, in the same transaction;
 and raw events pruned past their retention, the rollups kept: in small batches, and on
-PostgreSQL whole months of them dropped at once (``store.partitions``)."""
+PostgreSQL whole months of them dropped at once (``store.partition_retention``)."""
 from __future__ import annotations
 
 from typing import Any
 
 from peewee import Model
 
-from conversions.store import partitions
+from conversions.store import event_keys, partition_retention, partitions
 from conversions.store.database import database
 from conversions.store.models import PRUNED_BEFORE, Event, JobCursor, Tenant
 
@@ -51,7 +51,7 @@ def prune_events(before_ms: int, received_before_ms: int, batch: int = PRUNE_BAT
      .on_conflict(conflict_target=[JobCursor.name], preserve=[JobCursor.position_ms])
      .execute())
     keyed_apart = partitions.partitioned(database.obj)
-    deleted = (partitions.drop_months(database.obj, before_ms, received_before_ms, batch)
+    deleted = (partition_retention.drop_months(database.obj, before_ms, received_before_ms, batch)
                if keyed_apart else 0)
     for (tenant_id,) in list(Tenant.select(Tenant.id).tuples()):
         while True:
@@ -65,7 +65,7 @@ def prune_events(before_ms: int, received_before_ms: int, batch: int = PRUNE_BAT
                 if keyed_apart:
                     keys = list(gone.returning(Event.tenant, Event.source_type,
                                                Event.dedup_key).tuples().execute())
-                    partitions.delete_keys_of(database.obj, keys)
+                    event_keys.delete_keys_of(keys)
                     count = len(keys)
                 else:
                     count = gone.execute()

@@ -11,6 +11,7 @@ from peewee import InterfaceError, OperationalError
 from conversions.store import migrations, writer_link
 from conversions.store.database import connection, database, from_config, sqlite_file
 from conversions.store.models import MODELS
+from conversions.store.writer import deadlines
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,12 @@ def init_app(app: Flask) -> None:
     database.initialize(from_config(app.config))
     # gunicorn's master names the writer process's socket (store.writer_supervisor).
     socket_path = str(app.config.get("SQLITE_WRITER_SOCKET") or "")
-    writer_link.configure(socket_path if sqlite_file(database.obj) else "")
+    writer_socket = socket_path if sqlite_file(database.obj) else ""
+    writer_link.configure(writer_socket)
+    # Threads waiting on writes are few only where they wait on the writer process: elsewhere
+    # (PostgreSQL, a worker's own group commit) a slow commit is no stopped process.
+    deadlines.configure(float(app.config["WRITE_TIMEOUT_SECONDS"]),
+                        int(app.config["WRITE_WAITERS"]) if writer_socket else 0)
     try:
         create_schema()
     except (OperationalError, InterfaceError) as err:

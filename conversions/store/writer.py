@@ -13,6 +13,12 @@ the leaders of several worker processes queue on a file lock beside the database
 which the kernel hands over as soon as it is free. Under gunicorn on a SQLite file the event
 writes go to one writer process instead (``store.writer_process``), which commits its groups
 by ``commit`` here, under the same lock.
+
+No write waits without a deadline: the lock is waited for at most ``WRITE_TIMEOUT_SECONDS``
+(a process holding it may be stopped), then the group fails as a store failure (503). Where
+the writes wait on the writer process, at most ``WRITE_WAITERS`` threads of a worker wait at
+once (``deadlines.waiting``), so a stopped writer cannot hold every thread (health checks
+answer meanwhile).
 """
 from __future__ import annotations
 
@@ -37,6 +43,40 @@ RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 ATTEMPTS = 3
 # Writes one transaction takes at most.
 MAX_GROUP = 256
+# How long a write beyond WRITE_WAITERS waits for one of them to finish: a healthy store frees
+# one within a commit (milliseconds); a stopped one is refused at once rather than parking
+# every thread of the worker.
+WAITER_WAIT_SECONDS = 0.5
+
+
+class Deadlines:
+    """How long a write may wait, and how many threads of a process may wait at once
+    (``configure`` sets them from the app's settings; 0 waiters: as many as come)."""
+
+    def __init__(self) -> None:
+        self.seconds = 5.0
+        self.waiters: threading.BoundedSemaphore | None = None
+
+    def configure(self, seconds: float, waiters: int) -> None:
+        self.seconds = seconds
+        self.waiters = threading.BoundedSemaphore(waiters) if waiters > 0 else None
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Hold one of the waiters for a write; a store failure if none frees in time."""
+        waiters = self.waiters
+        if waiters is None:
+            yield
+            return
+        if not waiters.acquire(timeout=WAITER_WAIT_SECONDS):
+            raise OperationalError("every writer slot of this process is waiting on the store")
+        try:
+            yield
+        finally:
+            waiters.release()
+
+
+deadlines = Deadlines()
 
 
 def _retryable(err: BaseException) -> bool:
@@ -86,6 +126,10 @@ class GroupCommit:
             # The caller's own transaction decides when this commits: run it there, alone,
             # so neither rides in the other's transaction.
             return work()
+        with deadlines.waiting():
+            return self._run(work)
+
+    def _run(self, work: Callable[[], T]) -> T:
         write: Write[T] = Write(work)
         with self._lock:
             self._queue.append(write)
@@ -152,25 +196,78 @@ def _transaction(works: list[Callable[[], Any]]) -> list[Any]:
     raise AssertionError("unreachable")
 
 
-_lock_files: dict[tuple[int, str], int] = {}
+class LockFile:
+    """An exclusive ``flock`` on one file, waited for at most so long.
+
+    flock itself has no timeout, so a thread of its own blocks in it (the kernel still hands
+    the lock over the moment it is free) while the caller waits at most ``seconds`` for that
+    thread. A lock the thread gets after its caller gave up goes to the next caller still
+    waiting, else is released at once. One caller at a time a process (a group commit has
+    one leader; the writer process one thread), as flock shares a lock within a process.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._state = threading.Lock()
+        self._got: threading.Event | None = None  # a thread blocked in flock, set once it holds
+        self._wanted = False
+
+    def take(self, seconds: float) -> bool:
+        """Whether the lock is now held (False: not free within ``seconds``)."""
+        with self._state:
+            if self._got is None:
+                try:
+                    fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    self._got = threading.Event()
+                    threading.Thread(target=self._wait, args=(self._got,), daemon=True,
+                                     name="writer-lock").start()
+                else:
+                    return True
+            got, self._wanted = self._got, True
+        got.wait(seconds)
+        with self._state:
+            self._wanted = False
+            if got.is_set():
+                self._got = None
+                return True
+            return False
+
+    def release(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def _wait(self, got: threading.Event) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        with self._state:
+            if self._wanted:
+                got.set()
+            else:  # its caller gave up and no other waits
+                self._got = None
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
+_lock_files: dict[tuple[int, str], LockFile] = {}
 
 
 @contextmanager
 def _writer_turn() -> Iterator[None]:
-    """For a SQLite file, hold an exclusive lock beside it, shared by every process."""
+    """For a SQLite file, hold an exclusive lock beside it, shared by every process, waited
+    for at most ``WRITE_TIMEOUT_SECONDS``."""
     path = sqlite_file(database.obj)
     if not path:
         yield
         return
     key = (os.getpid(), path)  # a descriptor inherited through fork would share the lock
     if key not in _lock_files:
-        _lock_files[key] = os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    fd = _lock_files[key]
-    fcntl.flock(fd, fcntl.LOCK_EX)
+        _lock_files[key] = LockFile(path + "-writer.lock")
+    lock = _lock_files[key]
+    if not lock.take(deadlines.seconds):
+        raise OperationalError(f"the store's write lock was not free within "
+                               f"{deadlines.seconds:g} s")
     try:
         yield
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        lock.release()
 
 
 group_commit = GroupCommit()

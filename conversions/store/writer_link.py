@@ -2,10 +2,12 @@
 writes there over its own connection and waits for the answer.
 
 A write sent is answered by the writer only after its commit. If the connection breaks once
-the write is sent, its fate is unknown: it is answered as a store failure (503; the sender
-retries, and keyed events are stored once), never run again here. Only a write that could not
-be sent at all (no writer listening: not started yet, dead, being restarted) runs in process
-through ``store.writer.group_commit``, with a warning logged once an outage.
+the write is sent, or no answer comes within ``WRITE_TIMEOUT_SECONDS`` (a writer stopped or
+hung), its fate is unknown: it is answered as a store failure (503; the sender retries, and
+keyed events are stored once), never run again here. Only a write that could not be sent at
+all (no writer listening: not started yet, dead, being restarted) runs in process through
+``store.writer.group_commit``, with a warning logged once an outage. A thread waits on the
+writer only while holding one of the process's writer slots (``store.writer.deadlines``).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from peewee import InterfaceError
 
 from conversions.store import wire
 from conversions.store.database import database
-from conversions.store.writer import group_commit
+from conversions.store.writer import deadlines, group_commit
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +41,15 @@ def run(name: str, work: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     none can be reached (or inside a transaction of the caller's, where it must ride)."""
     if _path and not database.in_transaction():
         message = wire.frame((name, args))
-        sock = _sent(message)
-        if sock is not None:
-            try:
-                answer = wire.receive(sock)
-            except (OSError, EOFError) as err:
-                _forget()
-                raise InterfaceError(f"the writer process went away mid-write: {err}") from err
-            return wire.result(answer)
+        with deadlines.waiting():
+            sock = _sent(message)
+            if sock is not None:
+                try:
+                    answer = wire.receive(sock)
+                except (OSError, EOFError) as err:  # TimeoutError included: a stopped writer
+                    _forget()
+                    raise InterfaceError(f"the writer process did not answer: {err}") from err
+                return wire.result(answer)
     return group_commit.run(lambda: work(*args))
 
 
@@ -77,6 +80,7 @@ def _connection() -> socket.socket | None:
         return sock
     _forget()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(deadlines.seconds)  # connect, send and the wait for the answer
     try:
         sock.connect(_path)
     except OSError as err:

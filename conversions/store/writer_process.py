@@ -30,7 +30,7 @@ from config import load
 from conversions.store import wire
 from conversions.store.database import database, from_config
 from conversions.store.events import WRITES
-from conversions.store.writer import MAX_GROUP, STORE_DOWN, Write, commit
+from conversions.store.writer import MAX_GROUP, STORE_DOWN, Write, commit, deadlines
 
 _CHUNK = 65536
 # How often an idle writer checks that gunicorn's master, its parent, is still there.
@@ -129,6 +129,7 @@ def main() -> None:
     app = Flask("conversions")
     load(app)
     database.initialize(from_config(app.config, pool_size=1))
+    deadlines.configure(float(app.config["WRITE_TIMEOUT_SECONDS"]), 0)
     serve(sys.argv[1])
 
 

@@ -13,7 +13,7 @@ from conversions.core import clock
 from conversions.store import generations
 from conversions.store.database import connection, database
 from conversions.store.models import SECRET_KINDS, SigningKey, Tenant
-from middleware import Key, Keyring
+from wsgi_hmac import Key, Keyring
 
 
 class TenantError(ValueError):

@@ -13,6 +13,7 @@ import ipaddress
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from conversions.core import clock
@@ -23,6 +24,11 @@ from conversions.store.models import PostbackKey, PostbackNetwork
 PREFIX = "pb_"
 HINT = 10  # characters kept in clear: the prefix and seven random ones
 MAX_NETWORKS = 50
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# IPv6's IPv4-mapped addresses (::ffff:a.b.c.d), RFC 4291 section 2.5.5.2.
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+Found = tuple[str | None, list[Network]]  # a token's tenant (None: unknown) and allow-list
 
 
 class PostbackError(ValueError):
@@ -78,31 +84,55 @@ def live(tenant_id: str) -> list[dict[str, Any]]:
 
 
 class TokenCache:
-    """Per-process cache: token digest -> (tenant id or None, allowed networks)."""
+    """Per-process cache: token digest -> (tenant id or None, allowed networks).
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, str | None, list[Any]]] = {}
+    Live tokens and unknown ones are kept apart, each bounded (the oldest entry leaves
+    first): misses, which anyone can make by the thousand, fill their own part and never
+    push out a live token. With caching on (``ttl`` above 0), an unknown token is kept for
+    at least ``UNKNOWN_SECONDS``: a token is random, so one unknown (or revoked) now stays
+    so, and a provider still sending a revoked one costs a look-up (and a failed-token
+    count) a minute, not one a request. ``revoke`` and ``set_networks`` clear the cache.
+    """
+
+    UNKNOWN_SECONDS = 60.0
+
+    def __init__(self, live: int = 10_000, unknown: int = 4_096) -> None:
+        self._bounds = {True: live, False: unknown}
+        self._parts: dict[bool, OrderedDict[str, tuple[float, Found]]] = {
+            True: OrderedDict(), False: OrderedDict()}
         self._lock = threading.Lock()
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            for part in self._parts.values():
+                part.clear()
 
-    def get(self, token: str, ttl: float) -> tuple[str | None, list[Any]]:
-        """The token's tenant and allow-list, looked up again after ``ttl`` seconds."""
+    def cached(self, token: str, ttl: float) -> Found | None:
+        """The token's tenant and allow-list if looked up less than ``ttl`` seconds ago;
+        None: ``load`` it."""
         key = digest(token)
-        entry = self._entries.get(key)
-        if entry is not None and time.monotonic() - entry[0] < ttl:
-            return entry[1], entry[2]
+        unknown_ttl = max(ttl, self.UNKNOWN_SECONDS) if ttl > 0 else 0
+        for known, ages in ((True, ttl), (False, unknown_ttl)):
+            entry = self._parts[known].get(key)
+            if entry is not None and time.monotonic() - entry[0] < ages:
+                return entry[1]
+        return None
+
+    def load(self, token: str) -> Found:
+        """Look the token up in the store and cache what was found."""
         with connection():
             row = find(token)
             tenant_id = row.tenant_id if row else None
-            allowed = [ipaddress.ip_network(cidr) for cidr in networks(tenant_id)] \
+            allowed = [allowed_network(cidr) for cidr in networks(tenant_id)] \
                 if tenant_id else []
+        key, known = digest(token), tenant_id is not None
+        part = self._parts[known]
         with self._lock:
-            if len(self._entries) > 10000:
-                self._entries.clear()
-            self._entries[key] = (time.monotonic(), tenant_id, allowed)
+            self._parts[not known].pop(key, None)
+            part[key] = (time.monotonic(), (tenant_id, allowed))
+            part.move_to_end(key)
+            while len(part) > self._bounds[known]:
+                part.popitem(last=False)
         return tenant_id, allowed
 
 
@@ -116,12 +146,22 @@ def networks(tenant_id: str) -> list[str]:
     return [row.cidr for row in rows]
 
 
+def allowed_network(text: str) -> Network:
+    """An allow-list entry as a network; one of IPv4-mapped IPv6 addresses as the IPv4 range
+    it maps, so it matches the IPv4 senders it names (and their mapped form)."""
+    network = ipaddress.ip_network(text, strict=False)
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        return ipaddress.IPv4Network((int(network.network_address) & 0xFFFFFFFF,
+                                      network.prefixlen - 96))
+    return network
+
+
 def parse_networks(text: str) -> list[str]:
     """CIDR ranges (or single addresses) separated by commas, spaces or lines, normalised."""
     found = []
     for part in text.replace(",", " ").split():
         try:
-            found.append(str(ipaddress.ip_network(part, strict=False)))
+            found.append(str(allowed_network(part)))
         except ValueError:
             raise PostbackError(f"{part} is not an IP address or CIDR range") from None
     if len(found) > MAX_NETWORKS:
@@ -141,7 +181,7 @@ def set_networks(tenant_id: str, text: str) -> list[str]:
     return cidrs
 
 
-def address_allowed(allowed: list[Any], address: str | None) -> bool:
+def address_allowed(allowed: list[Network], address: str | None) -> bool:
     """Whether ``address`` (as ProxyFix leaves it) is in the allow-list; empty allows all."""
     if not allowed:
         return True

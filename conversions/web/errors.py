@@ -48,7 +48,10 @@ class ApiError(Exception):
         return {"error": self.error, "message": self.message, **self.extra}
 
 
-STORE_UNAVAILABLE_MESSAGE = "Storage is unavailable; retry later."
+# A 503 may follow a commit attempt whose outcome is unknown (a PostgreSQL commit lost with its
+# connection, a writer process that did not answer in time): never "nothing was stored".
+STORE_UNAVAILABLE_MESSAGE = ("Storage is unavailable or did not answer in time: the request may "
+                             "have been stored; retrying is safe.")
 RETRY_AFTER_SECONDS = "2"
 
 

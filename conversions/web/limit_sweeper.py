@@ -4,7 +4,10 @@
 counters whenever its previous timer, 10 ms long, has ended: under load that is a thread
 started and awaited on most requests, the costliest step of a pixel. A counter's expiry is
 also checked when it is read, so sweeping once a second changes no limit; it only bounds
-memory. A storage handed to ``adopt`` gets this sweeper as its "timer", which never ends.
+memory. A storage handed to ``adopt`` gets this sweeper as its ``timer``, which never ends,
+and the sweeper expires its counters through the storage's public ``get_expiry`` and
+``clear``, each under the counter's own lock (as ``incr`` takes it), so a window a hit has
+just restarted is never cleared.
 """
 from __future__ import annotations
 
@@ -12,22 +15,29 @@ import os
 import threading
 import time
 import weakref
-from typing import Any
 
 from limits.storage import MemoryStorage
 
 INTERVAL_SECONDS = 1.0
 
-_storages: weakref.WeakSet[Any] = weakref.WeakSet()
+_storages: weakref.WeakSet[MemoryStorage] = weakref.WeakSet()
 _lock = threading.Lock()
 _sweeper: tuple[int, threading.Thread] | None = None
 
 
-def _sweep() -> None:
+def sweep(storage: MemoryStorage) -> None:
+    """Clear the counters of ``storage`` whose window has ended."""
+    for key in list(storage.expirations):
+        with storage.locks[key]:
+            if storage.get_expiry(key) <= time.time():
+                storage.clear(key)
+
+
+def _sweep_forever() -> None:
     while True:
         time.sleep(INTERVAL_SECONDS)
         for storage in list(_storages):
-            storage._MemoryStorage__expire_events()
+            sweep(storage)
 
 
 def _running() -> threading.Thread:
@@ -35,15 +45,15 @@ def _running() -> threading.Thread:
     global _sweeper
     with _lock:
         if _sweeper is None or _sweeper[0] != os.getpid():
-            thread = threading.Thread(target=_sweep, name="ratelimit-expiry", daemon=True)
+            thread = threading.Thread(target=_sweep_forever, name="ratelimit-expiry",
+                                      daemon=True)
             thread.start()
             _sweeper = (os.getpid(), thread)
         return _sweeper[1]
 
 
-def adopt(storage: Any) -> None:
+def adopt(storage: object) -> None:
     """Let the sweeper expire ``storage``'s counters, if it is a ``MemoryStorage``."""
-    if isinstance(storage, MemoryStorage) and hasattr(storage,
-                                                      "_MemoryStorage__expire_events"):
+    if isinstance(storage, MemoryStorage):
         _storages.add(storage)
-        storage.timer = _running()
+        storage.timer = _running()  # type: ignore[assignment]  (a thread that never ends)

@@ -76,7 +76,8 @@ _ERRORS = {
     415: "The body has an unsupported media type.",
     422: "Rows break rules and nothing was stored (`import_refused`, with every error).",
     429: "Over the rate limit (`rate_limited`); retry after `Retry-After` seconds.",
-    503: "Storage is unavailable (`store_unavailable`); retry after `Retry-After` seconds.",
+    503: "Storage is unavailable or did not answer in time (`store_unavailable`): the request "
+         "may have been stored; retrying after `Retry-After` seconds is safe.",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.",
                                "required": True, "schema": {"type": "string"}}}

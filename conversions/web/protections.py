@@ -1,24 +1,37 @@
 """Protections every request gets: its body read within a deadline, a body limit on every
 endpoint, and security headers.
 
-Signed routes have their own per-route limits in the middleware (a 1 MiB webhook is not
-refused by the 64 KiB default here); everything else is held to ``MAX_CONTENT_LENGTH``
-before the view runs, whether or not the view reads the body.
+Each route's body limit is a setting named in ``BODY_LIMITS`` (any other route:
+``MAX_CONTENT_LENGTH``), applied before anything reads the body: by the body deadline, which
+reads no body over its route's limit (nor, whole, any over the largest in-memory limit: a
+CSV upload reaches its view as a stream), and by ``check_body_size`` before the view runs,
+whether or not the view reads the body. Signed routes check theirs again in the middleware.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from middleware import BodyDeadline, Failure
+from wsgi_hmac import BodyDeadline, Failure
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 RejectHook = Callable[["WSGIEnvironment", Failure], None]
+
+# Each route's body limit, by endpoint: the setting that holds it, and whether the view reads
+# the body as a stream (a CSV upload, up to 1 GiB) rather than whole from memory.
+BODY_LIMITS = {
+    "goals.track_goal": ("GOAL_MAX_BODY", False),
+    "webhooks.receive_webhook": ("WEBHOOK_MAX_BODY", False),
+    "postbacks.receive_postback": ("POSTBACK_MAX_BODY", False),
+    "imports.import_csv": ("IMPORT_MAX_BODY", True),
+    "settings_page.upload_csv": ("IMPORT_MAX_BODY", True),
+}
+DEFAULT_LIMIT = "MAX_CONTENT_LENGTH"
 
 # HTML pages load only this origin's scripts, styles and images (no inline ones), are never
 # framed (clickjacking), post forms only back here and send no referrer.
@@ -39,14 +52,21 @@ _ADDED = {html: [(name.lower(), name, value) for name, value in
           for html in (False, True)}
 
 
+def body_limit(config: Mapping[str, Any], endpoint: str | None) -> int:
+    """The body limit of the route ``endpoint`` names (None: no route matched)."""
+    return int(config[BODY_LIMITS.get(endpoint or "", (DEFAULT_LIMIT, False))[0]])
+
+
 def check_body_size() -> None:
-    """Refuse a declared body over the limit with 413 JSON (signed routes checked already)."""
+    """Refuse a declared body over its route's limit with 413 JSON; the limit is also the
+    one the request's own parsing keeps to (a chunked body's, a form's)."""
+    limit = body_limit(current_app.config, request.endpoint)
+    request.max_content_length = limit
     environ = request.environ
     # No declared body (a pixel's GET) or a verified one: nothing to parse the length for.
     if environ.get("CONTENT_LENGTH", "") in ("", "0") or environ.get("hmac.verified") is True:
         return
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit is not None and (request.content_length or 0) > int(limit):
+    if (request.content_length or 0) > limit:
         # Werkzeug's own error, so a blueprint's handler (the pixel's GIF) still answers it.
         raise RequestEntityTooLarge(f"The body is larger than {limit} bytes.")
 
@@ -67,12 +87,30 @@ def init_app(app: Flask) -> None:
 def read_bodies_in_time(app: Flask, on_reject: RejectHook) -> None:
     """Wrap the whole WSGI stack (so call it last): every body is read within
     ``BODY_TIMEOUT_SECONDS`` by at most ``BODY_READERS`` threads a process (a body waits up
-    to ``BODY_READER_WAIT_SECONDS`` for one), before anything else runs
-    (``middleware/body_deadline.py``); ``on_reject`` counts its refusals."""
+    to ``BODY_READER_WAIT_SECONDS`` for one), before anything else runs, up to its route's
+    limit; a streamed route's body is read by its view within ``BODY_TIMEOUT_SECONDS`` plus
+    its length at ``BODY_STREAM_RATE`` (``wsgi_hmac.BodyDeadline``); ``on_reject``
+    counts its refusals."""
     config = app.config
-    largest = max(int(config[name]) for name in ("MAX_CONTENT_LENGTH", "GOAL_MAX_BODY",
-                                                 "WEBHOOK_MAX_BODY"))
+    in_memory = max(int(config[name]) for name, streamed in
+                    [*BODY_LIMITS.values(), (DEFAULT_LIMIT, False)] if not streamed)
+    routes = app.url_map.bind("localhost")  # the map is complete: this is called last
+    # A path without parameters (the goal's, the webhook's) by a dict look-up, not the matcher.
+    fixed = {(rule.rule, method): rule.endpoint for rule in app.url_map.iter_rules()
+             if not rule.arguments for method in rule.methods or ()}
+
+    def route_limit(environ: WSGIEnvironment) -> int:
+        path, method = environ.get("PATH_INFO") or "/", environ.get("REQUEST_METHOD", "")
+        endpoint = fixed.get((path, method))
+        if endpoint is None:
+            try:
+                endpoint, _ = routes.match(path, method=method)
+            except HTTPException:  # no such route, or a redirect: the small default
+                endpoint = None
+        return body_limit(config, endpoint)
+
     app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
         app.wsgi_app, seconds=float(config["BODY_TIMEOUT_SECONDS"]),
         readers=int(config["BODY_READERS"]), wait=float(config["BODY_READER_WAIT_SECONDS"]),
-        max_body=largest, on_reject=on_reject)
+        max_body=in_memory, body_limit=route_limit,
+        stream_rate=float(config["BODY_STREAM_RATE"]), on_reject=on_reject)

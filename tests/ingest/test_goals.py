@@ -11,8 +11,8 @@ from conversions_client import SignedGoal, canonical_goal, sign_goal
 
 from conversions.store.database import connection
 from conversions.store.models import Event
-from middleware import HmacMiddleware
 from tests.support import wsgi_layer
+from wsgi_hmac import HmacMiddleware
 
 GOAL = "/api/v1/track/pixel/goal?domain=shop.example.com"
 

@@ -12,7 +12,7 @@ import pytest
 from conversions.core import clock
 from conversions.metrics import aggregation
 from conversions.store.database import connection
-from conversions.store.models import Event, IngestionFailure, PostbackKey
+from conversions.store.models import Event, IngestionFailure, PostbackKey, PostbackNetwork
 from conversions.tenants import postback_tokens, settings
 
 BASE = "/api/conversions/postback"
@@ -305,6 +305,69 @@ def test_an_unknown_or_revoked_token_is_refused(client, tenant, token, method):
     assert stored() == []
 
 
+
+@pytest.fixture
+def queries(monkeypatch):
+    """Counts the statements the store runs (each still runs)."""
+    from conversions.store.database import database
+
+    run = database.obj.execute_sql
+    seen: list[str] = []
+
+    def counted(sql, *args, **kwargs):
+        seen.append(sql)
+        return run(sql, *args, **kwargs)
+
+    monkeypatch.setattr(database.obj, "execute_sql", counted)
+    return seen
+
+
+def test_unknown_tokens_are_throttled_per_address_before_any_query(client, tenant, token,
+                                                                   queries):
+    client.application.config["POSTBACK_GUESS_LIMIT"] = "3 per minute"
+
+    def send(sent: str, address: str):
+        return client.get(url("generic", sent, event_name="x"),
+                          environ_overrides={"REMOTE_ADDR": address})
+
+    guesses = [send(f"pb_guess{i}", "198.51.100.7") for i in range(3)]
+    assert [r.json["error"] for r in guesses] == ["invalid_token"] * 3
+    queries.clear()
+    refused = send("pb_guess3", "198.51.100.7")
+    assert (refused.status_code, refused.json["error"]) == (429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert queries == []
+    # Even a live token needs a look-up (no cache in these tests): the address waits too.
+    assert send(token, "198.51.100.7").status_code == 429
+    assert send(token, "192.0.2.1").status_code == 202
+    assert send("pb_guess4", "192.0.2.1").status_code == 401
+
+
+def test_a_revoked_token_sent_again_is_looked_up_once(client, tenant, token, queries):
+    """A provider still sending a revoked token costs no query a request, and its address
+    is not throttled for it."""
+    client.application.config.update(POSTBACK_GUESS_LIMIT="3 per minute",
+                                      KEY_CACHE_SECONDS=2)
+    with connection():
+        postback_tokens.revoke(tenant["tenant_id"], token)
+    queries.clear()
+    codes = {client.get(url("generic", token, event_name="x")).status_code for _ in range(10)}
+    assert codes == {401}
+    assert 0 < len(queries) <= 3
+
+
+def test_unknown_tokens_never_push_live_ones_out_of_the_cache(app, tenant, token):
+    cache = postback_tokens.TokenCache(live=10, unknown=10)
+    assert cache.load(token)[0] == tenant["tenant_id"]
+    with connection():  # revoked behind the cache's back: only a look-up would see it
+        PostbackKey.update(revoked_at_ms=1).execute()
+    for i in range(50):
+        cache.load(f"pb_flood{i}")
+    assert cache.cached(token, ttl=600) == (tenant["tenant_id"], [])
+    assert cache.cached("pb_flood0", ttl=600) is None  # the oldest miss left
+    assert cache.cached("pb_flood49", ttl=600) == (None, [])
+
+
 def test_a_token_of_another_tenant_is_refused(client, token):
     response = client.get(url("generic", token, event_name="x",
                               tenant_id="00000000-0000-0000-0000-000000000000"))
@@ -331,9 +394,12 @@ def test_head_stores_nothing(client, token):
     assert stored() == []
 
 
-def test_a_body_over_the_limit_is_413(client, token):
+def test_a_body_over_the_limit_is_413(client, token, frozen):
     response = client.post(url("branch", token), json={"name": "x", "pad": "a" * 300_000})
     assert (response.status_code, response.json["error"]) == (413, "payload_too_large")
+    # Over the 64 KiB of routes without a limit of their own, within the documented 256 KiB.
+    near = client.post(url("branch", token), json={**BRANCH, "pad": "a" * 250_000})
+    assert near.status_code == 202, near.json
 
 
 def test_the_allow_list_refuses_other_addresses(client, tenant, token):
@@ -347,6 +413,25 @@ def test_the_allow_list_refuses_other_addresses(client, tenant, token):
     assert inside.status_code == 202
     assert client.get(url("generic", token, event_name="y"),
                       environ_overrides={"REMOTE_ADDR": "2001:db8::5"}).status_code == 202
+
+
+
+def test_ipv4_mapped_allow_list_entries_match_ipv4_senders(client, tenant, token):
+    with connection():
+        saved = postback_tokens.set_networks(tenant["tenant_id"],
+                                             "::ffff:203.0.113.5, ::ffff:198.51.100.0/120")
+        # An entry saved before entries were normalised, as it was stored then.
+        PostbackNetwork.create(tenant=tenant["tenant_id"], cidr="::ffff:c000:22c/128",
+                               created_at_ms=0)
+    assert saved == ["203.0.113.5/32", "198.51.100.0/24"]
+
+    def status(address: str) -> int:
+        return client.get(url("generic", token, event_name=address.replace(":", "-")),
+                          environ_overrides={"REMOTE_ADDR": address}).status_code
+
+    assert [status(a) for a in ("203.0.113.5", "::ffff:203.0.113.5", "198.51.100.77",
+                                "192.0.2.44", "::ffff:192.0.2.44")] == [202] * 5
+    assert [status(a) for a in ("203.0.113.6", "::ffff:203.0.113.6", "2001:db8::1")] == [403] * 3
 
 
 def test_the_allow_list_reads_the_address_proxy_fix_leaves(database_url, tenant):
@@ -371,6 +456,22 @@ def test_the_tenant_rate_limit_applies(client, tenant, token):
     codes = [client.get(url("generic", token, event_name=f"e{i}")).status_code
              for i in range(3)]
     assert codes == [202, 202, 429]
+
+
+
+def test_requests_off_the_allow_list_never_spend_the_tenants_budget(client, tenant, token):
+    """A leaked token used from off the allow-list cannot starve the allowed provider."""
+    settings.put(tenant["tenant_id"], "rate_limit.postback", "2 per minute")
+    with connection():
+        postback_tokens.set_networks(tenant["tenant_id"], "192.0.2.0/24")
+
+    def codes(address: str, count: int) -> list[int]:
+        return [client.get(url("generic", token, event_name=f"e{address[-2:]}{i}"),
+                           environ_overrides={"REMOTE_ADDR": address}).status_code
+                for i in range(count)]
+
+    assert codes("198.51.100.7", 10) == [403] * 10
+    assert codes("192.0.2.44", 3) == [202, 202, 429]
 
 
 def test_a_test_postback_is_kept_apart(client, token):
@@ -418,39 +519,6 @@ def test_an_approval_of_an_aggregated_declined_event_counts_it_once(client, tena
     assert figures() == (1, {"USD": "30.00"})
 
 
-def test_a_declined_after_an_approved_reverses_it_once(client, tenant, token, frozen):
-    def figures() -> tuple[int, dict]:
-        with connection():
-            (row,) = client.get(f"/api/conversions/stats?tenant_id={tenant['tenant_id']}"
-                                ).json["series"]
-        return row["events"], row["value"]
-
-    approved = client.get(url("redtrack", token, **REDTRACK, status="Approved"))
-    with connection():
-        aggregation.aggregate(clock.now_ms() + 1)
-    assert figures() == (1, {"USD": "30.00"})
-    frozen.now += 600
-    reversed_ = client.get(url("redtrack", token, **REDTRACK, status="Declined"))
-    assert (reversed_.status_code, reversed_.json["updated"], reversed_.json["status"]) == (
-        202, True, "declined")
-    assert reversed_.json["event_id"] == approved.json["event_id"]
-    (event,) = stored()
-    assert (event.status, event.value_hundredths) == ("declined", None)
-    assert json.loads(event.properties) == {"click_id": REDTRACK["clickid"],
-                                            "declined_value": "30.00", "reversed": True}
-    assert figures() == (1, {"USD": "0.00"})
-    with connection():
-        aggregation.aggregate(clock.now_ms() + 1)
-    assert figures() == (1, {"USD": "0.00"})
-    # Reversed once: a retried Approved or Declined changes nothing.
-    for status in ("Approved", "Declined"):
-        again = client.get(url("redtrack", token, **REDTRACK, status=status))
-        assert (again.status_code, again.json["duplicate"], again.json["updated"]) == (
-            200, True, False)
-    assert figures() == (1, {"USD": "0.00"})
-    assert len(stored()) == 1
-
-
 def test_a_conversion_declined_approved_then_declined_ends_without_revenue(
         client, tenant, token, frozen):
     for status, code in (("Declined", 202), ("Approved", 202), ("Declined", 202),
@@ -461,6 +529,57 @@ def test_a_conversion_declined_approved_then_declined_ends_without_revenue(
     (event,) = stored()
     assert (event.status, event.value_hundredths) == ("declined", None)
     assert json.loads(event.properties)["declined_value"] == "30.00"
+
+
+@pytest.mark.parametrize("before", ["Approved", "Pending", "Other", None])
+def test_a_declined_reverses_any_counted_conversion_once(client, tenant, token, frozen, before):
+    """Whatever status came first (or none), a Declined takes the value out of every figure
+    once: stats, the optimizer feed and the rollups. A reversed conversion changes no more:
+    a retried Approved (providers do not say in which order they sent two statuses) or
+    Declined is a duplicate."""
+    tenant_id = tenant["tenant_id"]
+
+    def figures() -> list[tuple[int, dict]]:
+        with connection():
+            (stats,) = client.get(f"/api/conversions/stats?tenant_id={tenant_id}").json["series"]
+            (feed,) = client.get(f"/api/conversions/metrics?tenant_id={tenant_id}"
+                                 ).json["series"]
+        return [(stats["events"], stats["value"]), (feed["conversions"], feed["value"])]
+
+    first = client.get(url("redtrack", token, **REDTRACK,
+                           **({"status": before} if before else {})))
+    assert first.status_code == 202, first.json
+    with connection():
+        aggregation.aggregate(clock.now_ms() + 1)
+    assert figures() == [(1, {"USD": "30.00"})] * 2
+    frozen.now += 600
+    declined = client.get(url("redtrack", token, **REDTRACK, status="Declined"))
+    assert (declined.status_code, declined.json["updated"], declined.json["status"]) == (
+        202, True, "declined")
+    assert declined.json["event_id"] == first.json["event_id"]
+    (event,) = stored()
+    assert (event.status, event.value_hundredths) == ("declined", None)
+    assert json.loads(event.properties) == {"click_id": REDTRACK["clickid"],
+                                            "declined_value": "30.00", "reversed": True}
+    assert figures() == [(1, {"USD": "0.00"})] * 2
+    with connection():
+        aggregation.aggregate(clock.now_ms() + 1)
+    assert figures() == [(1, {"USD": "0.00"})] * 2
+    for status in ("Declined", "Approved", "Pending"):
+        again = client.get(url("redtrack", token, **REDTRACK, status=status))
+        assert (again.status_code, again.json["duplicate"], again.json["updated"]) == (
+            200, True, False)
+    assert figures() == [(1, {"USD": "0.00"})] * 2
+    assert len(stored()) == 1
+
+
+def test_a_second_declined_of_a_declined_conversion_is_a_duplicate(client, token, frozen):
+    first = client.get(url("redtrack", token, **REDTRACK, status="Declined"))
+    again = client.get(url("redtrack", token, **REDTRACK, status="Declined"))
+    assert (first.status_code, again.status_code, again.json["updated"]) == (202, 200, False)
+    (event,) = stored()
+    assert (event.status, event.value_hundredths) == ("declined", None)
+    assert "reversed" not in json.loads(event.properties)
 
 
 def test_tenant_postback_token_prints_the_token_once_with_every_providers_url(runner, tenant):

@@ -11,7 +11,7 @@ import time
 import pytest
 from werkzeug.test import Client
 
-from middleware import BodyDeadline
+from wsgi_hmac import BodyDeadline
 
 
 def echo_app(environ, start_response):
@@ -184,3 +184,96 @@ def test_without_a_socket_a_body_still_arriving_at_the_deadline_is_refused():
 
     status, _, body = call(BodyDeadline(echo_app, seconds=0.2), environ_with(Slow(), "1000"))
     assert (status, body["error"]) == (408, "request_timeout")
+
+
+def route_limit(environ) -> int:
+    return {"/upload": 1000, "/small": 10}.get(environ["PATH_INFO"], 100)
+
+
+def by_route(app, **options) -> BodyDeadline:
+    return BodyDeadline(app, max_body=100, body_limit=route_limit, **options)
+
+
+def test_a_body_over_its_routes_limit_is_left_unread_for_the_app():
+    stream = io.BytesIO(b"x" * 50)
+    seen = {}
+
+    def refusing_app(environ, start_response):
+        seen["input"] = environ["wsgi.input"]
+        start_response("413 Content Too Large", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    status, _, _ = call(by_route(refusing_app), environ_with(stream, "50", PATH_INFO="/small"))
+    assert (status, seen["input"], stream.tell()) == (413, stream, 0)
+
+
+def test_a_chunked_body_is_read_only_to_its_routes_limit():
+    stream = io.BytesIO(b"y" * 80)
+    environ = environ_with(stream, PATH_INFO="/small", HTTP_TRANSFER_ENCODING="chunked",
+                           **{"wsgi.input_terminated": True})
+    status, _, seen = call(by_route(echo_app), environ)
+    assert (status, seen["length"], stream.tell()) == (200, "11", 11)  # the app refuses 11
+
+
+def test_a_body_on_a_route_over_max_body_reaches_the_app_as_a_stream():
+    stream = io.BytesIO(b"z" * 900)
+    seen = {}
+
+    def streaming_app(environ, start_response):
+        before = stream.tell()
+        chunks = iter(lambda: environ["wsgi.input"].read(64), b"")
+        seen["read"] = (before, sum(len(chunk) for chunk in chunks))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    status, _, _ = call(by_route(streaming_app), environ_with(stream, "900", PATH_INFO="/upload"))
+    assert (status, seen["read"]) == (200, (0, 900))  # nothing read into memory before it
+
+
+def test_a_streamed_body_the_app_leaves_unread_is_not_waited_for(connected):
+    server, client = connected
+    client.sendall(b"partial")  # of 500 declared
+
+    def refusing_app(environ, start_response):
+        start_response("401 Unauthorized", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    environ = environ_with(server.makefile("rb"), "500", PATH_INFO="/upload",
+                           **{"gunicorn.socket": server})
+    status, _, _ = call(by_route(refusing_app, seconds=30), environ)
+    assert status == 401
+    assert server.recv(100) == b"partial"  # what had come; then the end, not a wait
+    assert server.recv(100) == b""
+
+
+def streamed_read(server, client, **options) -> bytes:
+    """What an app reading 1000 declared bytes of a streamed route gets, once 100 are sent."""
+    client.sendall(b"a" * 100)
+    got = []
+
+    def reading_app(environ, start_response):
+        got.append(environ["wsgi.input"].read(1000))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    environ = environ_with(server.makefile("rb"), "1000", PATH_INFO="/upload",
+                           **{"gunicorn.socket": server})
+    worker = threading.Thread(target=call, args=(by_route(reading_app, **options), environ))
+    worker.start()
+    return worker, got
+
+
+def test_a_streamed_body_has_its_length_at_stream_rate_beyond_the_deadline(connected):
+    server, client = connected
+    worker, got = streamed_read(server, client, seconds=0.2, stream_rate=100)  # 10.2 s
+    time.sleep(0.5)  # past seconds alone
+    client.sendall(b"b" * 900)
+    worker.join(15)
+    assert got == [b"a" * 100 + b"b" * 900]
+
+
+def test_a_streamed_body_still_arriving_past_its_deadline_is_cut_off(connected):
+    server, client = connected
+    worker, got = streamed_read(server, client, seconds=0.2, stream_rate=10**9)
+    worker.join(15)  # the rest never comes: the read ends at the deadline, not never
+    assert got == [b"a" * 100]

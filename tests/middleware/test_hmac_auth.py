@@ -9,7 +9,7 @@ import json
 import pytest
 from werkzeug.test import Client
 
-from middleware import (
+from wsgi_hmac import (
     Failure,
     HeaderHmacScheme,
     HmacMiddleware,

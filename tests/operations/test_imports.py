@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from conversions.ingest import csv_import
 from conversions.operations.imports import limits, run
 from conversions.store.database import connection
 from conversions.store.models import Event
@@ -224,6 +225,15 @@ def test_an_unreadable_file_is_a_clear_400(client, tenant, frozen, body, text):
     assert text in response.json["message"]
 
 
+def test_a_row_of_many_short_fields_across_lines_is_refused_past_the_row_limit(client, tenant,
+                                                                              frozen):
+    # Each quoted field is one character and a line break: no field is long, the row is.
+    row = '"\n",' * (csv_import.MAX_ROW // 4 + 1)
+    response = upload(client, tenant, GENERIC + row + "\n")
+    assert (response.status_code, response.json["error"]) == (400, "invalid_csv")
+    assert response.json["message"] == f"row 4 is longer than {csv_import.MAX_ROW} characters"
+
+
 def test_the_parameters_are_checked(client, tenant):
     assert upload(client, tenant, GENERIC, fmt="excel").json["error"] == "invalid_parameter"
     assert upload(client, tenant, GENERIC, dry_run="maybe").json["error"] == "invalid_parameter"
@@ -258,6 +268,34 @@ def test_import_csv_command_prints_the_result_and_fails_on_refusal(runner, tenan
     partial = runner.invoke(args=["import-csv", str(bad), "--domain", "shop.example.com",
                                   "--format", "generic", "--partial"])
     assert (partial.exit_code, json.loads(partial.output)["duplicates"]) == (0, 2)
+
+
+def test_import_csv_refuses_a_wide_row_without_reading_it_whole(runner, tenant, tmp_path):
+    """A 32 MB line of commas (each an empty field) once cost 10 times its size in memory."""
+    wide = tmp_path / "wide.csv"
+    with wide.open("w") as out:
+        out.write("event_name,event_ts,value,currency,event_id\n")
+        for _ in range(32):
+            out.write("," * 1024 * 1024)
+        out.write("\n")
+    tracemalloc.start()
+    try:
+        result = runner.invoke(args=["import-csv", str(wide), "--domain", "shop.example.com",
+                                     "--format", "generic"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 1
+    assert f"row 2 is longer than {csv_import.MAX_ROW} characters" in result.output
+    assert peak < 4 * 1024 * 1024, peak  # not the line: it is refused at the limit
+    assert stored() == []
+
+
+def test_a_file_over_the_64_kib_default_limit_is_imported(client, tenant, frozen):
+    body = generic_rows(2_000)  # about 80 KB: the API and the page take up to IMPORT_MAX_BODY
+    assert len(body) > 64 * 1024
+    response = upload(client, tenant, body)
+    assert (response.status_code, response.json["inserted"]) == (200, 2_000)
 
 
 def test_progress_is_reported_in_bytes_read(app, tenant, frozen):

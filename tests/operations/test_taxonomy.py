@@ -16,7 +16,7 @@ EMITTED = re.compile(
 
 def emitted_codes() -> set[str]:
     codes = set(_HTTP_CODES.values()) | {"http_error"}
-    for path in [*ROOT.glob("conversions/**/*.py"), *ROOT.glob("middleware/*.py")]:
+    for path in [*ROOT.glob("conversions/**/*.py"), *ROOT.glob("middleware/src/wsgi_hmac/*.py")]:
         for match in EMITTED.finditer(path.read_text()):
             codes.add(match.group(1) or match.group(2))
     return codes

@@ -14,6 +14,7 @@ settings.load_profile("conversions")
 # Property tests and fuzzing send thousands of requests, many wrongly signed on purpose, from
 # one address: rate limits are tested elsewhere and would only answer 429 here.
 UNLIMITED = {"SIGNATURE_FAILURE_LIMIT": "1000000 per minute",
+             "POSTBACK_GUESS_LIMIT": "1000000 per minute",
              "RATELIMIT_INGEST": "1000000 per minute",
              "RATELIMIT_PER_ADDRESS": "1000000 per minute"}
 

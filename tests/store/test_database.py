@@ -1,15 +1,17 @@
 """The database from ``DATABASE_URL``: a pool sized by ``DB_POOL_SIZE``, a connection a request."""
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from peewee import OperationalError
 from playhouse.pool import MaxConnectionsExceeded
 
 from app import create_app
-from conversions.store.database import connection, database
+from conversions.store.database import connect, connection, database
 from conversions.tenants import accounts
 from tests import support
 
@@ -54,6 +56,19 @@ def test_each_request_gives_its_connection_back(small_pool):
     # Each request in a thread of its own: a connection kept by one would exhaust the pool.
     statuses = [in_new_thread(lambda: client.get("/healthz").status_code) for _ in range(5)]
     assert statuses == [200] * 5
+
+
+def test_a_postgresql_server_that_never_answers_fails_the_connect_in_time():
+    """A stopped server: the kernel takes the connection, nothing ever answers it."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        db = connect(f"postgresql://postgres@127.0.0.1:{port}/conversions", connect_timeout=2)
+        with ThreadPoolExecutor(1) as pool:
+            attempt = pool.submit(db.connect)
+            with pytest.raises(OperationalError, match="timeout"):
+                attempt.result(30)  # without the timeout: never answered
 
 
 @pytest.mark.postgres

@@ -9,7 +9,7 @@ import pytest
 from peewee import AutoField, BooleanField, CharField, Model
 
 from conversions.metrics import aggregation, attribution, figures
-from conversions.store import migrations, prepared
+from conversions.store import generations, migrations, prepared
 from conversions.store.database import connection, database
 from conversions.store.migrations import MIGRATIONS, Migration
 from conversions.store.models import (
@@ -17,6 +17,7 @@ from conversions.store.models import (
     MODELS,
     DailyAttribution,
     Event,
+    Generation,
     JobCursor,
     SigningKey,
     Tenant,
@@ -194,3 +195,17 @@ def test_a_database_of_version_2_gets_its_attribution_rollup_built_from_its_even
                                   1_700_100_000_000) == report
         assert figures.by_period(created["tenant_id"], 1_699_920_000_000, 1_700_006_400_000,
                                  "day") == by_day  # counted once, not added again
+
+
+def test_a_database_of_version_4_keeps_its_rollup_change_count_as_a_generation(app):
+    with connection():
+        # As version 4 left it: the count in a job cursor's position.
+        JobCursor.insert(name="rollup_changes", position_ms=7).execute()
+        Generation.delete().where(Generation.name == generations.ROLLUP_CHANGES).execute()
+        database.execute_sql('DELETE FROM "schema_version" WHERE "version" >= 5')
+    assert create_schema() == [m.version for m in MIGRATIONS if m.version >= 5]
+    with connection():
+        assert not JobCursor.select().where(JobCursor.name == "rollup_changes").exists()
+        assert generations.current(generations.ROLLUP_CHANGES) == 7
+        aggregation.refresh_event("no-such-tenant", 1_700_000_000_000, "pixel", False)
+        assert generations.current(generations.ROLLUP_CHANGES) == 8

@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 from conversions.core import clock
+from conversions.core.periods import month_of, month_start_ms, shift_month
 from conversions.metrics import aggregation
-from conversions.store import migrations, partitions, prepared, retention
+from conversions.store import migrations, partition_retention, partitions, prepared, retention
 from conversions.store.database import connection, database
+from conversions.store.event_keys import EventKey
 from conversions.store.events import insert_batch, insert_event, stored_keys
 from conversions.store.models import (
     AGGREGATE_CURSOR,
@@ -18,7 +20,7 @@ from conversions.store.models import (
     HourlyAggregate,
     JobCursor,
 )
-from conversions.store.partitions import DEFAULT, EventKey, month_of, month_start_ms
+from conversions.store.partitions import DEFAULT
 from conversions.store.schema import create_schema
 from conversions.tenants import accounts
 
@@ -55,7 +57,7 @@ def test_a_new_database_has_the_months_around_now_and_a_default(app):
     current = month_of(clock.now_ms())
     with connection():
         assert partitions.partitioned(database.obj)
-        expected = [partitions._shift(current, n)
+        expected = [shift_month(current, n)
                     for n in range(-partitions.MONTHS_BACK, partitions.MONTHS_AHEAD + 1)]
         assert partitions.months(database.obj) == expected
         assert partitions.ensure_months(database.obj, clock.now_ms()) == 0
@@ -76,7 +78,7 @@ def test_an_event_of_any_time_is_stored_the_default_taking_months_without_their_
 
 def test_a_month_added_later_takes_its_events_from_the_default(app, tenant):
     now = clock.now_ms()
-    later = partitions._shift(month_of(now), 12)
+    later = shift_month(month_of(now), 12)
     with connection():
         first, _ = insert_event(event(tenant["tenant_id"], "id:later", at(later)))
         assert partition_of(first) == DEFAULT
@@ -88,7 +90,7 @@ def test_a_month_added_later_takes_its_events_from_the_default(app, tenant):
 
 def test_a_key_is_stored_once_across_months_and_answers_with_the_first_event(app, tenant):
     now = clock.now_ms()
-    this, before = month_of(now), partitions._shift(month_of(now), -2)
+    this, before = month_of(now), shift_month(month_of(now), -2)
     other = accounts.create("other.example.com", "other-buyer")["tenant_id"]
     tenant_id = tenant["tenant_id"]
     with connection():
@@ -121,10 +123,10 @@ def test_an_event_moved_to_another_month_keeps_its_key(app, tenant):
     now = clock.now_ms()
     with connection():
         moved, _ = insert_event(event(tenant["tenant_id"], "id:m", at(month_of(now))))
-        Event.update(occurred_at_ms=at(partitions._shift(month_of(now), -1))).where(
+        Event.update(occurred_at_ms=at(shift_month(month_of(now), -1))).where(
             Event.id == moved).execute()
         assert partition_of(moved) == partitions.partition_name(
-            partitions._shift(month_of(now), -1))
+            shift_month(month_of(now), -1))
         assert keys() == {(tenant["tenant_id"], "webhook", "id:m"): moved}
 
 
@@ -133,7 +135,7 @@ def test_the_prune_drops_whole_months_and_deletes_the_rest_with_their_keys(app, 
     event the rollups lack yet and the DEFAULT partition are pruned row by row."""
     now = clock.now_ms()
     this = month_of(now)
-    months = [partitions._shift(this, -n) for n in (8, 7, 6, 5)]
+    months = [shift_month(this, -n) for n in (8, 7, 6, 5)]
     tenant_id = tenant["tenant_id"]
     with connection():
         partitions.ensure_months(database.obj, now, first=months[0])
@@ -199,7 +201,7 @@ def test_the_plain_table_of_version_3_converts_with_every_row_key_and_figure(emp
         assert not partitions.partitioned(database.obj)
         tenant_id = accounts.create("old.example", "old-buyer")["tenant_id"]
         for n in range(300):  # 14 months back to now, every source, some without a key
-            month = partitions._shift(this, -(n % 15))
+            month = shift_month(this, -(n % 15))
             source = ("goal", "webhook", "pixel", "postback")[n % 4]
             Event.insert(**event(tenant_id, None if n % 7 == 0 else f"id:{n}",
                                  at(month, n % 200), source=source,
@@ -212,15 +214,15 @@ def test_the_plain_table_of_version_3_converts_with_every_row_key_and_figure(emp
         before = {row["id"]: row for row in Event.select().dicts()}
         (last_id,) = database.execute_sql("SELECT last_value FROM event_id_seq").fetchone()
         figures = rebuild_rollups(now + 1)
-    assert create_schema() == [4]
+    assert create_schema() == [m.version for m in migrations.MIGRATIONS if m.version >= 4]
     with connection():
         assert partitions.partitioned(database.obj)
         assert {row["id"]: row for row in Event.select().dicts()} == before
         assert keys() == {(r["tenant"], r["source_type"], r["dedup_key"]): i
                           for i, r in before.items() if r["dedup_key"] is not None}
         months = partitions.months(database.obj)
-        assert months[0] == partitions._shift(this, -14)
-        assert months[-1] == partitions._shift(this, partitions.MONTHS_AHEAD)
+        assert months[0] == shift_month(this, -14)
+        assert months[-1] == shift_month(this, partitions.MONTHS_AHEAD)
         ancient = next(i for i, r in before.items() if r["dedup_key"] == "id:ancient")
         assert partition_of(ancient) == DEFAULT
         assert rebuild_rollups(now + 1) == figures
@@ -243,30 +245,30 @@ def test_a_month_whose_lock_is_busy_is_left_for_the_next_prune(app, tenant, data
 
     monkeypatch.setattr(partitions, "LOCK_TIMEOUT", "100ms")
     now = clock.now_ms()
-    old = partitions._shift(month_of(now), -8)
+    old = shift_month(month_of(now), -8)
     with connection():
         partitions.ensure_months(database.obj, now, first=old)
         insert_event(event(tenant["tenant_id"], "id:old", at(old)))
         with psycopg.connect(database_url) as reader:  # a long read holds the events table
             reader.execute('SELECT count(*) FROM "event"').fetchone()
-            assert partitions.drop_months(database.obj, at(month_of(now)), now, 10) == 0
+            assert partition_retention.drop_months(database.obj, at(month_of(now)), now, 10) == 0
         assert old in partitions.months(database.obj)
         assert list(keys()) == [(tenant["tenant_id"], "webhook", "id:old")]  # with its event
-        assert partitions.drop_months(database.obj, at(month_of(now)), now, 10) == 1
+        assert partition_retention.drop_months(database.obj, at(month_of(now)), now, 10) == 1
         assert old not in partitions.months(database.obj)
         assert keys() == {}
 
 
 def test_a_month_a_stopped_prune_left_detached_is_dropped_with_its_keys(app, tenant):
     now = clock.now_ms()
-    old, kept = partitions._shift(month_of(now), -9), partitions._shift(month_of(now), -8)
+    old, kept = shift_month(month_of(now), -9), shift_month(month_of(now), -8)
     with connection():
         partitions.ensure_months(database.obj, now, first=old)
         for month in (old, kept):
             insert_event(event(tenant["tenant_id"], f"id:{month}", at(month)))
         database.execute_sql(f'ALTER TABLE "event" DETACH PARTITION '
                              f'"{partitions.partition_name(old)}"')
-        assert partitions.drop_months(database.obj, month_start_ms(old), now, 10) == 1
+        assert partition_retention.drop_months(database.obj, month_start_ms(old), now, 10) == 1
         assert database.execute_sql("SELECT to_regclass(%s)", (
             partitions.partition_name(old),)).fetchone() == (None,)
         assert list(keys()) == [(tenant["tenant_id"], "webhook", f"id:{kept}")]

@@ -10,19 +10,21 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from peewee import IntegrityError
+from peewee import IntegrityError, OperationalError
 
 from app import create_app
 from conversions.store import wire, writer_link, writer_supervisor
-from conversions.store.database import connection, database
+from conversions.store.database import connection, database, sqlite_file
 from conversions.store.events import insert_batch, insert_event
 from conversions.store.models import Event, WebhookDelivery
+from conversions.store.writer import deadlines, group_commit
 from conversions.tenants import accounts
 from tests import support
 from tests.support import until
@@ -256,3 +258,45 @@ def test_only_a_sqlite_file_asked_for_gets_a_writer():
                                          "DATABASE_URL": "postgresql://db/c"})
     with pytest.raises(ValueError, match="SQLITE_WRITER"):
         writer_supervisor.wanted({"SQLITE_WRITER": "thread", "DATABASE_URL": "sqlite:///c.db"})
+
+
+def lockable(db_path: str) -> bool:
+    """Whether the writer lock is free: another open file takes it at once."""
+    fd = os.open(db_path + "-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # and so the lock, if taken
+    return True
+
+
+def test_a_write_waits_for_a_held_writer_lock_only_so_long(app, tenant, monkeypatch):
+    """A process holding the lock (a writer stopped mid-commit) fails the write after the
+    deadline; the lock, once free, goes to the next write, and is not kept."""
+    db_path = sqlite_file(app.config["DATABASE_URL"])
+    monkeypatch.setattr(deadlines, "seconds", 0.2)
+    with ThreadPoolExecutor(1) as pool:
+        with lock_held(db_path):
+            with pytest.raises(OperationalError, match="not free within 0.2 s"):
+                insert_event(row(tenant["tenant_id"], "id:1"))
+            monkeypatch.setattr(deadlines, "seconds", 15.0)
+            later = pool.submit(insert_event, row(tenant["tenant_id"], "id:2"))
+            until(lambda: group_commit._leading)  # it waits for the lock too
+        assert later.result(10) == (1, False)
+    until(lambda: lockable(db_path))
+    assert stored() == {1: "id:2"}
+
+
+def test_a_write_finding_every_waiter_busy_is_a_store_failure(app, tenant, monkeypatch):
+    db_path = sqlite_file(app.config["DATABASE_URL"])
+    monkeypatch.setattr(deadlines, "waiters", threading.BoundedSemaphore(1))
+    with ThreadPoolExecutor(1) as pool:
+        with lock_held(db_path):
+            first = pool.submit(insert_event, row(tenant["tenant_id"], "id:1"))
+            until(lambda: waiting_for_lock(os.getpid()))
+            with pytest.raises(OperationalError, match="every writer slot"):
+                insert_event(row(tenant["tenant_id"], "id:2"))
+        assert first.result(10) == (1, False)
+    assert stored() == {1: "id:1"}

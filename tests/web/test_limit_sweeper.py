@@ -34,3 +34,15 @@ def test_expired_counters_are_swept(monkeypatch):
     while storage.storage and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not storage.storage
+
+
+def test_a_sweep_keeps_live_counters_and_clears_ended_ones():
+    storage = MemoryStorage()
+    limit_sweeper.adopt(storage)
+    storage.incr("live", expiry=60)
+    storage.incr("ended", expiry=0.001)
+    time.sleep(0.01)
+    limit_sweeper.sweep(storage)
+    assert storage.get("live") == 1
+    assert "ended" not in storage.expirations
+    assert "ended" not in storage.storage

@@ -8,12 +8,12 @@ import itertools
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, TYPE_CHECKING
 
-from middleware.hmac_auth import INCOMPLETE_BODY
-from middleware.refusals import refuse
-from middleware.schemes import Failure
+from wsgi_hmac.hmac_auth import INCOMPLETE_BODY
+from wsgi_hmac.refusals import refuse
+from wsgi_hmac.schemes import Failure
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -42,22 +42,33 @@ class BodyDeadline:
     The deadline holds however the bytes trickle in: when it passes, a watchdog thread shuts
     the read side of the socket (gunicorn puts it in the environ as ``gunicorn.socket``),
     which ends a blocked read. Without a socket there (another server, a test client) the
-    body is read as the server delivers it. A body declared over ``max_body`` is left unread
-    for the app to refuse; the app gets every other body intact and re-readable, with its
-    ``CONTENT_LENGTH``; ``on_reject(environ, failure)`` hears of each refusal. Trusts
-    nothing of the client but its declared length::
+    body is read as the server delivers it. ``body_limit(environ)`` gives the request's route
+    its own limit (default ``max_body``): a body declared over it is left unread for the app
+    to refuse; the app gets every other body intact and re-readable, with its
+    ``CONTENT_LENGTH``; ``on_reject(environ, failure)`` hears of each refusal. At most
+    ``max_body`` bytes are ever read into memory: on a route whose limit is larger (a file
+    upload) the app reads the body itself, as a stream that must arrive within ``seconds``
+    plus its length (else the route's limit) at ``stream_rate`` bytes a second, while it
+    holds a reader; what it leaves unread is not waited for. Trusts nothing of the client
+    but its declared length::
 
-        app = BodyDeadline(app, seconds=10, readers=6, wait=1, max_body=1024 * 1024)
+        app = BodyDeadline(app, seconds=10, readers=6, wait=1, max_body=1024 * 1024,
+                           body_limit=lambda environ: 1 << 30 if environ["PATH_INFO"]
+                           == "/upload" else 64 * 1024)
     """
 
     def __init__(self, app: WSGIApplication, *, seconds: float = 10.0, readers: int = 6,
                  wait: float = 1.0, max_body: int = 1024 * 1024,
+                 body_limit: Callable[[WSGIEnvironment], int] | None = None,
+                 stream_rate: float = 256 * 1024,
                  on_reject: Callable[[WSGIEnvironment, Failure], None] | None = None) -> None:
         self.app = app
         self.on_reject = on_reject
         self.seconds = seconds
         self.wait = wait
         self.max_body = max_body
+        self.body_limit = body_limit
+        self.stream_rate = stream_rate
         self.readers = threading.BoundedSemaphore(max(1, readers))
         self.busy = Failure(503, "server_busy",
                             "Too many request bodies are arriving at once; retry shortly.",
@@ -71,21 +82,25 @@ class BodyDeadline:
         length = int(length_text) if length_text.isdigit() else 0
         if not chunked and length == 0:
             return self.app(environ, start_response)
-        if not chunked and length > self.max_body:
+        limit = self.max_body if self.body_limit is None else self.body_limit(environ)
+        if not chunked and length > limit:
             _stop_reading(environ)  # the app refuses it by its length; nothing to wait for
             return self.app(environ, start_response)
         if not (self.readers.acquire(blocking=False)
                 or self.readers.acquire(timeout=self.wait)):
             _stop_reading(environ)
             return self._refuse(environ, start_response, self.busy)
+        if limit > self.max_body:
+            return self._streamed(environ, start_response, length if length else limit)
+        limit = min(limit, self.max_body)
         try:
-            body = self._read(environ, length, chunked)
+            body = self._read(environ, length, chunked, limit)
         finally:
             self.readers.release()
         if isinstance(body, Failure):
             return self._refuse(environ, start_response, body)
-        if chunked:  # now a body of known length (over max_body when it was longer)
-            if len(body) > self.max_body:
+        if chunked:  # now a body of known length (over its limit when it was longer)
+            if len(body) > limit:
                 _stop_reading(environ)
             environ.pop("HTTP_TRANSFER_ENCODING", None)
             environ["wsgi.input_terminated"] = True
@@ -99,10 +114,29 @@ class BodyDeadline:
             self.on_reject(environ, failure)
         return refuse(start_response, failure)
 
-    def _read(self, environ: WSGIEnvironment, length: int, chunked: bool) -> bytes | Failure:
-        """The body (a chunked one up to ``max_body + 1`` bytes); 408 when the deadline cut
+    def _streamed(self, environ: WSGIEnvironment, start_response: StartResponse,
+                  most: int) -> Iterable[bytes]:
+        """Run the app on the body as a stream that must arrive within ``seconds`` plus
+        ``most`` bytes at ``stream_rate``; the reader is held until the app returns."""
+        stream = _Counted(environ["wsgi.input"])
+        environ["wsgi.input"] = stream
+        watched = environ.get("gunicorn.socket")
+        deadline = time.monotonic() + self.seconds + most / self.stream_rate
+        ticket = watchdog.watch(watched, deadline) if isinstance(watched, socket.socket) else None
+        try:
+            return self.app(environ, start_response)
+        finally:
+            if ticket is not None:
+                watchdog.forget(ticket)
+            self.readers.release()
+            if not stream.ended and stream.got < most:
+                _stop_reading(environ)  # the app refused it unread: nothing to wait for
+
+    def _read(self, environ: WSGIEnvironment, length: int, chunked: bool,
+              limit: int) -> bytes | Failure:
+        """The body (a chunked one up to ``limit + 1`` bytes); 408 when the deadline cut
         it short, 400 when the client ended it early."""
-        wanted = self.max_body + 1 if chunked else length
+        wanted = limit + 1 if chunked else length
         stream = environ["wsgi.input"]
         watched = environ.get("gunicorn.socket")
         deadline = time.monotonic() + self.seconds
@@ -124,6 +158,27 @@ class BodyDeadline:
         if got < wanted:
             return self.too_slow if fired or time.monotonic() >= deadline else INCOMPLETE_BODY
         return b"".join(parts)
+
+
+class _Counted:
+    """A body stream handed to the app: how much it read, whether it read to the end."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream, self.got, self.ended = stream, 0, False
+
+    def read(self, size: int = -1) -> bytes:
+        return self._seen(self.stream.read(size), size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._seen(self.stream.readline(size), size)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    def _seen(self, data: bytes, size: int) -> bytes:
+        self.got += len(data)
+        self.ended = self.ended or (not data and size != 0)
+        return data
 
 
 def _stop_reading(environ: WSGIEnvironment) -> None:

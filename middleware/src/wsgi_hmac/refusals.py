@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from middleware.schemes import Failure
+from wsgi_hmac.schemes import Failure
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse

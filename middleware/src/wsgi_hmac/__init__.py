@@ -5,9 +5,9 @@ Only the generic core is exported here; it imports nothing but the standard libr
 """
 from __future__ import annotations
 
-from middleware.body_deadline import BodyDeadline
-from middleware.hmac_auth import HmacMiddleware, KeyLookup, Route
-from middleware.schemes import (
+from wsgi_hmac.body_deadline import BodyDeadline
+from wsgi_hmac.hmac_auth import HmacMiddleware, KeyLookup, Route
+from wsgi_hmac.schemes import (
     Failure,
     HeaderHmacScheme,
     Key,

@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from middleware.refusals import refuse
-from middleware.schemes import Failure, Keyring, Scheme, Verified
+from wsgi_hmac.paths import may_differ, normal_path
+from wsgi_hmac.refusals import refuse
+from wsgi_hmac.schemes import Failure, Keyring, Scheme, Verified
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -51,9 +52,15 @@ class HmacMiddleware:
     ``hmac.body`` (the raw bytes) and whatever the scheme adds (``hmac.message_id``, ...).
     Requests that claim ``hmac.*`` keys themselves cannot: those keys are reset first.
 
+    A route guards every spelling of its path that a router may send to the same view:
+    the path (``PATH_INFO``, and ``SCRIPT_NAME`` + ``PATH_INFO`` under a mount) is compared
+    in its normal form (``paths.normal_path``: percent-decoded, slashes merged, no trailing
+    slash), and the method in capitals. A view behind a route must still check
+    ``hmac.verified``: that is the only proof that the middleware ran for its request.
+
     It imports no framework, so it wraps any WSGI callable::
 
-        from middleware import HmacMiddleware, HeaderHmacScheme, Keyring, Key, Route
+        from wsgi_hmac import HmacMiddleware, HeaderHmacScheme, Keyring, Key, Route
 
         def lookup(environ, fresh):
             return Keyring("tenant-1", [Key("k1", b"secret")])
@@ -70,7 +77,12 @@ class HmacMiddleware:
         on_reject: RejectHook | None = None,
     ) -> None:
         self.app = app
-        self.routes = {route.path: route for route in routes}
+        self.routes: dict[str, Route] = {}
+        for route in routes:
+            path = normal_path(route.path.encode().decode("latin-1"))  # as WSGI text
+            if path in self.routes:
+                raise ValueError(f"two routes for the path {path}")
+            self.routes[path] = route
         self.clock = clock
         self.on_reject = on_reject
 
@@ -78,8 +90,8 @@ class HmacMiddleware:
         # Every key starting "hmac." ("/" follows "."): comparisons, not a call a key.
         for key in [k for k in environ if "hmac." <= k < "hmac/"]:
             del environ[key]
-        route = self.routes.get(environ.get("PATH_INFO", ""))
-        if route is None or environ.get("REQUEST_METHOD") not in route.methods:
+        route = self._route(environ)
+        if route is None or environ.get("REQUEST_METHOD", "").upper() not in route.methods:
             return self.app(environ, start_response)
         outcome, keyring, body = self._check(route, environ)
         if isinstance(outcome, Failure):
@@ -100,6 +112,18 @@ class HmacMiddleware:
             }
         )
         return self.app(environ, start_response)
+
+    def _route(self, environ: WSGIEnvironment) -> Route | None:
+        """The route of the path the app routes by, or of the full path under a mount."""
+        path = environ.get("PATH_INFO", "")
+        mount = environ.get("SCRIPT_NAME", "")
+        for candidate in (path, mount + path) if mount else (path,):
+            route = self.routes.get(candidate)
+            if route is None and may_differ(candidate):
+                route = self.routes.get(normal_path(candidate))
+            if route is not None:
+                return route
+        return None
 
     def _check(
         self, route: Route, environ: WSGIEnvironment
