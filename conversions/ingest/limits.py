@@ -119,6 +119,7 @@ class FailureThrottle:
         try:
             if self.limiter.test(item, self.scope, key):
                 return None
+            instruments.rate_limited(self.scope)
             return retry_after(self.limiter.get_window_stats(item, self.scope, key).reset_time)
         except STORE_ERRORS as err:
             store_unavailable(err)

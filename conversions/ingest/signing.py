@@ -114,8 +114,6 @@ def record_rejection(environ: WSGIEnvironment, failure: Failure,
     if failure.error == "invalid_signature" and keyring is not None:
         limits.record_signature_failure(environ, keyring)
     instruments.refused_by_middleware(failure.error)
-    if failure.error == "rate_limited":
-        instruments.rate_limited("signature_failures")
     tally.rejected(tenant_id, SOURCES.get(environ.get("PATH_INFO", ""), "unknown"), failure.error)
     log.info("signed request refused", extra={
         "path": logs.mask_path(environ.get("PATH_INFO", "")), "status": failure.status,

@@ -129,3 +129,14 @@ def test_off_records_nothing_on_the_request_path(app, client, tenant):
     for name in ("conversions_events_received_total", "conversions_http_requests_total"):
         assert sum(v for (n, _), v in after.items() if n == name) == \
             sum(v for (n, _), v in before.items() if n == name)
+
+
+def test_throttled_guesses_are_counted_by_scope(app, client):
+    app.config["POSTBACK_GUESS_LIMIT"] = "2 per minute"
+    before = scrape(client)
+    statuses = [client.get(f"/api/conversions/postback/generic/pb_guess{n}").status_code
+                for n in range(3)]
+    after = scrape(client)
+    assert statuses[-1] == 429
+    assert value(after, "conversions_rate_limit_refusals_total", scope="token-failures") \
+        - value(before, "conversions_rate_limit_refusals_total", scope="token-failures") == 1
