@@ -12,10 +12,13 @@ $(BIN)/activate:
 
 # The service's own list for make run; the test tools on top for make test.
 $(VENV)/.service: $(BIN)/activate requirements.txt middleware/pyproject.toml
+	@echo "Installing the service's packages (requirements.txt: Flask, gunicorn, Peewee, ...)"
+	@echo "into $(VENV); the first time takes about a minute."
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.service requirements-dev.txt clients/python/pyproject.toml
+	@echo "Installing the test tools (requirements-dev.txt) into $(VENV)."
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
@@ -40,13 +43,22 @@ soak: $(VENV)/.installed wrk
 	$(BIN)/python bench/soak.py $(if $(RATE),--rate $(RATE)) $(SOAK_ARGS)
 
 # ruff, mypy strict on middleware/ and clients/python, the layers of conversions/ (importlinter),
-# and no regular expression that can backtrack more than linearly in the service and client code
-# (tools/redos_check.py).
+# no regular expression that can backtrack more than linearly in the service and client code
+# (tools/redos_check.py), and the Prometheus alert rules with their unit tests (promtool, from
+# Debian's prometheus package: skipped with a line when missing, failed under CI=true).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m tools.redos_check conversions middleware config clients/python app.py wsgi.py
+	@if command -v promtool >/dev/null; then \
+		promtool check rules deploy/prometheus/alerts.yml \
+		&& promtool test rules deploy/prometheus/alerts_test.yml; \
+	elif [ "$$CI" = true ]; then \
+		echo "promtool is missing: apt-get install prometheus" >&2; exit 1; \
+	else \
+		echo "skipped: promtool check rules (promtool is missing: apt-get install prometheus)"; \
+	fi
 
 # The benchmark (bench/): wrk from Debian's packages (installing it needs root), the
 # plotting library into .venv, then every scenario in one bounded run.
@@ -64,7 +76,7 @@ bench: $(VENV)/.bench-installed wrk
 # Figures at a large history (bench/scale.py): N events (default 2,000,000) generated through
 # the bulk path, the aggregation catch-up, ingestion, every read. DATABASE_URL picks the store
 # (unset: SQLite; postgresql://...: a new database on that server, dropped afterwards).
-scale: $(VENV)/.installed
+scale: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.scale $(if $(N),--events $(N))
 
 clean:

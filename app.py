@@ -21,7 +21,7 @@ from conversions.ingest import (
     webhooks,
 )
 from conversions.jobs import scheduler, tasks
-from conversions.monitoring import attribution, health, liveness, stats
+from conversions.monitoring import attribution, exposition, health, liveness, stats
 from conversions.monitoring import docs as monitoring_docs
 from conversions.operations import (
     dead_letters,
@@ -42,6 +42,7 @@ from conversions.web import (
     errors,
     logs,
     openapi,
+    prometheus,
     protections,
     proxies,
     rate_limits,
@@ -51,7 +52,7 @@ from conversions.web import (
 
 BLUEPRINTS = (liveness.bp, goals.bp, pixel.bp, webhooks.bp, postbacks.bp, health.bp, stats.bp,
               dead_letters.bp, taxonomy.bp, latest_test_events.bp, security_status.bp, snippet.bp,
-              attribution.bp, imports.bp, settings_page.bp)
+              attribution.bp, imports.bp, exposition.bp, settings_page.bp)
 DOCS = (monitoring_docs.OPERATIONS, operations_docs.OPERATIONS, settings_page_docs.OPERATIONS)
 
 
@@ -92,4 +93,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     proxies.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     # Outermost: nothing waits on a slow body.
     protections.read_bodies_in_time(app, on_reject=signing.record_rejection)
+    prometheus.init_app(app)  # around everything: refusals of the middlewares are counted too
     return app

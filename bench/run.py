@@ -153,11 +153,13 @@ def machine(workers: str) -> dict[str, Any]:
             "python": platform.python_version()}
 
 
-def worker_settings() -> str:
+def worker_settings(tmp: Path) -> str:
     probe = ("exec(open('config/gunicorn.conf.py').read()); threads = globals().get('threads', 1);"
              "print(f'{worker_class}, {workers} workers x {threads} threads')")
+    # A metrics directory of the run's own: else the config makes one no server removes.
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp)}
     return subprocess.run(["python3", "-c", probe], cwd=ROOT, capture_output=True, text=True,
-                          check=True).stdout.strip()
+                          check=True, env=env).stdout.strip()
 
 
 def main() -> None:
@@ -165,7 +167,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="conversions-bench-") as tmp:
         bench = Bench(Path(tmp))
-        about = machine(worker_settings())
+        about = machine(worker_settings(Path(tmp)))
         print(f"bench: {about['cpu']}, {about['nproc']} cores, load {about['load_average_before']}"
               f", {about['workers']}, {SECONDS:g} s a scenario, {CONNECTIONS} connections")
         started = time.monotonic()

@@ -13,14 +13,17 @@ gunicorn on a loopback port (the scheduler off, so the bench decides when aggreg
 5. one incremental aggregation run after 10,000 new events.
 
 ``DATABASE_URL`` picks the store: unset, a new SQLite file; ``postgresql://...``, a new
-database on that server, dropped at the end. Prints a table and writes
-``bench/results/scale-<store>-<N>.json``.
+database on that server, dropped at the end. A progress bar a phase on standard error, the
+logs in a file apart (named at the start), the table on standard output; the results in
+``bench/results/scale-<store>-<N>.json`` for the sizes docs/scaling.md quotes, in the
+temporary directory for any other (an ad-hoc size is not a figure of the project).
 """
 from __future__ import annotations
 
 import argparse
 import http.client
 import json
+import logging
 import os
 import platform
 import random
@@ -40,6 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from conversions_client import sign_webhook
+from tqdm import tqdm
 
 from app import create_app
 from bench.load import free_port
@@ -51,6 +55,8 @@ from conversions.tenants import accounts
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+# The sizes whose results are kept in the tree (docs/scaling.md quotes them).
+TRACKED_SIZES = (100_000, 2_000_000, 10_000_000)
 TENANTS = 10
 DAYS = 90
 INSERT_BATCH = 50_000
@@ -110,9 +116,16 @@ def event_rows(tenant_id: str, count: int, start_ms: int, end_ms: int, rng: rand
     return rows
 
 
+def phase(name: str, total: float, unit: str) -> tqdm:
+    """A progress bar on standard error for one phase of the run."""
+    return tqdm(total=total, desc=name, unit=unit, unit_scale=unit == "events", file=sys.stderr,
+                dynamic_ncols=True)
+
+
 def generate(tenants: list[str], total: int, now_ms: int, rng: random.Random) -> float:
     """``total`` events over the last DAYS days, 90 % for the first tenant; returns seconds."""
     started = time.monotonic()
+    bar = phase("generate history", total, "events")
     shares = [int(total * 0.9)] + [total // 10 // (TENANTS - 1)] * (TENANTS - 1)
     shares[0] += total - sum(shares)
     span = DAYS * DAY_MS
@@ -125,6 +138,8 @@ def generate(tenants: list[str], total: int, now_ms: int, rng: random.Random) ->
             rows += event_rows(tenant_id, count, chunk_start, chunk_end, rng,
                                f"h{chunk_start}")
         insert_new(rows)
+        bar.update(len(rows))
+    bar.close()
     return time.monotonic() - started
 
 
@@ -172,7 +187,7 @@ def percentile(values: list[float], percent: float) -> float:
 
 
 def ingest(server: Server, tenant: dict[str, str], stop: threading.Event,
-           seconds: float | None = None) -> dict[str, Any]:
+           seconds: int | None = None, name: str = "ingest") -> dict[str, Any]:
     """Signed webhook batches of BATCH_EVENTS from CLIENTS threads until ``stop`` (or
     ``seconds``), for throughput; beside them one probe sends single-event deliveries, 20 a
     second, for the latency one event waits."""
@@ -210,7 +225,10 @@ def ingest(server: Server, tenant: dict[str, str], stop: threading.Event,
     for thread in threads:
         thread.start()
     if seconds is not None:
-        stop.wait(seconds)
+        with phase(name, seconds, "s") as bar:
+            for _ in range(seconds):
+                stop.wait(1)
+                bar.update(1)
         stop.set()
     for thread in threads:
         thread.join()
@@ -242,13 +260,16 @@ def reads(server: Server, tenant_id: str) -> dict[str, dict[str, float]]:
         "settings page": f"/settings/system?{query}",
     }
     figures = {}
+    bar = phase("reads", len(paths) * (REQUESTS + 1), "requests")
     for name, path in paths.items():
         status, _ = server.get(path)
         if status != 200:
             raise RuntimeError(f"{path} answered {status}")
         times = sorted(server.get(path)[1] * 1000 for _ in range(REQUESTS))
+        bar.update(REQUESTS + 1)
         figures[name] = {"p50_ms": round(statistics.median(times), 1),
                          "p95_ms": round(times[int(0.95 * REQUESTS) - 1], 1)}
+    bar.close()
     return figures
 
 
@@ -267,14 +288,21 @@ def job_catch_up(app: Any, database_url: str, end_ms: int) -> tuple[float, float
     env = {**os.environ, "DATABASE_URL": database_url}
     started = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the server is not waited for
+    with app.app_context(), connection():
+        first = aggregation.cursor_ms()
+    bar = phase("aggregation catch-up", round((end_ms - first) / 3_600_000), "hours")
     while True:
         subprocess.run([sys.executable, "-m", "flask", "--app", "app", "jobs", "run",
-                        "aggregate"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+                        "aggregate"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
         with app.app_context(), connection():
-            if aggregation.cursor_ms() >= end_ms:
-                after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-                return time.monotonic() - started, cpu
+            cursor = aggregation.cursor_ms()
+        bar.update(round((min(cursor, end_ms) - first) / 3_600_000) - bar.n)
+        if cursor >= end_ms:
+            bar.close()
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            return time.monotonic() - started, cpu
 
 
 def sizes(url: str) -> dict[str, float]:
@@ -310,7 +338,7 @@ def run(events: int, database_url: str | None) -> dict[str, Any]:
             try:
                 result["load_average"]["empty_ingest"] = load()
                 result["ingest_empty"] = ingest(server, reference, threading.Event(),
-                                                INGEST_SECONDS)
+                                                INGEST_SECONDS, "ingest, empty store")
             finally:
                 server.stop()
         with store(database_url, tmp, "scale") as url:
@@ -320,14 +348,12 @@ def run(events: int, database_url: str | None) -> dict[str, Any]:
                            for n in range(TENANTS)]
                 now_ms = int(time.time() * 1000)
                 result["load_average"]["generate"] = load()
-                print(f"generating {events:,} events ({kind})", flush=True)
                 result["generate_s"] = round(generate([t["tenant_id"] for t in tenants], events,
                                                       now_ms - 60_000, rng), 1)
                 if kind == "postgresql":
                     # As autovacuum does after a bulk load, done now rather than in the middle
                     # of the figures (a vacuum of the whole table stalls the reads it meets).
                     database.execute_sql("VACUUM ANALYZE")
-            print(f"generated in {result['generate_s']} s; catching up", flush=True)
             server = Server(url, tmp)
             try:
                 stop = threading.Event()
@@ -344,7 +370,7 @@ def run(events: int, database_url: str | None) -> dict[str, Any]:
                 catch_up(app, int(time.time() * 1000) - 10_000)  # what ingestion added
                 result["load_average"]["ingest"] = load()
                 result["ingest_at_size"] = ingest(server, tenants[0], threading.Event(),
-                                                  INGEST_SECONDS)
+                                                  INGEST_SECONDS, "ingest at size")
                 # Ingestion has stopped: caught up to now, as a reader sees the store between
                 # bursts (the tail is what the job has not reached, at most an interval's).
                 catch_up(app, int(time.time() * 1000) + 1)
@@ -397,17 +423,35 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def log_to_file(path: Path) -> None:
+    """This process's logs into ``path``, not between the bars and the table (marked as the
+    service's handler, so ``create_app`` keeps it instead of adding one on standard error)."""
+    handler = logging.FileHandler(path)
+    handler._conversions = True  # type: ignore[attr-defined]  (conversions/web/logs.py)
+    logging.getLogger().addHandler(handler)
+
+
+def results_path(kind: str, events: int) -> Path:
+    """Where a run's results go: the tree for the quoted sizes, else the temporary directory."""
+    folder = RESULTS if events in TRACKED_SIZES else Path(tempfile.gettempdir())
+    return folder / f"scale-{kind}-{events}.json"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=int(os.environ.get("N") or 2_000_000))
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL") or None
+    kind = "postgresql" if database_url else "sqlite"
+    out = results_path(kind, args.events)
+    log = Path(tempfile.gettempdir()) / f"scale-{kind}-{args.events}.log"
+    log_to_file(log)
+    print(f"{kind}, {args.events:,} events; logs: {log}", file=sys.stderr)
     result = run(args.events, database_url)
     print(table(result))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"scale-{result['store']}-{args.events}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written: {out.relative_to(ROOT)}")
+    print(f"written: {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -122,13 +122,13 @@ def webhook(bench: Bench, service: Service, server: Gunicorn, size: int, **row: 
 
 def run_all(bench: Bench, only: set[str] | None = None) -> None:
     """Every group of scenarios, or those named in ``only``: ``service``, ``middleware``,
-    ``durability``. The baseline runs first and last; its better run counts (so a quieter
-    moment never flatters the service)."""
+    ``durability``, ``metrics``. The baseline runs first and last; its better run counts (so a
+    quieter moment never flatters the service)."""
     tmp = bench.tmp
     with Gunicorn("bench.apps:gif", {}, tmp / "baseline.log") as server:
         result = bench.drive(server, "plain.lua", [], [])
         bench.record("baseline", result, ratio_to=None)
-    for group in (_service, _middleware, _durability):
+    for group in (_service, _middleware, _durability, _metrics):
         if not only or group.__name__.strip("_") in only:
             group(bench, tmp)
     with Gunicorn("bench.apps:gif", {}, tmp / "baseline.log") as server:
@@ -195,6 +195,48 @@ def _durability(bench: Bench, tmp: Path) -> None:
     bench.record(NAIVE, best[NAIVE])
     bench.record(NORMAL, best[NORMAL])
     bench.record(FULL, best[FULL], ratio_to=NORMAL, target=">= 90% of normal")
+
+
+def _metrics(bench: Bench, tmp: Path) -> None:
+    """The pixel and the signed goal with Prometheus' instruments on and off
+    (``CONVERSIONS_METRICS_ENABLED=0``), both servers up at once and measured in alternating
+    halves of the time, each side's better half counting."""
+    sides = {"on": Service(tmp, "normal", "metrics-on"), "off": Service(tmp, "normal",
+                                                                        "metrics-off")}
+    sides["off"].env["CONVERSIONS_METRICS_ENABLED"] = "0"
+    best: dict[str, tuple[dict, int | None]] = {}
+    threads = str(bench.wrk_threads)
+    count = int(bench.by_name["baseline"]["rps"] * (bench.seconds / 2 + 1) * 1.2) + 1000
+    with sides["on"].serve() as on, sides["off"].serve() as off:
+        servers = {"on": on, "off": off}
+        for round_ in range(2):
+            for state, service in sides.items():
+                tag = f"metrics-{state}-{round_}-{signed.TAG_SAFE}"
+                name = f"pixel, metrics {state}"
+                measured = bench.drive(servers[state], "pixel.lua", [PIXEL_PATH, tag],
+                                       [PIXEL_PATH, f"warm-{tag}"],
+                                       lambda service=service: service.count("pixel"),
+                                       seconds=bench.seconds / 2)
+                if name not in best or measured[0]["rps"] > best[name][0]["rps"]:
+                    best[name] = measured
+                tenant = service.tenant
+                bodies = signed.write(tmp / f"goals-{tag}.txt", signed.goals(
+                    tenant["tenant_id"], tenant["pixel_secret"], DOMAIN, count, f"g-{tag}"))
+                warm = signed.write(tmp / f"goals-warm-{tag}.txt", signed.goals(
+                    tenant["tenant_id"], tenant["pixel_secret"], DOMAIN, 2000, f"w-{tag}"))
+                name = f"signed goal, metrics {state}"
+                measured = bench.drive(servers[state], "replay.lua", [str(bodies), threads],
+                                       [str(warm), threads],
+                                       lambda service=service: service.count("goal"),
+                                       seconds=bench.seconds / 2)
+                if name not in best or measured[0]["rps"] > best[name][0]["rps"]:
+                    best[name] = measured
+    for what, distinct in (("pixel", None), ("signed goal", count)):
+        bench.record(f"{what}, metrics off", best[f"{what}, metrics off"], ratio_to=None,
+                     distinct=distinct)
+        bench.record(f"{what}, metrics on", best[f"{what}, metrics on"],
+                     ratio_to=f"{what}, metrics off", target=">= 95% (overhead <= 5%)",
+                     distinct=distinct)
 
 
 def _naive_rows(path: Path) -> int:

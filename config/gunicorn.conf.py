@@ -1,6 +1,7 @@
 """Production defaults for ``gunicorn -c config/gunicorn.conf.py wsgi:app``."""
 import multiprocessing
 import os
+import tempfile
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 # One process per core (the GIL limits each to one), each with threads: requests in flight
@@ -36,6 +37,14 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 # masks it (conversions/web/logs.py, installed when the worker loads the app).
 # One control socket per user would clash between instances on one host.
 control_socket_disable = True
+# Prometheus' multiprocess mode: every process (workers, the writer process, this master)
+# writes its samples to files here and GET /metrics merges them. Set before any process imports
+# prometheus_client, which reads it once; emptied in on_starting (files of an earlier run
+# would be counted again). Unset: a private directory of this server's own, removed on exit.
+_own_metrics_directory = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _own_metrics_directory = tempfile.mkdtemp(prefix="conversions-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_directory
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
@@ -47,6 +56,7 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     from config.checks import rate_limit_storage_warning
     from conversions.store import writer_supervisor
 
+    _empty_metrics_directory()
     warning = rate_limit_storage_warning(server.cfg.workers)
     if warning:
         server.log.warning(warning)
@@ -54,13 +64,51 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     load(app)
     if writer_supervisor.start_if_wanted(app.config):
         server.log.info("writer process listening at %s", os.environ[writer_supervisor.SOCKET_ENV])
+        writer_supervisor.exit_hooks.append(_writer_exited)
+
+
+def when_ready(server):  # type: ignore[no-untyped-def]
+    """Say where the service is served (gunicorn's own line leaves the address blank when
+    each worker binds its own socket)."""
+    server.log.info("serving http://%s with %d workers", ", http://".join(server.cfg.bind),
+                    server.cfg.workers)
+
+
+def _empty_metrics_directory():  # type: ignore[no-untyped-def]
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(directory, name))
+
+
+def _writer_exited(pid):  # type: ignore[no-untyped-def]
+    """Count the writer process's restart and retire its live gauges."""
+    from prometheus_client import multiprocess
+
+    from conversions.observability import instruments
+
+    instruments.writer_restarted()
+    multiprocess.mark_process_dead(pid)
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """Retire a dead worker's live gauges (its counters and histograms stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def on_exit(server):  # type: ignore[no-untyped-def]
-    """Stop the writer process once the workers have stopped."""
+    """Stop the writer process once the workers have stopped; remove the metrics directory
+    made here."""
+    import shutil
+
     from conversions.store import writer_supervisor
 
     writer_supervisor.stop()
+    if _own_metrics_directory:
+        shutil.rmtree(_own_metrics_directory, ignore_errors=True)
 
 
 def worker_exit(server, worker):

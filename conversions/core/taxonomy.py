@@ -105,6 +105,11 @@ ERRORS: dict[str, ErrorCode] = {
 }
 
 
+def dead_letter_codes() -> list[str]:
+    """Every code whose refused authenticated events are kept for replay."""
+    return [code for code, entry in ERRORS.items() if entry.dead_letter]
+
+
 def dead_lettered(code: str) -> bool:
     """Whether an authenticated event refused with ``code`` is kept for replay."""
     entry = ERRORS.get(code)

@@ -14,6 +14,7 @@ from flask_limiter.util import get_remote_address
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from conversions.observability import instruments
 from conversions.tenants import settings
 from conversions.web import errors, limit_sweeper
 from conversions.web.rate_limits import (
@@ -82,6 +83,7 @@ def _over_limit(source: str, tenant_id: str | None,
         if not strategy.hit(item, *ids):
             wait = retry_after(strategy.get_window_stats(item, *ids).reset_time)
             errors.count_rejection("rate_limited")
+            instruments.rate_limited(ids[1])
             response = on_breach(RequestLimit(limiter, item, list(ids), True, False)) \
                 if on_breach else None
             if response is None:
@@ -117,6 +119,7 @@ class FailureThrottle:
         try:
             if self.limiter.test(item, self.scope, key):
                 return None
+            instruments.rate_limited(self.scope)
             return retry_after(self.limiter.get_window_stats(item, self.scope, key).reset_time)
         except STORE_ERRORS as err:
             store_unavailable(err)

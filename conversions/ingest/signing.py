@@ -15,6 +15,7 @@ from peewee import InterfaceError, OperationalError
 from conversions.core import budget, canonical, clock
 from conversions.ingest import limits
 from conversions.ingest.pixel import PIXEL_PATH
+from conversions.observability import instruments
 from conversions.rollups import tally
 from conversions.tenants.accounts import key_cache
 from conversions.web import errors, json_shape, logs
@@ -112,6 +113,7 @@ def record_rejection(environ: WSGIEnvironment, failure: Failure,
     tenant_id = keyring.tenant_id if keyring else None
     if failure.error == "invalid_signature" and keyring is not None:
         limits.record_signature_failure(environ, keyring)
+    instruments.refused_by_middleware(failure.error)
     tally.rejected(tenant_id, SOURCES.get(environ.get("PATH_INFO", ""), "unknown"), failure.error)
     log.info("signed request refused", extra={
         "path": logs.mask_path(environ.get("PATH_INFO", "")), "status": failure.status,

@@ -76,7 +76,7 @@ def start_if_enabled(app: Flask) -> None:
         start(app)
 
 
-@click.command("scheduler")
+@click.command("scheduler", short_help="Run the scheduled jobs here until stopped.")
 def scheduler_command() -> None:
     """Run the scheduled jobs in this process until stopped (then set
     CONVERSIONS_SCHEDULER_ENABLED=0 for the web workers if you like)."""

@@ -1,5 +1,5 @@
-"""OpenAPI descriptions of the read endpoints: liveness, readiness, health, stats, metrics
-and attribution.
+"""OpenAPI descriptions of the read endpoints: liveness, readiness, health, stats, metrics,
+attribution and Prometheus' exposition.
 
 Their views answer plain dicts; these schemas describe those dicts, and schemathesis holds
 every live answer to them.
@@ -191,5 +191,13 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                                    "UTC day.")],
         "responses": {"200": json_response("Attribution.", Attribution),
                       **errors(400, 404, 503)},
+    })},
+    "exposition.scrape": {"get": admin({
+        "summary": "Prometheus metrics of every process, merged (docs/deployment.md lists "
+                   "the families). OpenMetrics when the Accept header asks for it.",
+        "tags": ["operations"],
+        "responses": {"200": {"description": "The exposition.", "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "application/openmetrics-text": {"schema": {"type": "string"}}}}},
     })},
 }

@@ -12,6 +12,7 @@ from peewee import InterfaceError, OperationalError
 from conversions.core import clock
 from conversions.core.periods import iso
 from conversions.monitoring import freshness
+from conversions.observability import instruments
 from conversions.rollups import figures
 from conversions.store import runs
 from conversions.store.models import SOURCE_TYPES, Tenant
@@ -101,6 +102,7 @@ def health(tenant_id: str | None, window_seconds: int) -> dict[str, Any]:
 def _store_unavailable(err: Exception) -> ResponseReturnValue:
     """Readiness answers in its own shape when the store is down (even before the view)."""
     log.warning("store unavailable", extra={"error_type": type(err).__name__})
+    instruments.store_unavailable(type(err).__name__)
     return errors.store_unavailable(
         unavailable() if request.endpoint == "health.readiness_view" else None)
 

@@ -29,7 +29,7 @@ def progress_bar(path: str) -> Iterator[Callable[[int], None] | None]:
         yield bar.update
 
 
-@click.command("import-csv")
+@click.command("import-csv", short_help="Import offline conversions from a CSV file.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--domain", required=True, help="The tenant's domain.")
 @click.option("--format", "fmt", type=click.Choice(list(csv_import.FORMATS)), required=True)
@@ -46,7 +46,8 @@ def import_csv_command(file: str, domain: str, fmt: str, dry_run: bool, partial:
     except (csv_import.CsvError, accounts.TenantError) as err:
         raise click.ClickException(str(err)) from None
     refused = bool(result.refused and not partial)
-    click.echo(json.dumps(refused_body(result) if refused else result.body(), indent=2))
+    click.echo(json.dumps(refused_body(result, "pass --partial") if refused else result.body(),
+                          indent=2))
     if refused:
         sys.exit(1)
 

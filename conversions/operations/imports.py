@@ -66,11 +66,13 @@ def run(source: IO[bytes], tenant_id: str, fmt_name: str, bounds: csv_import.Lim
     return result
 
 
-def refused_body(result: csv_import.Result) -> dict[str, Any]:
-    """An import refused whole: the one error shape, with every error listed."""
+def refused_body(result: csv_import.Result, partial: str = "send partial=true"
+                 ) -> dict[str, Any]:
+    """An import refused whole: the one error shape, with every error listed; ``partial``
+    says how to store the valid rows (the CLI's flag, the endpoint's parameter)."""
     return {"error": "import_refused",
             "message": f"{result.refused} of {result.rows_read} rows break rules; nothing was "
-                       "stored. Fix them, or send partial=true to store the valid rows.",
+                       f"stored. Fix them, or {partial} to store the valid rows.",
             **result.body()}
 
 

@@ -15,7 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from conversions.core import clock
+from conversions.core import clock, taxonomy
 from conversions.ingest.events import goal_row, webhook_rows
 from conversions.ingest.postback_rows import postback_rows
 from conversions.rollups import aggregation, tally
@@ -94,11 +94,13 @@ def replay(failure: IngestionFailure) -> dict[str, Any]:
             "event_id": str(results[0][0])}
 
 
-failures_cli = AppGroup("failures", help="Replay dead letters in bulk.")
+failures_cli = AppGroup("failures", help="Replay dead letters in bulk.",
+                        short_help="Replay dead letters in bulk, by reason.")
 
 
 @failures_cli.command("replay")
-@click.option("--reason", required=True, help="Replay the dead letters kept with this code.")
+@click.option("--reason", required=True, type=click.Choice(taxonomy.dead_letter_codes()),
+              help="Replay the dead letters kept with this code.")
 @click.option("--tenant-id", default=None, help="Only this tenant's.")
 @click.option("--limit", type=click.IntRange(min=1), default=10_000)
 def replay_command(reason: str, tenant_id: str | None, limit: int) -> None:

@@ -1,12 +1,15 @@
 """In-process tallies of accepted and rejected events, without a write per request.
 
 Ingestion only increments a counter here; the counts job drains the tallies into the
-database on its interval, so error counts cost the request path nothing but a lock.
+database on its interval, so error counts cost the request path nothing but a lock. The same
+calls count Prometheus' ``conversions_events_received_total``, so it and health agree.
 """
 from __future__ import annotations
 
 import threading
 from collections import Counter
+
+from conversions.observability import instruments
 
 ACCEPTED = "accepted"
 
@@ -18,12 +21,14 @@ def accepted(tenant_id: str, source: str, count: int = 1) -> None:
     """Count ``count`` events stored for ``tenant_id`` from ``source``."""
     with _lock:
         _counts[(tenant_id, source, ACCEPTED)] += count
+    instruments.event(source, ACCEPTED, count)
 
 
 def rejected(tenant_id: str | None, source: str, error: str) -> None:
     """Count one refusal with ``error`` (tenant unknown: None)."""
     with _lock:
         _counts[(tenant_id, source, error)] += 1
+    instruments.event(source, error)
 
 
 def drain() -> Counter[tuple[str | None, str, str]]:

@@ -50,7 +50,7 @@ def init_app(app: Flask) -> None:
         if not database.is_closed():
             database.close()
 
-    @app.cli.command("init-db")
+    @app.cli.command("init-db", short_help="Create or migrate the tables (safe to run again).")
     def init_db_command() -> None:
         """Create the tables, or migrate them to the newest version (safe to run again)."""
         create_schema()

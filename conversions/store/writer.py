@@ -31,6 +31,7 @@ from typing import Any, Generic, TypeVar
 
 from peewee import InterfaceError, OperationalError
 
+from conversions.observability import instruments
 from conversions.store.database import connection, database, sqlite_file
 
 T = TypeVar("T")
@@ -148,6 +149,7 @@ class GroupCommit:
                 with self._lock:
                     group = self._queue[:self.max_group]
                     del self._queue[:self.max_group]
+                    instruments.queued(len(self._queue))
                 commit(group)
         finally:
             with self._lock:
@@ -157,6 +159,7 @@ class GroupCommit:
                     self._leading = False
 
 
+@instruments.timed_commit
 def commit(group: list[Write[Any]]) -> None:
     """Commit ``group`` in one transaction; if one write fails, retry each on its own."""
     try:

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from conversions.store.database import sqlite_file
@@ -29,6 +29,9 @@ START_SECONDS = 15.0
 RESTART_PAUSE_SECONDS = 0.5
 
 log = logging.getLogger(__name__)
+# Called in the master with the pid of each writer process that exited and is started again
+# (config/gunicorn.conf.py counts the restart for Prometheus).
+exit_hooks: list[Callable[[int], None]] = []
 
 
 def wanted(config: Mapping[str, Any]) -> bool:
@@ -91,6 +94,8 @@ class Supervisor:
             if self._stopping:
                 return
             log.warning("writer process exited (%s); starting another", code)
+            for hook in exit_hooks:
+                hook(process.pid)
             time.sleep(RESTART_PAUSE_SECONDS)
 
 

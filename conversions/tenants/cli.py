@@ -35,13 +35,21 @@ def create(domain: str, buyer_id: str | None) -> None:
 
 
 @tenant_cli.command("rotate-secret")
-@click.argument("tenant_id")
+@click.argument("tenant_id", required=False)
+@click.option("--domain", default=None, help="The tenant's domain (instead of TENANT_ID).")
 @click.option("--kind", type=click.Choice(SECRET_KINDS), required=True)
 @click.option("--grace", type=click.IntRange(min=0), default=0,
               help="Seconds the old secret keeps verifying.")
-def rotate_secret(tenant_id: str, kind: str, grace: int) -> None:
-    """Issue a new secret and print it (shown this once)."""
-    _emit(_run(accounts.rotate, tenant_id, kind, grace))
+def rotate_secret(tenant_id: str | None, domain: str | None, kind: str, grace: int) -> None:
+    """Issue a new secret for the tenant named by TENANT_ID or --domain (one of the two) and
+    print it (shown this once)."""
+    if (tenant_id is None) == (domain is None):
+        raise click.UsageError("name the tenant by TENANT_ID or by --domain (one of the two)")
+
+    def act() -> dict:
+        return accounts.rotate(tenant_id or accounts.id_by_domain(domain or ""), kind, grace)
+
+    _emit(_run(act))
 
 
 @tenant_cli.command("postback-token")

@@ -11,6 +11,7 @@ from peewee import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from conversions.core import budget
+from conversions.observability import instruments
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ def register(app: Flask) -> None:
     def _store_unavailable(err: Exception) -> ResponseReturnValue:
         log.warning("store unavailable", extra={"error_type": type(err).__name__})
         count_rejection("store_unavailable", 503)
+        instruments.store_unavailable(type(err).__name__)
         return store_unavailable()
 
     @app.errorhandler(Exception)

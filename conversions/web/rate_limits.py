@@ -19,6 +19,7 @@ from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse
 from redis.exceptions import RedisError
 
+from conversions.observability import instruments
 from conversions.web import errors, limit_sweeper
 
 limiter = Limiter(get_remote_address)
@@ -61,6 +62,7 @@ def _rate_limited(err: RateLimitExceeded) -> ResponseReturnValue:
     current = limiter.current_limit
     wait = retry_after(current.reset_at) if current else 60
     errors.count_rejection("rate_limited")
+    instruments.rate_limited("route")
     if err.response is not None:
         err.response.headers["Retry-After"] = str(wait)
         return err.response

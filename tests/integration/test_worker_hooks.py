@@ -12,8 +12,9 @@ class _Node:
     pass
 
 
-def test_a_loaded_worker_leaves_the_app_out_of_full_collections(monkeypatch):
+def test_a_loaded_worker_leaves_the_app_out_of_full_collections(monkeypatch, tmp_path):
     monkeypatch.setenv("CONVERSIONS_BODY_READERS", "6")  # the config sets it by default
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # else it makes one
     hooks = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
     gc.unfreeze()
     garbage = _Node()

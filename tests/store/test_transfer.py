@@ -66,17 +66,17 @@ def run(app, *args: str):
 
 def move(source_app, target_url: str, path: Path):
     """Export the source app's database to ``path`` and import it into ``target_url``."""
-    run(source_app, "export", "--out", str(path))
+    run(source_app, "transfer", "export", "--out", str(path))
     target = create_app({"DATABASE_URL": target_url, "LOG_FORMAT": "text"})
     with connection():
         support.empty_database()
-    return target, json.loads(run(target, "import", "--in", str(path)).stdout)
+    return target, json.loads(run(target, "transfer", "import", "--in", str(path)).stdout)
 
 
 def check_moved_and_idempotent(before: dict, target, path: Path, imported: dict) -> None:
     assert figures() == before
     assert {t: c["stored"] for t, c in imported.items()} == before["rows"]
-    again = json.loads(run(target, "import", "--in", str(path)).stdout)
+    again = json.loads(run(target, "transfer", "import", "--in", str(path)).stdout)
     assert {t: c["stored"] for t, c in again.items()} == dict.fromkeys(MOVED, 0)
     assert figures() == before
     with connection():  # new rows get new ids after the imported ones
@@ -107,7 +107,7 @@ def test_sqlite_to_postgresql_keeps_every_count_and_sum(tmp_path, postgres_url):
 def test_export_of_one_tenant_holds_only_its_rows(app, tmp_path):
     first, second = seed()
     out = tmp_path / "one.jsonl"
-    run(app, "export", "--out", str(out), "--tenant", second["tenant_id"])
+    run(app, "transfer", "export", "--out", str(out), "--tenant", second["tenant_id"])
     lines = [json.loads(line) for line in out.read_text().splitlines()[1:]]
     tenant_ids = {line["row"].get("tenant", line["row"].get("id")) for line in lines}
     assert tenant_ids == {second["tenant_id"]}
@@ -120,34 +120,35 @@ def test_the_export_file_is_owner_only_even_if_it_existed(app, tmp_path):
     existing.write_text("old\n")
     existing.chmod(0o644)
     for path in (fresh, existing):
-        run(app, "export", "--out", str(path))
+        run(app, "transfer", "export", "--out", str(path))
         assert path.stat().st_mode & 0o777 == 0o600
         assert json.loads(path.read_text().splitlines()[0])["format"] == "conversions-export"
 
 
 def test_an_export_to_standard_output_writes_the_rows_there(app, runner):
     seed()
-    result = runner.invoke(args=["export"])
+    result = runner.invoke(args=["transfer", "export"])
     assert json.loads(result.stdout.splitlines()[0])["format"] == "conversions-export"
 
 
 def test_an_export_to_a_place_it_cannot_write_is_an_error(app, runner, tmp_path):
-    result = runner.invoke(args=["export", "--out", str(tmp_path / "missing" / "x.jsonl")])
+    result = runner.invoke(args=["transfer", "export", "--out",
+                                 str(tmp_path / "missing" / "x.jsonl")])
     assert result.exit_code != 0
     assert "cannot write" in result.output
 
 
 def test_export_of_an_unknown_tenant_is_an_error(app, runner):
-    result = runner.invoke(args=["export", "--tenant", "nobody"])
+    result = runner.invoke(args=["transfer", "export", "--tenant", "nobody"])
     assert result.exit_code != 0
     assert "no tenant nobody" in result.output
 
 
 def test_help_and_output_warn_that_the_file_holds_secrets(app, runner, tmp_path):
     seed()
-    assert "SECRETS" in runner.invoke(args=["export", "--help"]).output
-    assert "SECRETS" in runner.invoke(args=["import", "--help"]).output
-    result = runner.invoke(args=["export", "--out", str(tmp_path / "x.jsonl")])
+    assert "SECRETS" in runner.invoke(args=["transfer", "export", "--help"]).output
+    assert "SECRETS" in runner.invoke(args=["transfer", "import", "--help"]).output
+    result = runner.invoke(args=["transfer", "export", "--out", str(tmp_path / "x.jsonl")])
     assert "WARNING" in result.stderr
 
 
@@ -163,7 +164,7 @@ def test_help_and_output_warn_that_the_file_holds_secrets(app, runner, tmp_path)
 def test_a_file_that_is_not_an_export_is_refused(runner, tmp_path, content, message):
     path = tmp_path / "bad.jsonl"
     path.write_text(content)
-    result = runner.invoke(args=["import", "--in", str(path)])
+    result = runner.invoke(args=["transfer", "import", "--in", str(path)])
     assert result.exit_code != 0
     assert message in result.output
 
@@ -171,10 +172,10 @@ def test_a_file_that_is_not_an_export_is_refused(runner, tmp_path, content, mess
 def test_a_row_whose_id_holds_other_data_here_stops_the_import(app, runner, tmp_path):
     seed()
     path = tmp_path / "all.jsonl"
-    run(app, "export", "--out", str(path))
+    run(app, "transfer", "export", "--out", str(path))
     with connection():
         Event.update(event_name="changed").where(Event.id == 3).execute()
-    result = runner.invoke(args=["import", "--in", str(path)])
+    result = runner.invoke(args=["transfer", "import", "--in", str(path)])
     assert result.exit_code != 0
     assert "event 3 exists here with other values" in result.output
 
@@ -185,11 +186,11 @@ def test_events_imported_after_aggregation_ran_count_in_the_aggregates(app, tmp_
     from conversions.store.models import HourlyAggregate
 
     seed()
-    run(app, "export", "--out", str(tmp_path / "all.jsonl"))
+    run(app, "transfer", "export", "--out", str(tmp_path / "all.jsonl"))
     target = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}", "LOG_FORMAT": "text"})
     with connection():
         aggregation.aggregate(clock.now_ms())  # the new deployment's job ran before the import
-    run(target, "import", "--in", str(tmp_path / "all.jsonl"))
+    run(target, "transfer", "import", "--in", str(tmp_path / "all.jsonl"))
     with connection():
         assert aggregation.cursor_ms() > Event.select(fn.MAX(Event.received_at_ms)).scalar()
         aggregated = HourlyAggregate.select(fn.SUM(HourlyAggregate.events),
@@ -202,11 +203,11 @@ def test_events_imported_after_aggregation_ran_count_in_the_aggregates(app, tmp_
 def test_importing_again_after_changes_here_keeps_them(app, tmp_path):
     first, _ = seed()
     path = tmp_path / "all.jsonl"
-    run(app, "export", "--out", str(path))
+    run(app, "transfer", "export", "--out", str(path))
     with connection():
         accounts.rotate(first["tenant_id"], "webhook", grace_seconds=0)
     settings.put(first["tenant_id"], "rate_limit.pixel", "70 per minute")
-    again = json.loads(run(app, "import", "--in", str(path)).stdout)
+    again = json.loads(run(app, "transfer", "import", "--in", str(path)).stdout)
     assert {t: c["stored"] for t, c in again.items()} == dict.fromkeys(MOVED, 0)
     assert settings.overrides(first["tenant_id"])["rate_limit.pixel"] == "70 per minute"
     with connection():

@@ -1,0 +1,130 @@
+"""``GET /metrics``: Prometheus' exposition of every process's instruments, merged, and of
+figures read from the store at scrape time (the jobs' state is in the tables, not in any
+one process), in the text format or OpenMetrics when asked."""
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, request
+from peewee import InterfaceError, OperationalError, fn
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    PlatformCollector,
+    ProcessCollector,
+    multiprocess,
+)
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+import conversions
+from conversions.store import runs
+from conversions.store.database import connection
+from conversions.store.models import (
+    AGGREGATE_CURSOR,
+    SOURCE_TYPES,
+    Event,
+    IngestionFailure,
+    JobCursor,
+    JobRun,
+    SourceState,
+)
+from conversions.web.auth import admin_required
+
+bp = Blueprint("exposition", __name__)
+# Multiprocess mode, as prometheus_client chose it when imported (with this module).
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+AGGREGATE_JOB = "aggregate"
+
+
+class StoreFigures(Collector):
+    """The aggregation's lag and runs, dead letters pending and stale sources, from the
+    store; ``conversions_store_up`` 0 when it cannot be read."""
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            with connection():
+                figures = list(self._figures())
+        except (OperationalError, InterfaceError):
+            figures = []
+        yield GaugeMetricFamily("conversions_store_up",
+                                "Whether the store answered this scrape's reads.",
+                                value=1 if figures else 0)
+        yield from figures
+
+    def _figures(self) -> Iterator[Metric]:
+        newest = Event.select(fn.MAX(Event.received_at_ms)).scalar()
+        cursor = JobCursor.get_or_none(JobCursor.name == AGGREGATE_CURSOR)
+        behind_ms = max(0, (newest or 0) - (cursor.position_ms if cursor else 0)) if newest else 0
+        yield GaugeMetricFamily(
+            "conversions_aggregation_lag_seconds",
+            "How far the rollups' cursor is behind the newest event received.",
+            value=behind_ms / 1000)
+        success = runs.last_success(AGGREGATE_JOB)
+        yield GaugeMetricFamily(
+            "conversions_aggregation_last_success_timestamp_seconds",
+            "When the last successful aggregation run finished (Unix time; 0: never).",
+            value=success.finished_at_ms / 1000 if success else 0)
+        latest = runs.latest(AGGREGATE_JOB, finished=True)
+        yield GaugeMetricFamily(
+            "conversions_aggregation_last_run_duration_seconds",
+            "How long the last finished aggregation run took.",
+            value=(latest.finished_at_ms - latest.started_at_ms) / 1000 if latest else 0)
+        failing = JobRun.select().where(JobRun.job == AGGREGATE_JOB, JobRun.error.is_null(False))
+        if success is not None:
+            failing = failing.where(JobRun.started_at_ms > success.started_at_ms)
+        yield GaugeMetricFamily(
+            "conversions_aggregation_consecutive_failures",
+            "Aggregation runs that failed since the last successful one.", value=failing.count())
+        yield GaugeMetricFamily(
+            "conversions_dead_letters_pending", "Dead letters kept and not replayed.",
+            value=IngestionFailure.select().where(
+                IngestionFailure.replayed_at_ms.is_null()).count())
+        stale = dict(SourceState.select(SourceState.source_type, fn.COUNT(SourceState.id))
+                     .where(SourceState.stale_since_ms.is_null(False))
+                     .group_by(SourceState.source_type).tuples())
+        family = GaugeMetricFamily("conversions_sources_stale",
+                                   "Tenants' sources stale at the last staleness check.",
+                                   labels=["source"])
+        for source in SOURCE_TYPES:
+            family.add_metric([source], stale.get(source, 0))
+        yield family
+
+
+class Build(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield InfoMetricFamily("conversions_build", "The running version and Python.",
+                               value={"version": conversions.__version__,
+                                      "python": platform.python_version()})
+
+
+class Instruments(Collector):
+    """The instruments of every process (gunicorn), or of this one alone."""
+
+    def collect(self) -> Iterator[Metric]:
+        if MULTIPROCESS:
+            yield from multiprocess.MultiProcessCollector(None).collect()
+        else:
+            yield from REGISTRY.collect()
+
+
+def registry() -> CollectorRegistry:
+    """What one scrape exposes: in multiprocess mode the process figures (CPU, memory, open
+    files) are those of the worker answering; alone, the default registry has them already."""
+    scraped = CollectorRegistry(auto_describe=False)
+    for collector in (Instruments(), StoreFigures(), Build()):
+        scraped.register(collector)
+    if MULTIPROCESS:
+        ProcessCollector(registry=scraped)
+        PlatformCollector(registry=scraped)
+    return scraped
+
+
+@bp.get("/metrics")
+@admin_required
+def scrape() -> Response:
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return Response(encoder(registry()), content_type=content_type)
