@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import logging
@@ -82,7 +83,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def logged_text(config: pytest.Config) -> dict[str, str]:
     """Every log of the run: the captured records and each gunicorn log, by file."""
     for handler in logging.getLogger().handlers:
-        handler.flush()
+        with contextlib.suppress(ValueError):  # a stream pytest closed (a failed collection)
+            handler.flush()
     files = [LOG_FILE, *SERVER_LOGS.glob("*.log")]
     factory = getattr(config, "_tmp_path_factory", None)
     if factory is not None:
