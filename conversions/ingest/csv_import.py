@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from conversions.core import canonical, money, rules
+from conversions.core import canonical, money, rules, sources
 
-SOURCE = "import"
+SOURCE = sources.IMPORT.name
 # A row is a handful of short cells: one (and so each of its fields) longer than this refuses
 # the file before it is read whole, however wide (a line of a million commas included).
 MAX_ROW = 64 * 1024

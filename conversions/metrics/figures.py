@@ -11,10 +11,10 @@ from peewee import SQL, Expression, fn
 
 from conversions.core import money
 from conversions.core.periods import GRANULARITIES, floor, iso
+from conversions.core.sources import NAMES
 from conversions.metrics import aggregation, tally
 from conversions.store.database import database, is_postgres
 from conversions.store.models import (
-    EVENT_SOURCES,
     DailyAggregate,
     Event,
     HourlyAggregate,
@@ -68,7 +68,7 @@ def by_period(tenant_id: str, start_ms: int, end_ms: int, granularity: str = "ho
         tail = (Event.select(tail_period, Event.source_type, tail_name, Event.currency,
                              fn.COUNT(Event.id), fn.COALESCE(fn.SUM(Event.value_hundredths), 0))
                 .where(Event.tenant == tenant_id,
-                       Event.source_type.in_([source_type] if source_type else EVENT_SOURCES),
+                       Event.source_type.in_([source_type] if source_type else NAMES),
                        Event.received_at_ms >= cursor, *in_event_time(start_ms, end_ms))
                 .group_by(tail_period, Event.source_type,
                           *([tail_name] if by_name else []), Event.currency))

@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from conversions.store.models import EVENT_SOURCES, SOURCE_TYPES
+from conversions.core.sources import NAMES, WATCHED
 from conversions.web.openapi import admin, errors, json_response, query
 
 Instant = fields.String  # ISO-8601 text in UTC
@@ -25,7 +25,7 @@ class SourceState(Schema):
 class Readiness(Schema):
     ready = fields.Boolean(required=True)
     freshness_window_seconds = fields.Integer(required=True)
-    sources = fields.Dict(keys=fields.String(validate=validate.OneOf(SOURCE_TYPES)),
+    sources = fields.Dict(keys=fields.String(validate=validate.OneOf(WATCHED)),
                           values=fields.Nested(SourceState), required=True)
     state = fields.String(required=True, validate=validate.OneOf(
         ["ready", "degraded", "not_ready", "unavailable"]))
@@ -99,7 +99,7 @@ RANGE = [
     query("granularity", "Period length.", enum=["hour", "day"]),
     query("from", "Start (ISO-8601 or Unix seconds), widened to a whole period."),
     query("to", "End (default now), widened to a whole period."),
-    query("source_type", "Only this source.", enum=list(EVENT_SOURCES)),
+    query("source_type", "Only this source.", enum=list(NAMES)),
 ]
 
 

@@ -15,14 +15,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
+from conversions.core.sources import SECRET_KINDS, WATCHED
 from conversions.ingest.csv_import import FORMATS
 from conversions.store.database import database
-from conversions.store.models import SECRET_KINDS, SOURCE_TYPES
 from conversions.tenants import settings
 from conversions.tenants.accounts import MAX_GRACE_SECONDS
 
 # Scopes of a setting: tenant-wide ("") and each source; field name -> setting name.
-SCOPES = ("", *SOURCE_TYPES)
+SCOPES = ("", *WATCHED)
 
 
 def setting_name(base: str, scope: str) -> str:

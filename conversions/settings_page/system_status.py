@@ -9,6 +9,7 @@ from flask import current_app
 
 from conversions.core import clock, postback_providers
 from conversions.core.periods import DAY_MS, HOUR_MS, ceil, floor
+from conversions.core.sources import SECRET_KINDS, WATCHED
 from conversions.ingest.pixel import PIXEL_PATH
 from conversions.ingest.signing import GOAL_PATH
 from conversions.metrics import attribution, figures
@@ -16,7 +17,7 @@ from conversions.monitoring import health
 from conversions.operations import security_status
 from conversions.settings_page import chart
 from conversions.settings_page.forms import SCOPES, setting_name
-from conversions.store.models import SECRET_KINDS, SOURCE_TYPES, Tenant
+from conversions.store.models import Tenant
 from conversions.tenants import accounts, postback_tokens, settings
 
 
@@ -69,11 +70,13 @@ def for_tenant(tenant: Tenant, base_url: str) -> dict[str, Any]:
         "secrets": {kind: security_status.secret_status(tenant.id, kind, now_ms)
                     for kind in SECRET_KINDS},
         "windows": {source: settings.get(tenant.id, "freshness_window_seconds", source)
-                    for source in SOURCE_TYPES},
+                    for source in WATCHED},
         "defaults": defaults(tenant.id),
         "readiness": readiness,
         "health": health.health(tenant.id, int(config["HEALTH_WINDOW_SECONDS"])),
-        "has_events": any(source["connected"] for source in readiness["sources"].values()),
+        # A watched source connected, or events of any source (an import) in the chart.
+        "has_events": any(source["connected"] for source in readiness["sources"].values())
+        or any(any(values) for values in counts.values()),
         "chart": chart.hourly_chart(counts, start_ms),
         "days": chart.daily_table(counts, start_ms),
         "attribution": attribution.report(tenant.id,

@@ -15,12 +15,9 @@ from peewee import (
     TextField,
 )
 
+from conversions.core.sources import NAME_LENGTH
 from conversions.store.database import database
 
-# Sources that deliver continuously, each watched for freshness; offline imports are not.
-SOURCE_TYPES = ("pixel", "webhook", "goal", "postback")
-EVENT_SOURCES = (*SOURCE_TYPES, "import")
-SECRET_KINDS = ("pixel", "webhook")
 # A postback's conversion status (RedTrack's four); None: the provider sends none.
 STATUSES = ("approved", "pending", "declined", "other")
 
@@ -59,7 +56,7 @@ class Event(BaseModel):
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, backref="events", on_delete="CASCADE")
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     signed = BooleanField()
     event_name = CharField(max_length=64)
     value_hundredths = BigIntegerField(null=True)
@@ -129,7 +126,7 @@ class HourlyAggregate(BaseModel):
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     event_name = CharField(max_length=64)
     hour_start_ms = BigIntegerField()
     currency = CharField(max_length=3, default="")
@@ -149,7 +146,7 @@ class DailyAggregate(BaseModel):
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     event_name = CharField(max_length=64)
     day_start_ms = BigIntegerField()
     currency = CharField(max_length=3, default="")
@@ -255,7 +252,7 @@ class OutcomeCount(BaseModel):
 
     id = AutoField()
     tenant_id = CharField(max_length=36, null=True)
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     outcome = CharField(max_length=64)
     hour_start_ms = BigIntegerField()
     count = BigIntegerField()
@@ -272,7 +269,7 @@ class SourceState(BaseModel):
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     last_event_at_ms = BigIntegerField(null=True)
     stale_since_ms = BigIntegerField(null=True)
     checked_at_ms = BigIntegerField()
@@ -290,7 +287,7 @@ class IngestionFailure(BaseModel):
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     reason = CharField(max_length=64)
     status = IntegerField()
     received_at_ms = BigIntegerField()
@@ -315,7 +312,7 @@ class IngestionTestEvent(BaseModel):
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     test_code = CharField(max_length=64)
     received_at_ms = BigIntegerField()
     verdict = CharField(max_length=8)  # accepted | rejected

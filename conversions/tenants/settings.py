@@ -15,8 +15,9 @@ from flask import current_app
 from limits import parse_many
 
 from conversions.core import clock
+from conversions.core.sources import WATCHED
 from conversions.store.database import connection
-from conversions.store.models import SOURCE_TYPES, TenantSetting
+from conversions.store.models import TenantSetting
 
 
 def _seconds(low: int, high: int) -> Callable[[str], int]:
@@ -50,7 +51,7 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], str]] = {
 
 def _split(name: str) -> tuple[str, str | None]:
     base, _, source = name.partition(".")
-    if base not in SETTINGS or (source and source not in SOURCE_TYPES):
+    if base not in SETTINGS or (source and source not in WATCHED):
         raise ValueError(f"unknown setting {name}")
     return base, source or None
 
