@@ -1,6 +1,7 @@
 """The sources events arrive from, each declared once (as ``postback_providers`` declares
-providers): how it is authenticated, which secret verifies it, whether its dead letters replay,
-whether it is rate-limited and watched for freshness, and how the settings page draws it.
+providers): how it is authenticated, which kind of secret verifies it, whether its dead
+letters replay, whether it is rate-limited and watched for freshness, and how the settings
+page draws it.
 
 Everything keyed by source (the stored ``source_type``, refusal counts, limits, settings,
 replay, the chart, the API's enums) reads this registry; ``tests/core/test_sources.py`` fails
@@ -28,8 +29,8 @@ class Authentication(StrEnum):
 class Source:
     name: str
     authentication: Authentication
-    # The tenant secret kind that verifies it; None: no secret signs it.
-    secret: str | None
+    # The kind of tenant secret (a ``SigningKey.kind``) that verifies it; None: none signs it.
+    key_kind: str | None
     # Its dead letters can be replayed (operations/replay.py holds each one's re-validator).
     replayable: bool
     # Limited per tenant and address (setting ``rate_limit.<name>``).
@@ -64,6 +65,6 @@ WATCHED = tuple(name for name, source in SOURCES.items() if source.watched)
 RATE_LIMITED = tuple(name for name, source in SOURCES.items() if source.rate_limited)
 REPLAYABLE = tuple(name for name, source in SOURCES.items() if source.replayable)
 # The kinds of tenant secret, and the sources each verifies.
-SECRET_KINDS = tuple(sorted({s.secret for s in SOURCES.values() if s.secret}))
-VERIFIED_BY = {kind: tuple(name for name, source in SOURCES.items() if source.secret == kind)
+SECRET_KINDS = tuple(sorted({s.key_kind for s in SOURCES.values() if s.key_kind}))
+VERIFIED_BY = {kind: tuple(name for name, source in SOURCES.items() if source.key_kind == kind)
                for kind in SECRET_KINDS}

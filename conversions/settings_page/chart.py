@@ -32,7 +32,7 @@ def hourly_counts(buckets: Buckets, start_ms: int, hours: int) -> dict[str, list
     """Per source, the event count of each hour from ``start_ms`` (outside hours dropped),
     from ``figures.by_period``'s buckets by hour."""
     counts = {source: [0] * hours for source in NAMES}
-    for (period_ms, source, _, _), (events, _) in buckets.items():
+    for (period_ms, source, _, _), (events, _, _) in buckets.items():
         index = (period_ms - start_ms) // HOUR_MS
         if source in counts and 0 <= index < hours:
             counts[source][index] += events

@@ -45,6 +45,8 @@ def _rate_limit(text: str) -> str:
 # name -> (parser, configuration key holding the default)
 SETTINGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "freshness_window_seconds": (_seconds(60, 30 * 86400), "FRESHNESS_WINDOW_SECONDS"),
+    # Read by the writer too (``store.cross_channel.WINDOW_SETTING``), as whole seconds.
+    "dedup_window_seconds": (_seconds(60, 30 * 86400), "DEDUP_WINDOW_SECONDS"),
     "rate_limit": (_rate_limit, "RATELIMIT_INGEST"),
 }
 

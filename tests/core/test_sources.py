@@ -11,16 +11,16 @@ from conversions.store import models
 
 # Every property of every source, written out: a new source or property is added here too.
 DECLARED = {
-    "pixel": {"authentication": Authentication.BROWSER, "secret": None, "replayable": False,
+    "pixel": {"authentication": Authentication.BROWSER, "key_kind": None, "replayable": False,
               "rate_limited": True, "watched": True, "chart": ("none", "#1b6ca8", "solid")},
-    "webhook": {"authentication": Authentication.HMAC, "secret": "webhook", "replayable": True,
+    "webhook": {"authentication": Authentication.HMAC, "key_kind": "webhook", "replayable": True,
                 "rate_limited": True, "watched": True, "chart": ("8 4", "#b35900", "dashed")},
-    "goal": {"authentication": Authentication.HMAC, "secret": "pixel", "replayable": True,
+    "goal": {"authentication": Authentication.HMAC, "key_kind": "pixel", "replayable": True,
              "rate_limited": True, "watched": True, "chart": ("2 3", "#5b3f9e", "dotted")},
-    "postback": {"authentication": Authentication.TOKEN, "secret": None, "replayable": True,
+    "postback": {"authentication": Authentication.TOKEN, "key_kind": None, "replayable": True,
                  "rate_limited": True, "watched": True,
                  "chart": ("12 3 2 3", "#2e7d32", "dash-dot")},
-    "import": {"authentication": Authentication.ADMIN, "secret": None, "replayable": False,
+    "import": {"authentication": Authentication.ADMIN, "key_kind": None, "replayable": False,
                "rate_limited": False, "watched": False,
                "chart": ("1 4", "#7a1f4d", "sparse dots")},
 }
@@ -32,7 +32,7 @@ def test_every_property_of_every_source() -> None:
             for name, source in sources.SOURCES.items()} == DECLARED
     for source in sources.SOURCES.values():
         for prop in properties:
-            assert getattr(source, prop) is not None or prop == "secret", (source.name, prop)
+            assert getattr(source, prop) is not None or prop == "key_kind", (source.name, prop)
 
 
 def test_names_fit_the_stored_columns() -> None:
