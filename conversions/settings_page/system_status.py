@@ -13,7 +13,7 @@ from conversions.core.sources import SECRET_KINDS, WATCHED
 from conversions.ingest.pixel import PIXEL_PATH
 from conversions.ingest.signing import GOAL_PATH
 from conversions.metrics import attribution, figures
-from conversions.monitoring import health
+from conversions.monitoring import coverage, health
 from conversions.operations import security_status
 from conversions.settings_page import chart
 from conversions.settings_page.forms import SCOPES, setting_name
@@ -78,6 +78,8 @@ def for_tenant(tenant: Tenant, base_url: str) -> dict[str, Any]:
         "has_events": any(source["connected"] for source in readiness["sources"].values())
         or any(any(values) for values in counts.values()),
         "chart": chart.hourly_chart(counts, start_ms),
+        "coverage": coverage.coverage(tenant.id, start_ms, end_ms)["event_names"],
+        "page_days": hours // 24,
         "days": chart.daily_table(counts, start_ms),
         "attribution": attribution.report(tenant.id,
                                           ceil(now_ms, "day") - attribution_days * DAY_MS,

@@ -8,6 +8,7 @@ from conversions.core import clock
 from conversions.metrics import aggregation
 from conversions.store.database import connection
 from conversions.tenants import postback_tokens
+from tests.settings_page.conftest import REMOTE, admin_app, signed_in  # noqa: F401  (fixtures)
 from tests.webhook_senders import body_of, event, package_headers
 
 PIXEL = "/api/conversions/pixel"
@@ -120,3 +121,12 @@ def test_reports_outside_the_window_are_two_conversions(app, client, tenant, fro
     assert read(client, "coverage", tenant, **since)["total"] == {
         "server": 1, "browser": 1, "both": 0, "server_only": 1, "browser_only": 1,
         "coverage": "0.0000", "value_mismatches": 0}
+
+
+def test_the_settings_page_says_what_the_pixel_saw(signed_in, tenant, reported):
+    page = signed_in.get(f"/settings/system?tenant_id={tenant['tenant_id']}",
+                         environ_overrides=REMOTE).text
+    assert ('<p class="coverage" id="coverage-purchase">The pixel saw 60 % of the 5 purchase '
+            "conversions your server reported in the last 7 days; 2 had a different value.</p>"
+            ) in page
+    assert 'id="coverage-lead"' not in page  # the server reported no lead
