@@ -159,11 +159,11 @@ def _settle(row: dict[str, Any], event_id: int, default_window_ms: int,
     if not server and not before["browser"]:
         after.update(browser=True, browser_value=fields["browser_value"],
                      browser_currency=fields["browser_currency"])
-    loser, winner = event_id, before["winner"]
+    loser, winner, lost_at = event_id, before["winner"], row["occurred_at_ms"]
     if server and not before["server"]:  # the authenticated report takes over
-        loser, winner = before["winner"], event_id
+        loser, winner, lost_at = before["winner"], event_id, before["occurred_at_ms"]
         after.update(winner=event_id, occurred_at_ms=row["occurred_at_ms"])
-    SupersededEvent.insert(event=loser, tenant=tenant_id, by=winner,
+    SupersededEvent.insert(event=loser, tenant=tenant_id, occurred_at_ms=lost_at, by=winner,
                            at_ms=clock.now_ms()).on_conflict_ignore().execute()
     _update(claim, after)
     _count(change, tenant_id, name, before, -1)

@@ -392,6 +392,7 @@ class SupersededEvent(BaseModel):
 
     event = BigIntegerField(primary_key=True)
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    occurred_at_ms = BigIntegerField(index=True)  # the report's, for the retention prune
     by = BigIntegerField()
     at_ms = BigIntegerField()
 

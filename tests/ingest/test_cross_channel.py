@@ -8,7 +8,7 @@ from conversions.core import clock
 from conversions.metrics import aggregation
 from conversions.store.database import connection
 from conversions.tenants import postback_tokens
-from tests.settings_page.conftest import REMOTE, admin_app, signed_in  # noqa: F401  (fixtures)
+from tests.settings_page.conftest import REMOTE, TOKEN, sign_in
 from tests.webhook_senders import body_of, event, package_headers
 
 PIXEL = "/api/conversions/pixel"
@@ -123,7 +123,10 @@ def test_reports_outside_the_window_are_two_conversions(app, client, tenant, fro
         "coverage": "0.0000", "value_mismatches": 0}
 
 
-def test_the_settings_page_says_what_the_pixel_saw(signed_in, tenant, reported):
+def test_the_settings_page_says_what_the_pixel_saw(app, tenant, reported):
+    app.config.update(ADMIN_TOKEN=TOKEN, SESSION_COOKIE_SECURE=False)
+    signed_in = app.test_client()
+    assert sign_in(signed_in).status_code == 302
     page = signed_in.get(f"/settings/system?tenant_id={tenant['tenant_id']}",
                          environ_overrides=REMOTE).text
     assert ('<p class="coverage" id="coverage-purchase">The pixel saw 60 % of the 5 purchase '
