@@ -16,7 +16,7 @@ from conversions.metrics import attribution, figures
 from conversions.monitoring import coverage, health
 from conversions.operations import security_status
 from conversions.settings_page import chart
-from conversions.settings_page.forms import SCOPES, setting_name
+from conversions.settings_page.forms import setting_name
 from conversions.store.models import Tenant
 from conversions.tenants import accounts, postback_tokens, settings
 
@@ -26,7 +26,7 @@ def defaults(tenant_id: str) -> dict[str, Any]:
     the tenant-wide value for a source."""
     shown = {}
     for base, (_, config_key) in settings.SETTINGS.items():
-        for scope in SCOPES:
+        for scope in settings.scopes(base):
             shown[setting_name(base, scope)] = (settings.get(tenant_id, base) if scope
                                                 else current_app.config[config_key])
     return shown

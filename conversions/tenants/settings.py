@@ -51,9 +51,19 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], str]] = {
 }
 
 
+# Settings without a per-source value.
+TENANT_WIDE = ("dedup_window_seconds",)
+
+
+def scopes(base: str) -> tuple[str, ...]:
+    """Where ``base`` may be set: tenant-wide (""), and for each watched source unless it is
+    ``TENANT_WIDE``."""
+    return ("",) if base in TENANT_WIDE else ("", *WATCHED)
+
+
 def _split(name: str) -> tuple[str, str | None]:
     base, _, source = name.partition(".")
-    if base not in SETTINGS or (source and source not in WATCHED):
+    if base not in SETTINGS or (source and source not in scopes(base)):
         raise ValueError(f"unknown setting {name}")
     return base, source or None
 

@@ -7,7 +7,7 @@ import pytest
 from conversions.core import clock
 from conversions.metrics import aggregation
 from conversions.store.database import connection
-from conversions.tenants import postback_tokens
+from conversions.tenants import postback_tokens, settings
 from tests.settings_page.conftest import REMOTE, TOKEN, sign_in
 from tests.webhook_senders import body_of, event, package_headers
 
@@ -133,3 +133,17 @@ def test_the_settings_page_says_what_the_pixel_saw(app, tenant, reported):
             "conversions your server reported in the last 7 days; 2 had a different value.</p>"
             ) in page
     assert 'id="coverage-lead"' not in page  # the server reported no lead
+
+
+def test_a_tenants_window_applies_and_has_no_per_source_value(app, client, tenant,
+                                                                frozen_clock):
+    with connection():
+        settings.put(tenant["tenant_id"], "dedup_window_seconds", "3600")
+        with pytest.raises(ValueError, match="unknown setting"):
+            settings.put(tenant["tenant_id"], "dedup_window_seconds.pixel", "60")
+    pixel(client, "order-H", "4.00")
+    frozen_clock.advance(3601)
+    webhook(client, tenant, "order-H", "6.00")
+    total = read(client, "coverage", tenant)["total"]
+    assert (total["server"], total["browser"], total["both"]) == (1, 1, 0)
+    assert read(client, "coverage", tenant)["window_seconds"] == 3600
