@@ -36,6 +36,7 @@ from conversions.store.models import (
     SupersededEvent,
     TenantSetting,
 )
+from conversions.store.statements import claims
 from conversions.store.statements import rollups as sql
 
 # The per-tenant setting of the window (``tenants.settings`` parses and stores it).
@@ -104,6 +105,9 @@ def _claim_new(new: list[tuple[dict[str, Any], int]]) -> set[tuple[str, str, str
         first.setdefault((tenant_id, name, key), {
             "tenant": tenant_id, "event_name": name, "event_key": key,
             **_claim_fields(row, event_id)})
+    if len(first) == 1:  # one report (a pixel, a webhook): the prepared statement
+        ((identity, claim),) = first.items()
+        return {identity} if claims.CLAIM.run(claim).fetchall() else set()
     claimed: set[tuple[str, str, str]] = set()
     rows = list(first.values())
     for start in range(0, len(rows), CHUNK):
