@@ -27,10 +27,10 @@ from conversions.operations import (
     dead_letters,
     import_cli,
     imports,
+    latest_test_events,
     replay,
     security_status,
     taxonomy,
-    test_events,
     transfer_cli,
 )
 from conversions.operations import docs as operations_docs
@@ -51,7 +51,7 @@ from conversions.web import (
 
 BLUEPRINTS = (liveness.bp, goals.bp, pixel.bp, webhooks.bp, postbacks.bp, health.bp, stats.bp,
               coverage.bp,
-              dead_letters.bp, taxonomy.bp, test_events.bp, security_status.bp, snippet.bp,
+              dead_letters.bp, taxonomy.bp, latest_test_events.bp, security_status.bp, snippet.bp,
               attribution.bp, imports.bp, settings_page.bp)
 DOCS = (monitoring_docs.OPERATIONS, operations_docs.OPERATIONS, settings_page_docs.OPERATIONS)
 

@@ -44,7 +44,7 @@ from conversions_client import sign_webhook
 from app import create_app
 from bench.load import free_port
 from conversions.core.periods import DAY_MS
-from conversions.metrics import aggregation
+from conversions.rollups import aggregation
 from conversions.store.database import connection, database
 from conversions.store.events import insert_new
 from conversions.tenants import accounts

@@ -73,7 +73,7 @@ REPLAY_WINDOW_SECONDS = 7 * 24 * 3600
 EVENT_MAX_AGE_SECONDS = 7 * 24 * 3600
 EVENT_MAX_FUTURE_SECONDS = 300
 FIRST_TOUCH_MAX_AGE_DAYS = 180
-# The largest accepted event value (SIGNING.md: 10000); raise it, then replay dead letters.
+# The largest accepted event value (docs/signing.md: 10000); raise it, then replay dead letters.
 MAX_EVENT_VALUE = 10000
 
 # Rate limits (flask-limiter syntax) and their shared store. Tenants may override

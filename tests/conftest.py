@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import time
 from collections.abc import Iterator
@@ -11,12 +12,13 @@ import pytest
 
 from app import create_app
 from conversions.core import clock as service_clock
+from conversions.rollups import tally
 from conversions.store.database import connection, database
-from conversions.store.models import SigningKey, Tenant
 from conversions.tenants import accounts
 from tests import support
 from tests import vectors as known_answers
 from tests.browser import browser  # noqa: F401  (a fixture)
+from tests.support import post_goal, seed_tenant
 
 # Whole-run checks: secrets never in any log, schemathesis' case count.
 pytest_plugins = ["tests.suite_checks"]
@@ -157,16 +159,18 @@ def tenant(app) -> dict:
     return created
 
 
-def seed_tenant(tenant_id: str, domain: str, pixel_secret_hex: str, created_at_ms: int = 0,
-                buyer_id: str | None = None, webhook_keys: tuple[bytes, ...] = ()) -> None:
-    """Register a tenant whose id and secrets are given (the signing vectors' own)."""
-    with connection():
-        Tenant.create(id=tenant_id, domain=domain, buyer_id=buyer_id, created_at_ms=created_at_ms)
-        SigningKey.create(tenant=tenant_id, kind="pixel", secret=bytes.fromhex(pixel_secret_hex),
-                          created_at_ms=created_at_ms)
-        for key in webhook_keys:
-            SigningKey.create(tenant=tenant_id, kind="webhook", secret=key,
-                              created_at_ms=created_at_ms)
+@pytest.fixture(autouse=True)
+def empty_tally() -> Iterator[None]:
+    """No test sees another's in-process tallies."""
+    tally.drain()
+    yield
+    tally.drain()
+
+
+@pytest.fixture
+def send_goal(client, tenant):
+    """``support.post_goal`` with the test client, for the test tenant."""
+    return functools.partial(post_goal, client, tenant)
 
 
 @pytest.fixture

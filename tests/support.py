@@ -1,6 +1,10 @@
-"""Helpers for tests: the database under test, PostgreSQL and Redis, a real gunicorn."""
+"""Helpers for tests, in one place: the database under test, PostgreSQL and Redis, a real
+gunicorn, goals sent and rows read through the real endpoints and store, the admin's side."""
 from __future__ import annotations
 
+import functools
+import itertools
+import json
 import os
 import re
 import secrets
@@ -13,10 +17,20 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, NoReturn, TypeVar
+from typing import IO, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from conversions_client import sign_goal
+
+from conversions.store.database import connection
+from conversions.store.models import (
+    Event,
+    IngestionFailure,
+    IngestionTestEvent,
+    SigningKey,
+    Tenant,
+)
 
 T = TypeVar("T")
 
@@ -268,3 +282,187 @@ def openapi_document() -> dict:
     from conversions.web import openapi
 
     return openapi.build(create_app({"TESTING": True, "DATABASE_URL": "sqlite:///:memory:"}))
+
+
+def tracked_files() -> list[str]:
+    """Every file git tracks; the test is about a checkout, so it needs git and a checkout."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                                check=True, timeout=60).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: nothing to say which files are tracked")
+    return [name for name in listed.decode().split("\0") if name]
+
+
+def texts(names: list[str]) -> dict[str, str]:
+    """The text of each file of ``names`` that is text (images name nothing)."""
+    out = {}
+    for name in names:
+        path = ROOT / name
+        if path.is_file():
+            data = path.read_bytes()
+            if b"\0" not in data:
+                out[name] = data.decode("utf-8", "replace")
+    return out
+
+
+# -- Test data sent and stored through the real endpoints and store ----------------------------
+
+GOAL = "/api/v1/track/pixel/goal?domain=shop.example.com"
+T0 = 1_795_514_400.0  # 2026-11-24T10:00:00Z, where the monitoring tests' clock starts
+_sessions = itertools.count()
+
+
+def post_goal(client, tenant: dict, event_name: str = "purchase", session: str | None = None, *,
+              domain: str | None = None, url: str | None = None, key: str | None = None,
+              signature: str | None = None, extra: dict | None = None,
+              headers: dict | None = None, expect: int | None = None, **fields: Any):
+    """POST with the Flask test ``client`` a goal of ``tenant`` signed by the project's Python
+    client, as a customer's server sends it; returns the response.
+
+    ``session`` is a fresh one unless given; ``url`` (else the goal route for ``domain``, else
+    the tenant's) may carry a query; ``key`` signs instead of the tenant's pixel secret,
+    ``signature`` replaces the signature, ``extra`` adds unsigned body fields; ``expect``
+    asserts the status."""
+    signed = sign_goal(tenant["tenant_id"], key or tenant["pixel_secret"], event_name,
+                       f"s-{next(_sessions)}" if session is None else session, **fields)
+    body = json.dumps({**json.loads(signed.body), **extra}) if extra else signed.body
+    response = client.post(url or f"/api/v1/track/pixel/goal?domain={domain or tenant['domain']}",
+                           data=body, headers={**signed.headers, **(headers or {}),
+                                               "X-LP-Goal-Signature": signature
+                                               or signed.signature})
+    if expect is not None:
+        assert response.status_code == expect, response.get_data(as_text=True)
+    return response
+
+
+def seed_tenant(tenant_id: str, domain: str, pixel_secret_hex: str, created_at_ms: int = 0,
+                buyer_id: str | None = None, webhook_keys: tuple[bytes, ...] = ()) -> None:
+    """Register a tenant whose id and secrets are given (the signing vectors' own)."""
+    with connection():
+        Tenant.create(id=tenant_id, domain=domain, buyer_id=buyer_id, created_at_ms=created_at_ms)
+        SigningKey.create(tenant=tenant_id, kind="pixel", secret=bytes.fromhex(pixel_secret_hex),
+                          created_at_ms=created_at_ms)
+        for key in webhook_keys:
+            SigningKey.create(tenant=tenant_id, kind="webhook", secret=key,
+                              created_at_ms=created_at_ms)
+
+
+def rows(model) -> list:
+    """Every stored row of ``model``, oldest first."""
+    with connection():
+        return list(model.select().order_by(model.id))
+
+
+def events() -> list[Event]:
+    return rows(Event)
+
+
+def dead_letters() -> list[IngestionFailure]:
+    return rows(IngestionFailure)
+
+
+def kept_test_events() -> list[IngestionTestEvent]:
+    return rows(IngestionTestEvent)
+
+
+# Property tests and fuzzing send thousands of requests, many wrongly signed on purpose, from
+# one address: rate limits are tested elsewhere and would only answer 429 there.
+UNLIMITED = {"SIGNATURE_FAILURE_LIMIT": "1000000 per minute",
+             "POSTBACK_GUESS_LIMIT": "1000000 per minute",
+             "RATELIMIT_INGEST": "1000000 per minute",
+             "RATELIMIT_PER_ADDRESS": "1000000 per minute"}
+
+
+# -- The admin's side: the token, the settings page, the documented operations ----------------
+
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"  # noqa: S105  (a test credential)
+REMOTE = {"REMOTE_ADDR": "203.0.113.9"}
+
+
+def csrf(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def sign_in(client, token: str = ADMIN_TOKEN):
+    """Sign ``client`` in to the settings page from a non-loopback address."""
+    page = client.get("/settings/login", environ_overrides=REMOTE)
+    return client.post("/settings/login", data={"csrf_token": csrf(page.text), "token": token},
+                       environ_overrides=REMOTE)
+
+
+def system_page(client, tenant_id: str) -> str:
+    """The settings page of ``tenant_id``, asked for from a non-loopback address."""
+    answer = client.get(f"/settings/system?tenant_id={tenant_id}", environ_overrides=REMOTE)
+    assert answer.status_code == 200
+    return answer.text
+
+
+def post_form(client, path: str, data: dict, **extra: Any):
+    """POST a settings form from a non-loopback address."""
+    return client.post(path, data=data, environ_overrides=REMOTE, **extra)
+
+
+@contextmanager
+def served(url: str, tmp: Path) -> Iterator[Server]:
+    """gunicorn (2 workers) with the admin token on the database at ``url``, keys read
+    afresh each request, its secret key and log under ``tmp``."""
+    env = {"DATABASE_URL": url, "CONVERSIONS_ADMIN_TOKEN": ADMIN_TOKEN,
+           # Plain http on loopback: the cookie could not travel if it were Secure.
+           "CONVERSIONS_SESSION_COOKIE_SECURE": "false",
+           "CONVERSIONS_SECRET_KEY_FILE": str(tmp / "secret_key"),
+           "CONVERSIONS_KEY_CACHE_SECONDS": "0", "CONVERSIONS_LOG_FORMAT": "text"}
+    with Server(env, workers=2, log_path=tmp / "gunicorn.log") as running:
+        yield running
+
+
+@contextmanager
+def signed_in_tab(browser, server: Server):
+    """A Chromium tab that asked for /settings/system, was sent to sign in, and signed in."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(5000)
+    tab = context.new_page()
+    tab.goto(server.url + "/settings/system")
+    assert tab.url.endswith("/settings/login")
+    tab.fill("#token", ADMIN_TOKEN)
+    tab.get_by_role("button", name="Sign in").click()
+    assert tab.url.endswith("/settings/system")
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def text(tab, selector: str) -> str:
+    """The visible text of the element at ``selector``."""
+    return tab.locator(selector).inner_text().strip()
+
+
+@functools.cache
+def _document() -> dict:
+    return openapi_document()
+
+
+def operations(*methods: str, admin: bool | None = None,
+               page: bool = False) -> list[tuple[str, str]]:
+    """Documented ``(path, method)`` pairs: ``admin`` filters JSON endpoints on the bearer
+    requirement; ``page`` picks the HTML pages behind a session instead."""
+    out = []
+    for path, item in _document()["paths"].items():
+        for method, operation in item.items():
+            security = operation.get("security", [])
+            is_page = {"settingsSession": []} in security
+            is_admin = security == [{"adminBearer": []}]
+            if method not in methods or is_page != page:
+                continue
+            if page or admin is None or admin == is_admin:
+                out.append((path, method))
+    return out
+
+
+def concrete(path: str) -> str:
+    """A documented path template with its parameters filled in."""
+    return re.sub(r"\{[^}]+\}", "1", path)

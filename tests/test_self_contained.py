@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import re
-import subprocess
 
-import pytest
-
-from tests.support import ROOT
+from tests.support import texts, tracked_files
 
 # Written so that this file does not match itself.
 OUTSIDE = re.compile(r"\.\./shared|shared[/]spec|/work[/]")
@@ -22,27 +19,6 @@ TEST_ENVIRONMENT = {
     "CHROMIUM": "the Chromium binary for browser tests",
     "CONVERSIONS_DOCS_SCREENSHOT": "a switch: copy the settings page's screenshot into docs/",
 }
-
-
-def tracked_files() -> list[str]:
-    """Every file git tracks; the test is about a checkout, so it needs git and a checkout."""
-    try:
-        listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                                check=True, timeout=60).stdout
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("not a git checkout: nothing to say which files are tracked")
-    return [name for name in listed.decode().split("\0") if name]
-
-
-def texts(names: list[str]) -> dict[str, str]:
-    out = {}
-    for name in names:
-        path = ROOT / name
-        if path.is_file():
-            data = path.read_bytes()
-            if b"\0" not in data:  # binary files (images) name nothing
-                out[name] = data.decode("utf-8", "replace")
-    return out
 
 
 def test_no_tracked_file_refers_outside_the_repository():
@@ -63,3 +39,12 @@ def test_tests_read_no_environment_variable_but_services_and_tools():
                   if variable not in TEST_ENVIRONMENT}
     assert unexpected == {}, "say in TEST_ENVIRONMENT why the tests read these, or do not"
     assert "TEST_DATABASE_URL" in read  # the search finds what it looks for
+
+
+def test_no_test_imports_a_conftest():
+    """Helpers live in ``tests/support.py``, fixtures in conftests that nothing imports."""
+    importing = re.compile(r"^\s*(?:from\s+[\w.]*conftest\s+import|import\s+[\w.]*conftest)",
+                           re.MULTILINE)
+    found = [name for name, text in texts(tracked_files()).items()
+             if name.endswith(".py") and importing.search(text)]
+    assert found == []

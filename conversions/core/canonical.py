@@ -1,4 +1,4 @@
-"""The canonical form of a goal event: the exact bytes its sender signed (SIGNING.md §1)."""
+"""The canonical form of a goal event: the exact bytes its sender signed (docs/signing.md §1)."""
 from __future__ import annotations
 
 import hashlib

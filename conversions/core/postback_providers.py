@@ -3,7 +3,7 @@ template to paste into the provider, in its own macro syntax (docs/postbacks.md 
 
 A provider's ``read`` gives the conversion's fields under this service's names, and the
 provider's own name for each (so a refusal names the parameter the provider sent). Values stay
-as sent: the shared rules (``conversions/schemas.py``, ``conversions/rules.py``) judge them.
+as sent: the shared rules (``ingest/schemas.py``, ``core/rules.py``) judge them.
 """
 from __future__ import annotations
 

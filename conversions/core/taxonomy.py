@@ -16,7 +16,7 @@ class ErrorCode(NamedTuple):
 
 
 _FIX = "Fix the request; sending it again unchanged fails the same way."
-_SIGN = "Sign the exact bytes sent with the tenant's current secret (SIGNING.md)."
+_SIGN = "Sign the exact bytes sent with the tenant's current secret (docs/signing.md)."
 
 ERRORS: dict[str, ErrorCode] = {
     # Finding the tenant and verifying the signature (the HMAC middleware).

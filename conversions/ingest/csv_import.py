@@ -1,12 +1,12 @@
 """Offline conversions from CSV (``generic`` or Google Ads' upload template), read as a stream.
 
 A file is UTF-8 with or without a byte-order mark, separated by ``,`` or ``;`` (whichever
-the header row uses), quoted as spreadsheets quote. Every row is judged by the shared rules
-(``conversions/rules.py``: name, value, currency, personal data, time bounds); a time
-without an offset is read in the file's time zone (Google Ads' ``Parameters:TimeZone=`` row,
-else UTC) with its daylight-saving rules, and a time that cannot be read refuses its row: it
-never becomes "now". Rows are keyed by their ``event_id`` (Google Ads: ``Order ID``), else by
-a digest of the row, so sending a file again stores nothing twice.
+the header row uses), quoted as spreadsheets quote. Every row is judged by the live events'
+schema (``ingest.schemas.ImportedRow``: name, value, currency, ids, time bounds) after a check
+for personal data; a time without an offset is read in the file's time zone (Google Ads'
+``Parameters:TimeZone=`` row, else UTC; ``core.zoned_times``), and a time that cannot be read
+refuses its row: it never becomes "now". Rows are keyed by their ``event_id`` (Google Ads:
+``Order ID``), else by a digest of the row, so sending a file again stores nothing twice.
 
 Rows are staged in a scratch SQLite file in a temporary directory, so memory stays flat
 however long the file is: only the disk grows, by about the file's size. The import itself
@@ -22,13 +22,14 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from decimal import Decimal
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from conversions.core import canonical, money, rules, sources
+from marshmallow import ValidationError
+
+from conversions.core import canonical, money, rules, sources, zoned_times
+from conversions.ingest.schemas import ImportedRow, flatten
 
 SOURCE = sources.IMPORT.name
 # A row is a handful of short cells: one (and so each of its fields) longer than this refuses
@@ -65,19 +66,14 @@ FORMATS = {f.name: f for f in (
            ("click_id", "event_name", "event_ts", "value", "currency"), False),
 )}
 
-# Google Ads' accepted time layouts without an ISO form (its upload template's help).
-_US_TIMES = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M")
-_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
-
-
 @dataclass
 class Limits:
-    """The rules' bounds as of the import: now, how old and how far ahead, the top value."""
+    """The rules' bounds as of the import: now, how old and how far ahead, how many errors
+    are listed."""
 
     now: float
     max_age: float
     max_future: float
-    max_value: Decimal
     max_errors: int
 
 
@@ -98,59 +94,6 @@ class Result:
         if self.errors_truncated:
             body["errors_truncated"] = True
         return body
-
-
-def time_zone(text: str) -> tzinfo:
-    """An IANA name (``America/New_York``) or a fixed offset (``+hhmm``, ``-hh:mm``)."""
-    text = text.strip()
-    offset = _OFFSET.fullmatch(text)
-    if offset:
-        sign, hours, minutes = offset.groups()
-        delta = timedelta(hours=int(hours), minutes=int(minutes))
-        if delta >= timedelta(hours=24):
-            raise CsvError(f"TimeZone {text} is not a valid offset")
-        return timezone(-delta if sign == "-" else delta)
-    try:
-        return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CsvError(f"TimeZone {text} is not an IANA time zone or a +hhmm offset") from None
-
-
-def localised(naive: datetime, zone: tzinfo) -> datetime:
-    """``naive`` read in ``zone``; a time the clocks skipped (spring forward) is refused, a
-    repeated one (fall back) is the first of the two, as zoneinfo's ``fold=0``."""
-    moment = naive.replace(tzinfo=zone)
-    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
-        raise ValueError(f"does not exist in {zone} (the clocks skipped it)")
-    return moment
-
-
-def read_time(text: str, zone: tzinfo, strict: bool) -> datetime:
-    """A cell's time in UTC: an offset in the cell beats the file's zone."""
-    text = text.strip()
-    if not text:
-        raise ValueError("is required")
-    if strict:
-        try:
-            moment = rules.parse_instant(text)
-        except (ValueError, OverflowError, OSError):
-            raise ValueError("must be ISO-8601 or Unix seconds") from None
-        return moment
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        for layout in _US_TIMES:
-            try:
-                moment = datetime.strptime(text, layout)  # noqa: DTZ007 - zone applied below
-                break
-            except ValueError:
-                continue
-        else:
-            raise ValueError("must be yyyy-mm-dd hh:mm:ss[+hhmm] or mm/dd/yyyy hh:mm:ss") \
-                from None
-    if moment.tzinfo is None:
-        moment = localised(moment, zone)
-    return moment.astimezone(UTC)
 
 
 class Counting(io.RawIOBase):
@@ -214,7 +157,10 @@ def layout(lines: Rows, fmt: Format) -> Layout:
         for part in re.split(r"[;,]", line.strip().split(":", 1)[1]):
             key, _, value = part.partition("=")
             if key.strip().lower() == "timezone" and value.strip():
-                zone = time_zone(value)
+                try:
+                    zone = zoned_times.time_zone(value)
+                except ValueError as err:
+                    raise CsvError(str(err)) from None
         line = next(lines, "")
         lines.next_row()
     if not line.strip():
@@ -239,9 +185,15 @@ def row_key(row: dict[str, Any]) -> str:
     return "row:" + hashlib.sha256(canonical.json_text(named).encode()).hexdigest()
 
 
-def judge(cells: dict[str, str], where: Layout, fmt: Format, limits: Limits
+# The order a row's problems are listed in: the file's own order of fields.
+_ORDER = ("event_name", "event_ts", "value", "currency", "event_id", "click_id")
+_OPTIONAL = ("value", "currency", "event_id", "click_id")
+
+
+def judge(cells: dict[str, str], schema: ImportedRow
           ) -> tuple[dict[str, Any] | None, list[tuple[str, str, str]]]:
-    """A row's fields by the shared rules, or its problems as (field, error, message)."""
+    """A row's fields by the live events' rules (``schema``), or its problems as (field,
+    error, message)."""
     problems: list[tuple[str, str, str]] = []
     for name, text in cells.items():
         kind = rules.pii_kind(text)
@@ -250,41 +202,22 @@ def judge(cells: dict[str, str], where: Layout, fmt: Format, limits: Limits
                              "identifiers before importing"))
     if problems:
         return None, problems
-    out: dict[str, Any] = {}
-    name = cells.get("event_name", "").strip()
-    if not rules.EVENT_NAME.fullmatch(name):
-        problems.append(("event_name", "invalid_event",
-                         "must be 1 to 64 letters, digits or _ . : -"))
-    out["event_name"] = name
+    data = {name: text.strip() for name, text in cells.items()
+            if text.strip() or name not in _OPTIONAL}
+    data.setdefault("event_name", "")
+    data.setdefault("event_ts", "")
     try:
-        moment = read_time(cells.get("event_ts", ""), where.zone, fmt.strict_times)
-        out["occurred_at_ms"] = rules.event_time_ms(moment, limits.now, limits.max_age,
-                                                    limits.max_future)
-    except (ValueError, OverflowError, OSError) as err:
-        problems.append(("event_ts", "invalid_event", str(err)))
-    value_text = cells.get("value", "").strip()
-    out["value_hundredths"] = None
-    if value_text:
-        try:
-            out["value_hundredths"] = money.hundredths(money.parse(value_text,
-                                                                   limits.max_value))
-        except ValueError as err:
-            problems.append(("value", "invalid_event", str(err)))
-    currency = cells.get("currency", "").strip()
-    out["currency"] = None
-    if currency:
-        try:
-            out["currency"] = rules.currency(currency)
-        except ValueError as err:
-            problems.append(("currency", "invalid_event", str(err)))
-    elif value_text:
-        problems.append(("currency", "invalid_event", "is required with a value"))
-    for name in ("event_id", "click_id"):
-        text = cells.get(name, "").strip()
-        if len(text) > 128 or not text.isprintable():
-            problems.append((name, "invalid_event", "must be at most 128 printable characters"))
-        out[name] = text or None
-    return (None if problems else out), problems
+        row = schema.load(data)
+    except ValidationError as err:
+        found = flatten(err.messages)
+        return None, [(name, "invalid_event", found[name][0])
+                      for name in sorted(found, key=lambda n: _ORDER.index(n)
+                                         if n in _ORDER else len(_ORDER))]
+    value = row["event_value"]
+    return {"event_name": row["event_name"], "occurred_at_ms": row["event_ts"],
+            "value_hundredths": None if value is None else money.hundredths(value),
+            "currency": row["currency"], "event_id": row["event_id"],
+            "click_id": row["click_id"]}, []
 
 
 class Staging:
@@ -330,6 +263,8 @@ def stage(source: IO[bytes], fmt: Format, limits: Limits, staging: Staging, resu
     try:
         where = layout(lines, fmt)
         titles = {name: where.header[index].strip() for name, index in where.columns.items()}
+        schema = ImportedRow(where.zone, fmt.strict_times, limits.now, limits.max_age,
+                             limits.max_future)
         row_number = where.header_row
         for record in csv.reader(lines, delimiter=where.delimiter):
             lines.next_row()
@@ -339,7 +274,7 @@ def stage(source: IO[bytes], fmt: Format, limits: Limits, staging: Staging, resu
             result.rows_read += 1
             cells = {name: record[index] if index < len(record) else ""
                      for name, index in where.columns.items()}
-            fields, problems = judge(cells, where, fmt, limits)
+            fields, problems = judge(cells, schema)
             if fields is None:
                 result.refused += 1
                 for name, error, message in problems:

@@ -42,7 +42,7 @@ class TestAccepted(Schema):
     verdict = fields.String(required=True)
 
 
-# A request flagged as a test is verified and validated, then kept apart (test_flags.py).
+# A request flagged as a test is verified and validated, then kept apart (flagged_tests.py).
 TEST_FLAGS = [
     {"in": "query", "name": "test_event_code", "schema": {"type": "string"},
      "description": "Flags a test event: 1 to 64 letters, digits or _ . : -"},
@@ -178,7 +178,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         },
     }},
     "goals.track_goal": {"post": {
-        "summary": "A signed goal event (canonical JSON, hex HMAC-SHA256; SIGNING.md §1).",
+        "summary": "A signed goal event (canonical JSON, hex HMAC-SHA256; docs/signing.md §1).",
         "tags": ["ingestion"],
         "security": [{"goalSignature": []}],
         "parameters": [{"in": "query", "name": "domain", "required": True,

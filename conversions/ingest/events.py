@@ -12,8 +12,8 @@ from flask import current_app
 from marshmallow import ValidationError
 
 from conversions.core import canonical, money, rules
+from conversions.ingest.flagged_tests import PARAM
 from conversions.ingest.schemas import flatten, goal_event, pixel_event, webhook_event
-from conversions.ingest.test_flags import PARAM
 from conversions.web.errors import ApiError, invalid_event, pii_rejected
 
 
@@ -42,7 +42,7 @@ def goal_row(tenant_id: str, body: dict, received_at: float,
     refuses one that breaks a rule. ``rendered``: the body's canonical renderings when the
     caller has them (the middleware's)."""
     check_text(body)
-    if PARAM in body:  # not signed (SIGNING.md): a test flag must not be forged in
+    if PARAM in body:  # not signed (docs/signing.md): a test flag must not be forged in
         raise invalid_event({PARAM: [
             "is not signed in a goal; send ?test_event_code= or X-Conversions-Test instead"]})
     config = current_app.config

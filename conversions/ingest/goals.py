@@ -1,14 +1,14 @@
-"""``POST /api/v1/track/pixel/goal``: canonical-JSON signed goal events (SIGNING.md §1)."""
+"""``POST /api/v1/track/pixel/goal``: canonical-JSON signed goal events (docs/signing.md §1)."""
 from __future__ import annotations
 
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
 from conversions.core import canonical, clock
-from conversions.ingest import limits, test_flags
+from conversions.ingest import flagged_tests, limits
 from conversions.ingest.events import goal_row
 from conversions.ingest.signing import GOAL_BODY, GOAL_PATH, GOAL_RENDERINGS, verified_tenant
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store.events import insert_event
 from conversions.web.errors import ApiError
 from conversions.web.responses import json_response
@@ -20,7 +20,7 @@ bp = Blueprint("goals", __name__)
 @limits.ingest("goal")
 def track_goal() -> ResponseReturnValue:
     tenant_id = verified_tenant()
-    test_code = test_flags.valid_code()
+    test_code = flagged_tests.valid_code()
     body = request.environ.get(GOAL_BODY)
     if body is None:
         try:
@@ -29,7 +29,7 @@ def track_goal() -> ResponseReturnValue:
             raise ApiError(400, "invalid_json", str(err)) from None
     row = goal_row(tenant_id, body, clock.now(), request.environ.get(GOAL_RENDERINGS))
     if test_code is not None:
-        return test_flags.accepted(tenant_id, "goal", test_code, body)
+        return flagged_tests.accepted(tenant_id, "goal", test_code, body)
     event_id, duplicate = insert_event(row)
     if not duplicate:
         tally.accepted(tenant_id, "goal")

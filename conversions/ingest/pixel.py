@@ -17,9 +17,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_accept_header
 
 from conversions.core import clock
-from conversions.ingest import limits, test_flags
+from conversions.ingest import flagged_tests, limits
 from conversions.ingest.events import load_pixel, pixel_row
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store.events import insert_event
 from conversions.tenants.accounts import key_cache
 from conversions.web import errors, json_shape
@@ -165,7 +165,7 @@ def track_pixel() -> ResponseReturnValue:
     tenant_id = buyer_tenant()
     if tenant_id is None:
         return refuse(400, "unknown_buyer", "No tenant is registered for this buyer_id.")
-    test_code = test_flags.code(data)
+    test_code = flagged_tests.code(data)
     if test_code is not None:
         return test_pixel(tenant_id, test_code, data)
     event_id, duplicate = insert_event(pixel_row(tenant_id, event, clock.now_ms()))
@@ -179,11 +179,11 @@ def track_pixel() -> ResponseReturnValue:
 
 
 def test_pixel(tenant_id: str, test_code: str, data: dict[str, Any]) -> ResponseReturnValue:
-    """A valid pixel flagged as a test: kept apart (``test_flags``), answered as accepted."""
-    if not test_flags.well_formed(test_code):
+    """A valid pixel flagged as a test: kept apart (``flagged_tests``), answered as accepted."""
+    if not flagged_tests.well_formed(test_code):
         return refuse(400, "invalid_parameter", "test_event_code is malformed.",
-                      fields=test_flags.MALFORMED)
-    test_id = test_flags.keep(tenant_id, "pixel", test_code, data)
+                      fields=flagged_tests.MALFORMED)
+    test_id = flagged_tests.keep(tenant_id, "pixel", test_code, data)
     if wants_json():
-        return answer(202, "test", test_flags.accepted_body(test_id, test_code))
+        return answer(202, "test", flagged_tests.accepted_body(test_id, test_code))
     return gif(200, "test")

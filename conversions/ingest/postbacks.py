@@ -19,9 +19,9 @@ from flask.typing import ResponseReturnValue
 
 from conversions.core import canonical, clock, money
 from conversions.core.postback_providers import PATH, PROVIDERS
-from conversions.ingest import limits, test_flags
+from conversions.ingest import flagged_tests, limits
 from conversions.ingest.postback_rows import SOURCE, postback_row
-from conversions.metrics import aggregation, tally
+from conversions.rollups import aggregation, tally
 from conversions.store import cross_channel, events, prepared
 from conversions.store.database import database
 from conversions.store.models import Event, Tenant
@@ -173,11 +173,11 @@ def receive_postback(provider: str, token: str) -> ResponseReturnValue:
     request.max_content_length = int(current_app.config["POSTBACK_MAX_BODY"])
     params = read_params()
     g.ingest_payload = {"provider": provider, "params": params}
-    test_code = test_flags.valid_code(params)
+    test_code = flagged_tests.valid_code(params)
     row = postback_row(tenant_id, provider,
-                       {k: v for k, v in params.items() if k != test_flags.PARAM}, clock.now())
+                       {k: v for k, v in params.items() if k != flagged_tests.PARAM}, clock.now())
     if test_code is not None:
-        return test_flags.accepted(tenant_id, SOURCE, test_code, g.ingest_payload)
+        return flagged_tests.accepted(tenant_id, SOURCE, test_code, g.ingest_payload)
     event_id, outcome = store(row)
     if outcome == "stored":
         tally.accepted(tenant_id, SOURCE)

@@ -16,9 +16,9 @@ from typing import Any
 from flask import Flask, g, request
 
 from conversions.core import sources, taxonomy
-from conversions.ingest import pixel, test_flags
+from conversions.ingest import flagged_tests, pixel
 from conversions.ingest.signing import GOAL_BODY
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store import dead_letters
 from conversions.web import errors
 
@@ -47,12 +47,12 @@ def handle(source: str, error: str, status: int, detail: Any = None) -> None:
     tenant_id = request.environ.get("hmac.tenant_id") if signed else g.get("tenant_id")
     payload = request_payload() if tenant_id else None
     goal = source == sources.GOAL.name  # a goal's body carries no test flag
-    test_code = test_flags.code(None if goal else payload) if tenant_id else None
-    if tenant_id and test_flags.well_formed(test_code):
+    test_code = flagged_tests.code(None if goal else payload) if tenant_id else None
+    if tenant_id and flagged_tests.well_formed(test_code):
         # A refusal for load says nothing of the event, and storing it would let a flood of
         # throttled tests write to the store: the sender's 429 is all there is.
         if error != "rate_limited":
-            test_flags.keep_rejection(tenant_id, source, test_code or "", payload, error,
+            flagged_tests.keep_rejection(tenant_id, source, test_code or "", payload, error,
                                         detail)
         return
     tally.rejected(tenant_id, source, error)

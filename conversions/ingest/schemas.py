@@ -1,13 +1,14 @@
 """Marshmallow schemas: what each source may send, with the shared rules applied."""
 from __future__ import annotations
 
+from datetime import tzinfo
 from decimal import Decimal
 from typing import Any
 
 from flask import current_app
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from conversions.core import canonical, clock, money, rules
+from conversions.core import canonical, clock, money, rules, zoned_times
 from conversions.store.models import STATUSES
 
 # Plain marshmallow fields, their validators run by marshmallow through its public
@@ -76,7 +77,7 @@ class GoalProperties(Schema):
 
 
 class GoalEvent(Schema):
-    """The body of ``POST /api/v1/track/pixel/goal`` (SIGNING.md §1)."""
+    """The body of ``POST /api/v1/track/pixel/goal`` (docs/signing.md §1)."""
 
     class Meta:
         unknown = RAISE
@@ -149,14 +150,16 @@ class Conversion(Schema):
                   validate.Predicate("isprintable", error="must be printable text")],
     )
 
+    CURRENCY_NEEDED = "is required with event_value"
+
     @validates_schema
     def _currency_with_value(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("event_value") is not None and not data.get("currency"):
-            raise ValidationError("is required with event_value", "currency")
+            raise ValidationError(self.CURRENCY_NEEDED, "currency")
 
 
 class PixelEvent(Conversion):
-    """The parameters of ``/api/conversions/pixel`` (INTERFACE.md); others are ignored."""
+    """The parameters of ``/api/conversions/pixel`` (docs/api.md); others are ignored."""
 
     class Meta:
         unknown = EXCLUDE
@@ -188,6 +191,41 @@ class PostbackEvent(Conversion):
         STATUSES, error="must be one of Approved, Pending, Declined, Other"))
     click_id = Text(load_default=None,
                              validate=[validate.Length(min=1, max=128), _printable])
+
+
+class ZonedTime(fields.Field):
+    """A CSV cell's time, read in its file's zone (``core.zoned_times``) and within the
+    import's bounds; loaded as Unix ms."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        row = self.root
+        assert isinstance(row, ImportedRow)
+        try:
+            moment = zoned_times.read(str(value), row.zone, row.strict_times)
+            return rules.event_time_ms(moment, row.now, row.max_age, row.max_future)
+        except (ValueError, OverflowError, OSError) as err:
+            raise ValidationError(str(err)) from None
+
+
+class ImportedRow(Conversion):
+    """A row of an offline CSV import (``ingest/csv_import.py``): the live events' rules on
+    its cells (text, blank ones absent), its time read in the file's zone."""
+
+    class Meta:
+        unknown = RAISE
+
+    CURRENCY_NEEDED = "is required with a value"
+
+    event_value = Money(numbers_only=False, allow_none=True, load_default=None,
+                        data_key="value")
+    event_ts = ZonedTime(required=True)
+    click_id = Text(load_default=None, validate=[validate.Length(min=1, max=128), _printable])
+
+    def __init__(self, zone: tzinfo, strict_times: bool, now: float, max_age: float,
+                 max_future: float) -> None:
+        super().__init__()
+        self.zone, self.strict_times = zone, strict_times
+        self.now, self.max_age, self.max_future = now, max_age, max_future
 
 
 def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:

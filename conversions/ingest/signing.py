@@ -15,7 +15,7 @@ from peewee import InterfaceError, OperationalError
 from conversions.core import budget, canonical, clock, sources
 from conversions.ingest import limits
 from conversions.ingest.pixel import PIXEL_PATH
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.tenants.accounts import key_cache
 from conversions.web import errors, json_shape, logs
 from conversions.web.errors import ApiError

@@ -10,10 +10,10 @@ from flask import Blueprint, current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from conversions.core import canonical, clock
-from conversions.ingest import limits, test_flags
+from conversions.ingest import flagged_tests, limits
 from conversions.ingest.events import webhook_rows
 from conversions.ingest.signing import WEBHOOK_PATH, verified_tenant
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store.events import insert_batch
 from conversions.web import json_shape
 from conversions.web.errors import ApiError
@@ -35,11 +35,11 @@ def receive_webhook() -> ResponseReturnValue:
         raise ApiError(400, "invalid_json", str(err)) from None
     g.ingest_payload = body  # a refusal keeps what was read (ingest/rejections.py)
     json_shape.check(body)
-    test_code = test_flags.valid_code(body)
+    test_code = flagged_tests.valid_code(body)
     now = clock.now()
     rows = webhook_rows(tenant_id, body, now)
     if test_code is not None:
-        return test_flags.accepted(tenant_id, "webhook", test_code, body)
+        return flagged_tests.accepted(tenant_id, "webhook", test_code, body)
     now_ms = int(now * 1000)
     window_ms = int(current_app.config["REPLAY_WINDOW_SECONDS"]) * 1000
     stored = insert_batch(rows, {"tenant": tenant_id, "message_id": message_id,

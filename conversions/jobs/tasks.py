@@ -13,8 +13,8 @@ from flask.cli import AppGroup
 
 from conversions.core import clock
 from conversions.core.periods import DAY_MS, floor, iso
-from conversions.metrics import aggregation, tally
 from conversions.monitoring import freshness
+from conversions.rollups import aggregation, tally
 from conversions.store import dead_letters, leases, partitions, retention, runs
 from conversions.store.database import connection, database
 from conversions.store.models import JobRun, OutcomeCount, WebhookDelivery

@@ -6,7 +6,7 @@ from flask.typing import ResponseReturnValue
 
 from conversions.core import clock
 from conversions.core.periods import DAY_MS, ceil
-from conversions.metrics import attribution
+from conversions.rollups import attribution
 from conversions.web import params
 from conversions.web.auth import admin_required
 

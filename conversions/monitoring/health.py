@@ -12,8 +12,8 @@ from peewee import InterfaceError, OperationalError
 from conversions.core import clock
 from conversions.core.periods import iso
 from conversions.core.sources import WATCHED
-from conversions.metrics import figures
 from conversions.monitoring import freshness
+from conversions.rollups import figures
 from conversions.store import runs
 from conversions.store.models import Tenant
 from conversions.tenants import settings

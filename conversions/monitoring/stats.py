@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from conversions.core.csv_cells import csv_text
 from conversions.core.periods import iso
-from conversions.metrics import figures
+from conversions.rollups import figures
 from conversions.web import params
 from conversions.web.auth import admin_required
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from decimal import Decimal
 from typing import IO, Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
@@ -18,7 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from conversions.core import clock
 from conversions.ingest import csv_import
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store import events
 from conversions.web import params
 from conversions.web.auth import admin_required
@@ -33,7 +32,6 @@ def limits(app: Flask) -> csv_import.Limits:
     return csv_import.Limits(
         now=clock.now(), max_age=float(config["IMPORT_MAX_AGE_SECONDS"]),
         max_future=float(config["EVENT_MAX_FUTURE_SECONDS"]),
-        max_value=Decimal(str(config["MAX_EVENT_VALUE"])),
         max_errors=int(config["IMPORT_MAX_ERRORS"]))
 
 

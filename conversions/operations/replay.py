@@ -18,7 +18,7 @@ from flask.cli import AppGroup
 from conversions.core import clock, sources
 from conversions.ingest.events import goal_row, webhook_rows
 from conversions.ingest.postback_rows import postback_rows
-from conversions.metrics import aggregation, tally
+from conversions.rollups import aggregation, tally
 from conversions.store import dead_letters
 from conversions.store.database import connection, database
 from conversions.store.events import insert_batch

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 
 from conversions.core import clock
 from conversions.core.sources import RATE_LIMITED, SECRET_KINDS, VERIFIED_BY
-from conversions.metrics import figures
+from conversions.rollups import figures
 from conversions.store.models import SigningKey, Tenant
 from conversions.tenants import settings
 from conversions.web import params

@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from conversions.core import clock, taxonomy
-from conversions.metrics import figures
+from conversions.rollups import figures
 from conversions.store.dead_letters import counts
 from conversions.web import params
 from conversions.web.auth import admin_required

@@ -8,7 +8,7 @@ from typing import IO
 import click
 from flask import Flask
 
-from conversions.metrics import aggregation
+from conversions.rollups import aggregation
 from conversions.store import export, importer, private_files
 from conversions.store.database import connection
 from conversions.store.models import Tenant

@@ -11,7 +11,7 @@ from typing import Any
 
 from conversions.core.periods import HOUR_MS
 from conversions.core.sources import NAMES, SOURCES
-from conversions.metrics.figures import Buckets
+from conversions.rollups.figures import Buckets
 
 WIDTH, HEIGHT = 760, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 120, 16, 40

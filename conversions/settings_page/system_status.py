@@ -12,9 +12,9 @@ from conversions.core.periods import DAY_MS, HOUR_MS, ceil, floor
 from conversions.core.sources import SECRET_KINDS, WATCHED
 from conversions.ingest.pixel import PIXEL_PATH
 from conversions.ingest.signing import GOAL_PATH
-from conversions.metrics import attribution, figures
 from conversions.monitoring import coverage, health
 from conversions.operations import security_status
+from conversions.rollups import attribution, figures
 from conversions.settings_page import chart
 from conversions.settings_page.forms import setting_name
 from conversions.store.models import Tenant

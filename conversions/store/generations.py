@@ -15,7 +15,7 @@ from conversions.store.statements.generations import GENERATION
 
 SIGNING_KEYS = "signing-keys"
 ADMIN_SESSIONS = "admin-sessions"
-# Bumped when rows of the rollups are recomputed for a changed event (``metrics.aggregation``).
+# Bumped when rows of the rollups are recomputed for a changed event (``rollups.aggregation``).
 ROLLUP_CHANGES = "rollup-changes"
 
 

@@ -188,7 +188,7 @@ class DailyAttribution(BaseModel):
 
     Holds exactly the goals received before the aggregation cursor: their count, revenue
     (None when none carried a value), the lag histogram's bin counts (JSON) and the lags'
-    DDSketch (``conversions/metrics/lag_sketch.py``; None when no first touch was honored).
+    DDSketch (``conversions/rollups/lag_sketch.py``; None when no first touch was honored).
     ``currency`` is "" for goals without one.
     """
 

@@ -35,7 +35,7 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "goalSignature": {
         "type": "apiKey", "in": "header", "name": "X-LP-Goal-Signature",
         "description": "Hex HMAC-SHA256 of the goal's canonical JSON, keyed by the bytes of "
-                       "the tenant's pixel secret (SIGNING.md).",
+                       "the tenant's pixel secret (docs/signing.md).",
     },
     "webhookSignature": {
         "type": "apiKey", "in": "header", "name": "webhook-signature",

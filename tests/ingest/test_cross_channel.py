@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from conversions.core import clock
-from conversions.metrics import aggregation
+from conversions.rollups import aggregation
 from conversions.store.database import connection
 from conversions.tenants import postback_tokens, settings
-from tests.settings_page.conftest import REMOTE, TOKEN, sign_in
+from tests.support import ADMIN_TOKEN, REMOTE, sign_in
 from tests.webhook_senders import body_of, event, package_headers
 
 PIXEL = "/api/conversions/pixel"
@@ -124,7 +124,7 @@ def test_reports_outside_the_window_are_two_conversions(app, client, tenant, fro
 
 
 def test_the_settings_page_says_what_the_pixel_saw(app, tenant, reported):
-    app.config.update(ADMIN_TOKEN=TOKEN, SESSION_COOKIE_SECURE=False)
+    app.config.update(ADMIN_TOKEN=ADMIN_TOKEN, SESSION_COOKIE_SECURE=False)
     signed_in = app.test_client()
     assert sign_in(signed_in).status_code == 302
     page = signed_in.get(f"/settings/system?tenant_id={tenant['tenant_id']}",

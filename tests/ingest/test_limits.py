@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import pytest
-from conversions_client import sign_goal
 
 from app import create_app
 from conversions.ingest.pixel import GIF
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store.database import connection
 from conversions.tenants import accounts, settings
 from tests.support import empty_database
@@ -53,15 +52,9 @@ def test_pixel_over_its_limit_gets_the_gif_with_429(client, tenant):
     assert_rate_limited(client.get(PIXEL, headers={"Accept": "application/json"}))
 
 
-def test_goal_endpoint_is_limited_per_tenant(client, tenant):
+def test_goal_endpoint_is_limited_per_tenant(tenant, send_goal):
     settings.put(tenant["tenant_id"], "rate_limit.goal", "1 per minute")
-    url = "/api/v1/track/pixel/goal?domain=shop.example.com"
-    statuses = []
-    for session in ("s1", "s2"):
-        signed = sign_goal(tenant["tenant_id"], tenant["pixel_secret"], "purchase", session)
-        response = client.post(url, data=signed.body, headers=signed.headers)
-        statuses.append(response.status_code)
-    assert statuses == [202, 429]
+    assert [send_goal().status_code for _ in range(2)] == [202, 429]
 
 
 def test_address_limit_ignores_a_forged_forwarded_for(client, tenant):

@@ -10,7 +10,7 @@ import pytest
 
 from conversions.core import clock
 from conversions.ingest.pixel import GIF
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store.database import connection
 from conversions.store.models import Event
 from conversions.tenants import accounts

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from conversions.core import clock
-from conversions.metrics import aggregation
+from conversions.rollups import aggregation
 from conversions.store.database import connection
 from conversions.store.models import Event, IngestionFailure, PostbackKey, PostbackNetwork
 from conversions.tenants import postback_tokens, settings

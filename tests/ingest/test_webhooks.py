@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from conversions.core import clock
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store.database import connection
 from conversions.store.models import Event, WebhookDelivery
 from conversions.tenants import accounts

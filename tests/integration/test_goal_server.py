@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, vectors):
     """gunicorn (2 workers) on its own database, with every vector's tenant registered."""
-    from tests.conftest import seed_tenant
+    from tests.support import seed_tenant
 
     tmp = tmp_path_factory.mktemp("goal-server")
     url, _ = served_database(tmp)

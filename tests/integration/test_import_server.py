@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench import faults
-from tests.settings_page.conftest import csrf
-from tests.support import Server, served_database
+from tests.support import Server, csrf, served_database
 
 pytestmark = pytest.mark.slow
 

@@ -115,7 +115,7 @@ def test_stats_equal_what_was_ingested_and_errors_the_rejections_sent(monitored)
     assert read(monitored, "health", tenant_id=tenant_id)["errors"] == rejections
 
     def aggregated() -> bool:
-        from conversions.metrics import aggregation
+        from conversions.rollups import aggregation
         from conversions.store.database import connection
         from conversions.store.models import Event
 

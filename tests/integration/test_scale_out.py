@@ -240,7 +240,7 @@ def test_stats_from_either_instance_equal_what_was_ingested(deployment):
     assert [stats(server) for server in servers] == [expected, expected]
 
     def aggregated() -> bool:
-        from conversions.metrics import aggregation
+        from conversions.rollups import aggregation
         from conversions.store.database import connection
         from conversions.store.models import Event
 

@@ -11,8 +11,7 @@ import pytest
 
 from conversions.store.database import connection
 from conversions.store.models import SourceState
-
-from .conftest import T0
+from tests.support import T0
 
 DAY = 86400
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import threading
 
-from conversions.metrics import aggregation, attribution, figures, tally
+from conversions.rollups import aggregation, attribution, figures, tally
 from conversions.store import leases, rollups, runs
 from conversions.store.database import connection, database
 from conversions.store.models import Event, HourlyAggregate, JobRun, OutcomeCount, WebhookDelivery
-
-from .conftest import T0
+from tests.support import T0
 
 HOUR = 3600
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from conversions.store.database import connection
 from conversions.tenants import settings
-
-from .conftest import T0
+from tests.support import T0
 
 DAY = 86400
 URL = "/api/conversions/readiness?tenant_id="

@@ -7,12 +7,11 @@ import pytest
 
 from app import create_app
 from conversions.core.periods import DAY_MS
-from conversions.metrics import aggregation
+from conversions.rollups import aggregation
 from conversions.store import retention
 from conversions.store.database import connection
 from conversions.store.models import Event
-
-from .conftest import T0
+from tests.support import T0
 
 DAY = 86400
 

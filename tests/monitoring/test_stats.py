@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conversions.core import csv_cells
-
-from .conftest import T0
+from tests.support import T0
 
 HOUR = 3600
 

@@ -7,15 +7,15 @@ import pytest
 from peewee import PostgresqlDatabase
 
 from conversions.core import clock
-from conversions.metrics import tally
+from conversions.rollups import tally
 from conversions.store.database import connection, database
-from tests.operations.conftest import dead_letters, events
+from tests.support import dead_letters, events
 
 FAILURES = "/api/conversions/ingestion/failures"
 
 
-def test_rejected_signed_goal_is_kept_with_pii_masked(client, tenant, send):
-    response = send(session_id="jane.doe@example.com", plan="call 555-123-4567")
+def test_rejected_signed_goal_is_kept_with_pii_masked(client, tenant, send_goal):
+    response = send_goal(session="jane.doe@example.com", plan="call 555-123-4567")
     assert (response.status_code, response.json["error"]) == (400, "pii_rejected")
     listed = client.get(FAILURES, query_string={"tenant_id": tenant["tenant_id"]})
     assert listed.status_code == 200
@@ -32,25 +32,25 @@ def test_rejected_signed_goal_is_kept_with_pii_masked(client, tenant, send):
     assert "X-LP-Goal-Signature" not in text
 
 
-def test_a_goal_nested_past_the_json_shape_is_a_400_before_any_rule_never_kept(client, send):
+def test_a_goal_nested_past_the_json_shape_is_a_400_before_any_rule_never_kept(client, send_goal):
     deep = json.loads('{"a":' * 600 + "1" + "}" * 600)
-    response = send(extra={"deep": deep})
+    response = send_goal(extra={"deep": deep})
     assert (response.status_code, response.json["error"]) == (400, "json_too_complex")
     assert "nested deeper than 32 levels" in response.json["message"]
     assert dead_letters() == []
 
 
-def test_unauthenticated_junk_is_counted_never_kept(client, tenant, send):
-    assert send(signature="ab" * 32, value=20000).status_code == 401
+def test_unauthenticated_junk_is_counted_never_kept(client, tenant, send_goal):
+    assert send_goal(signature="ab" * 32, value=20000).status_code == 401
     unknown = "/api/v1/track/pixel/goal?domain=nobody.example"
-    assert send(url=unknown, value=20000).status_code == 404
+    assert send_goal(url=unknown, value=20000).status_code == 404
     assert dead_letters() == []
     assert tally.drain() == {(tenant["tenant_id"], "goal", "invalid_signature"): 1,
                              (None, "goal", "unknown_domain"): 1}
 
 
-def test_replay_after_the_rule_is_relaxed_stores_the_event_exactly_once(app, client, send):
-    assert send(value=15000, currency="USD").json["error"] == "invalid_event"
+def test_replay_after_the_rule_is_relaxed_stores_the_event_exactly_once(app, client, send_goal):
+    assert send_goal(session="sess_1", value=15000, currency="USD").json["error"] == "invalid_event"
     (failure,) = dead_letters()
     replay = f"{FAILURES}/{failure.id}/replay"
 
@@ -70,15 +70,15 @@ def test_replay_after_the_rule_is_relaxed_stores_the_event_exactly_once(app, cli
     assert (event.value, event.currency, event.received_at_ms) == (15000, "USD",
                                                                   failure.received_at_ms)
     # The sender's own retry is the same event: a duplicate, still stored once.
-    again = send(value=15000, currency="USD")
+    again = send_goal(session="sess_1", value=15000, currency="USD")
     assert (again.status_code, again.json["event_id"]) == (200, first.json["event_id"])
     assert len(events()) == 1
 
 
-def test_bulk_replay_from_the_command_line(app, runner, send):
+def test_bulk_replay_from_the_command_line(app, runner, send_goal):
     for plan in ("a", "b"):
-        send(value=12000, plan=plan)
-    send(session_id="x@example.com")  # another reason: left alone
+        send_goal(value=12000, plan=plan)
+    send_goal(session="x@example.com")  # another reason: left alone
     app.config["MAX_EVENT_VALUE"] = 20000
     result = runner.invoke(args=["failures", "replay", "--reason", "invalid_event"])
     assert result.exit_code == 0, result.output
@@ -89,16 +89,16 @@ def test_bulk_replay_from_the_command_line(app, runner, send):
     assert [f.reason for f in dead_letters() if f.replayed_at_ms is None] == ["pii_rejected"]
 
 
-def test_masked_dead_letter_cannot_be_replayed(client, send):
-    send(session_id="x@example.com")
+def test_masked_dead_letter_cannot_be_replayed(client, send_goal):
+    send_goal(session="x@example.com")
     (failure,) = dead_letters()
     response = client.post(f"{FAILURES}/{failure.id}/replay")
     assert (response.status_code, response.json["error"]) == (409, "not_replayable")
     assert events() == []
 
 
-def test_discard_removes_the_dead_letter(client, send):
-    send(value=20000)
+def test_discard_removes_the_dead_letter(client, send_goal):
+    send_goal(value=20000)
     (failure,) = dead_letters()
     response = client.post(f"{FAILURES}/{failure.id}/discard")
     assert response.json == {"id": str(failure.id), "discarded": True}
@@ -113,28 +113,28 @@ def test_an_id_beyond_any_database_integer_is_not_found(client, action):
     assert (response.status_code, response.json["error"]) == (404, "not_found")
 
 
-def test_retention_bound_holds_under_a_flood_of_bad_signed_events(app, client, send):
+def test_retention_bound_holds_under_a_flood_of_bad_signed_events(app, client, send_goal):
     app.config["FAILURES_MAX_ROWS"] = 5
     for index in range(40):
-        assert send(value=20000, plan=f"p{index}").status_code == 400
+        assert send_goal(value=20000, plan=f"p{index}").status_code == 400
     kept = dead_letters()
     assert len(kept) == 5
     assert [json.loads(f.payload)["properties"]["plan"] for f in kept] == [
         f"p{index}" for index in range(35, 40)]
 
 
-def test_dead_letters_older_than_the_retention_are_dropped(app, client, send, frozen_clock):
-    send(value=20000, plan="old")
+def test_dead_letters_older_than_the_retention_are_dropped(app, client, send_goal, frozen_clock):
+    send_goal(value=20000, plan="old")
     frozen_clock.advance(8 * 86400)  # past FAILURES_MAX_AGE_DAYS (7)
     assert client.get(FAILURES).json["failures"] == []
-    send(value=20000, plan="new")
+    send_goal(value=20000, plan="new")
     assert [json.loads(f.payload)["properties"]["plan"] for f in dead_letters()] == ["new"]
 
 
-def test_listing_filters_and_pages(client, tenant, send):
+def test_listing_filters_and_pages(client, tenant, send_goal):
     for index in range(5):
-        send(value=20000, plan=f"p{index}")
-    send(session_id="x@example.com")
+        send_goal(value=20000, plan=f"p{index}")
+    send_goal(session="x@example.com")
     page = client.get(FAILURES, query_string={"reason": "invalid_event", "limit": 2}).json
     assert [f["payload"]["properties"]["plan"] for f in page["failures"]] == ["p4", "p3"]
     rest = client.get(FAILURES, query_string={"reason": "invalid_event", "limit": 10,
@@ -179,9 +179,9 @@ def offline():
     return offline
 
 
-def test_event_not_stored_by_a_store_fault_is_kept_and_replayable(client, send, offline):
+def test_event_not_stored_by_a_store_fault_is_kept_and_replayable(client, send_goal, offline):
     with offline("event"):
-        response = send(value=10, currency="USD")
+        response = send_goal(value=10, currency="USD")
     assert (response.status_code, response.json["error"]) == (503, "store_unavailable")
     (failure,) = dead_letters()
     assert (failure.reason, failure.replayable) == ("store_unavailable", True)
@@ -189,15 +189,15 @@ def test_event_not_stored_by_a_store_fault_is_kept_and_replayable(client, send, 
     assert len(events()) == 1
 
 
-def test_a_dead_letter_store_fault_never_turns_a_refusal_into_a_500(client, send, offline):
+def test_a_dead_letter_store_fault_never_turns_a_refusal_into_a_500(client, send_goal, offline):
     with offline("ingestion_failure"):
-        response = send(value=20000)
+        response = send_goal(value=20000)
     assert (response.status_code, response.json["error"]) == (400, "invalid_event")
     assert dead_letters() == []
 
 
-def test_admin_posts_refuse_cross_site_requests(client, send):
-    send(value=20000)
+def test_admin_posts_refuse_cross_site_requests(client, send_goal):
+    send_goal(value=20000)
     (failure,) = dead_letters()
     url = f"{FAILURES}/{failure.id}/discard"
     for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
@@ -225,11 +225,11 @@ def test_admin_endpoints_need_the_token_when_one_is_configured(app, client):
     assert client.get(FAILURES, headers={"Authorization": "Bearer t0ken"}).status_code == 200
 
 
-def test_replay_of_an_event_its_sender_has_sent_again_is_a_duplicate(app, client, send):
-    send(value=15000)
+def test_replay_of_an_event_its_sender_has_sent_again_is_a_duplicate(app, client, send_goal):
+    send_goal(session="sess_1", value=15000)
     (failure,) = dead_letters()
     app.config["MAX_EVENT_VALUE"] = 20000
-    resent = send(value=15000)
+    resent = send_goal(session="sess_1", value=15000)
     assert resent.status_code == 202
     replayed = client.post(f"{FAILURES}/{failure.id}/replay").json
     assert replayed == {"id": str(failure.id), "outcome": "duplicate",
@@ -237,17 +237,17 @@ def test_replay_of_an_event_its_sender_has_sent_again_is_a_duplicate(app, client
     assert len(events()) == 1
 
 
-def test_the_prune_job_drops_dead_letters_past_their_retention(app, send, run_jobs,
+def test_the_prune_job_drops_dead_letters_past_their_retention(app, send_goal, run_jobs,
                                                                frozen_clock):
-    send(value=20000)
+    send_goal(value=20000)
     frozen_clock.advance(8 * 86400)
     run_jobs("prune")
     assert dead_letters() == []
 
 
 def test_a_replayed_event_counts_once_in_the_rollups_the_cursor_had_passed(
-        app, client, tenant, send, run_jobs, frozen_clock):
-    assert send(value=15000, currency="USD", first_touch_bucket="ai_search").json[
+        app, client, tenant, send_goal, run_jobs, frozen_clock):
+    assert send_goal(value=15000, currency="USD", first_touch_bucket="ai_search").json[
         "error"] == "invalid_event"
     (failure,) = dead_letters()
     frozen_clock.advance(3600)

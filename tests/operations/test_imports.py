@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from conversions.ingest import csv_import
+from conversions.ingest.schemas import flatten, webhook_event
 from conversions.operations.imports import limits, run
 from conversions.store.database import connection
 from conversions.store.models import Event
@@ -145,6 +146,23 @@ BAD_ROWS = [
     ("purchase,2026-03-09T10:00:00Z,1,ZZZ,b-8", "currency", "must be an ISO 4217 currency code"),
     ("purchase,2026-03-09T10:00:00Z,1,,b-9", "currency", "is required with a value"),
 ]
+
+
+@pytest.mark.parametrize(("column", "cell", "live"), [
+    ("event_id", "x" * 129, {"event_id": "x" * 129}),
+    ("event_id", "id\x7f", {"event_id": "id\x7f"}),
+    ("value", "10000.01", {"event_value": "10000.01", "currency": "USD"}),
+])
+def test_a_cell_is_judged_by_the_live_events_rules(app, client, tenant, frozen, column, cell,
+                                                   live):
+    row = {"event_name": "purchase", "event_ts": "2026-03-09T10:00:00Z", "value": "1",
+           "currency": "USD", "event_id": "b-1", column: cell}
+    response = upload(client, tenant, ",".join(row) + "\n" + ",".join(row.values()) + "\n")
+    with app.app_context():
+        said = flatten(webhook_event.validate({"event_name": "purchase",
+                                               "event_ts": "2026-03-09T10:00:00Z", **live}))
+    (error,) = response.json["errors"]
+    assert (error["column"], error["message"]) == (column, next(iter(said.values()))[0])
 
 
 def test_bad_rows_refuse_the_whole_file_and_every_error_is_listed(client, tenant, frozen):

@@ -52,11 +52,11 @@ def test_unknown_tenant_is_not_found(client, tenant):
     assert (response.status_code, response.json["error"]) == (404, "unknown_tenant")
 
 
-def test_signature_failures_over_the_last_hour_and_day(client, tenant, send, run_jobs):
-    send(signature="00" * 32)
-    send(signature="11" * 32)
-    send(url="/api/v1/track/pixel/goal?domain=shop.example.com", signature=" ")
-    send(value=20000)  # refused by a rule, not a signature failure
+def test_signature_failures_over_the_last_hour_and_day(client, tenant, send_goal, run_jobs):
+    send_goal(signature="00" * 32)
+    send_goal(signature="11" * 32)
+    send_goal(url="/api/v1/track/pixel/goal?domain=shop.example.com", signature=" ")
+    send_goal(value=20000)  # refused by a rule, not a signature failure
     run_jobs("flush")
     (status,) = client.get(STATUS).json["tenants"]
     for window in ("last_hour", "last_day"):

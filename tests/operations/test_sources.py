@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from conversions.metrics import tally
-from tests.operations.conftest import dead_letters, events, kept_test_events
+from conversions.rollups import tally
+from tests.support import dead_letters, events, kept_test_events
 from tests.webhook_senders import body_of, event, package_headers
 
 WEBHOOK = "/api/conversions/webhook?buyer_id=buyer-1"

@@ -28,11 +28,11 @@ def test_every_code_the_code_base_can_emit_is_in_the_taxonomy():
     assert found - set(taxonomy.ERRORS) == set()
 
 
-def test_taxonomy_endpoint_explains_each_code_and_counts_refusals(client, send, run_jobs):
-    send(session_id="x@example.com")
-    send(value=20000)
-    send(value=20001)
-    send(signature="00" * 32)
+def test_taxonomy_endpoint_explains_each_code_and_counts_refusals(client, send_goal, run_jobs):
+    send_goal(session="x@example.com")
+    send_goal(value=20000)
+    send_goal(value=20001)
+    send_goal(signature="00" * 32)
     run_jobs("flush")
     answer = client.get("/api/conversions/ingestion/error-taxonomy",
                         query_string={"window_seconds": 3600}).json

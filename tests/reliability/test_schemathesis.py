@@ -17,8 +17,7 @@ from schemathesis import GenerationMode, checks
 
 from conversions.core import canonical
 from tests import schemathesis_support, support
-from tests.reliability.conftest import UNLIMITED
-from tests.support import Server, openapi_document
+from tests.support import UNLIMITED, Server, openapi_document
 
 pytestmark = pytest.mark.slow
 

@@ -38,9 +38,7 @@ from conversions.store.models import (
 from conversions.tenants import postback_tokens
 from conversions.tenants import settings as tenant_settings
 from tests.reliability.goal_signing import mac
-from tests.security.conftest import concrete
-from tests.settings_page.conftest import csrf
-from tests.support import ROOT, openapi_document, postgres_pass
+from tests.support import ROOT, concrete, csrf, openapi_document, postgres_pass
 from tests.webhook_senders import hand_headers
 
 pytestmark = [

@@ -8,8 +8,7 @@ from werkzeug.exceptions import NotFound
 from conversions.web import protections
 from conversions.web.auth import admin_required
 from conversions.web.errors import register
-from tests.security.conftest import TOKEN, concrete, operations
-from tests.support import wsgi_layer
+from tests.support import ADMIN_TOKEN, concrete, operations, wsgi_layer
 from wsgi_hmac import HmacMiddleware
 
 BODY_METHODS = ("post", "put", "patch")
@@ -35,7 +34,7 @@ def test_a_body_over_the_limit_is_refused_with_413_json(app, client, tenant, pat
     response = client.open(url, method=method.upper(), data=body,
                            headers={"Content-Type": "application/json",
                                     "Accept": "application/json",  # the pixel: not its GIF
-                                    "Authorization": f"Bearer {TOKEN}"})
+                                    "Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert response.status_code == 413, response.data[:200]
     assert response.get_json()["error"] == "payload_too_large"
 
@@ -46,7 +45,7 @@ def test_every_body_taking_endpoint_is_checked():
 
 @pytest.fixture
 def admin_client(app):
-    app.config["ADMIN_TOKEN"] = TOKEN
+    app.config["ADMIN_TOKEN"] = ADMIN_TOKEN
     return app.test_client()
 
 
@@ -56,7 +55,7 @@ def call(client, path, method, **headers):
 
 
 @pytest.mark.parametrize(("path", "method"), operations("get", *BODY_METHODS, admin=True))
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {TOKEN}"])
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {ADMIN_TOKEN}"])
 def test_admin_endpoints_refuse_requests_without_the_token(admin_client, path, method,
                                                            authorization):
     headers = {"Authorization": authorization} if authorization else {}
@@ -70,14 +69,14 @@ def test_admin_endpoints_refuse_requests_without_the_token(admin_client, path, m
                                         {"Sec-Fetch-Site": "cross-site"}])
 def test_admin_endpoints_refuse_cross_site_requests_even_with_the_token(admin_client, path,
                                                                         method, cross_site):
-    response = call(admin_client, path, method, Authorization=f"Bearer {TOKEN}", **cross_site)
+    response = call(admin_client, path, method, Authorization=f"Bearer {ADMIN_TOKEN}", **cross_site)
     assert response.status_code == 403
     assert response.get_json()["error"] == "forbidden"
 
 
 @pytest.mark.parametrize(("path", "method"), operations("get", admin=True))
 def test_admin_endpoints_answer_with_the_token(admin_client, path, method):
-    response = call(admin_client, path, method, Authorization=f"Bearer {TOKEN}")
+    response = call(admin_client, path, method, Authorization=f"Bearer {ADMIN_TOKEN}")
     assert response.status_code not in (401, 403), response.data[:300]
 
 
@@ -90,7 +89,7 @@ def test_endpoints_documented_as_public_answer_without_the_token(admin_client, p
 @pytest.mark.parametrize(("path", "method"), operations("get", admin=False))
 def test_every_response_carries_nosniff_and_html_the_page_protections(admin_client, path,
                                                                       method):
-    response = call(admin_client, path, method, Authorization=f"Bearer {TOKEN}")
+    response = call(admin_client, path, method, Authorization=f"Bearer {ADMIN_TOKEN}")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     if response.mimetype == "text/html":
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
@@ -99,7 +98,7 @@ def test_every_response_carries_nosniff_and_html_the_page_protections(admin_clie
 
 @pytest.mark.parametrize(("path", "method"), operations("get", admin=True))
 def test_html_admin_pages_carry_the_page_protections(admin_client, path, method):
-    response = call(admin_client, path, method, Authorization=f"Bearer {TOKEN}")
+    response = call(admin_client, path, method, Authorization=f"Bearer {ADMIN_TOKEN}")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     if response.mimetype == "text/html":
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]

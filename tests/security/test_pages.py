@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.conftest import TOKEN, concrete, operations
+from tests.support import ADMIN_TOKEN, concrete, operations
 
 PAGES = operations("get", "post", page=True)
 WRITES = operations("post", page=True)
@@ -13,7 +13,7 @@ FORM = {"csrf_token": "x", "tenant_id": "x", "kind": "pixel", "grace_seconds": "
 
 @pytest.fixture
 def page_client(app):
-    app.config.update(ADMIN_TOKEN=TOKEN, WTF_CSRF_ENABLED=True)
+    app.config.update(ADMIN_TOKEN=ADMIN_TOKEN, WTF_CSRF_ENABLED=True)
     return app.test_client()
 
 
@@ -40,12 +40,12 @@ def test_a_page_without_the_token_or_a_session_shows_nothing(page_client, tenant
 def test_a_cross_site_post_is_refused_even_with_the_token(page_client, path, method,
                                                           cross_site):
     response = page_client.post(concrete(path), data=FORM,
-                                headers={"Authorization": f"Bearer {TOKEN}", **cross_site})
+                                headers={"Authorization": f"Bearer {ADMIN_TOKEN}", **cross_site})
     assert response.status_code == 403
 
 
 def test_sign_in_from_another_site_is_refused(page_client):
-    response = page_client.post("/settings/login", data={"token": TOKEN},
+    response = page_client.post("/settings/login", data={"token": ADMIN_TOKEN},
                                 headers={"Origin": "https://evil.example"})
     assert response.status_code == 403
 
@@ -59,7 +59,7 @@ def test_without_a_token_only_a_loopback_host_is_answered(client, tenant, host, 
 
 @pytest.mark.parametrize("path", ["/settings/system", "/settings/login"])
 def test_pages_carry_the_html_protections(page_client, path):
-    response = page_client.get(path, headers={"Authorization": f"Bearer {TOKEN}"},
+    response = page_client.get(path, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
                                follow_redirects=True)
     assert response.mimetype == "text/html"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]

@@ -1,7 +1,7 @@
 """Who reaches /settings/system: loopback without a token, a signed-in session with one."""
 from __future__ import annotations
 
-from tests.settings_page.conftest import REMOTE, TOKEN, csrf, sign_in
+from tests.support import ADMIN_TOKEN, REMOTE, csrf, sign_in
 
 
 def test_without_a_token_a_remote_address_is_refused(app, client, tenant):
@@ -64,18 +64,18 @@ def test_a_session_cookie_copied_before_sign_out_no_longer_opens_the_page(admin_
 
 
 def test_a_new_admin_token_ends_sessions_opened_with_the_old(admin_app, signed_in, tenant):
-    admin_app.config["ADMIN_TOKEN"] = TOKEN + "-rotated"
+    admin_app.config["ADMIN_TOKEN"] = ADMIN_TOKEN + "-rotated"
     assert signed_in.get("/settings/system", environ_overrides=REMOTE).status_code == 302
 
 
 def test_the_bearer_token_also_opens_the_page(admin_app, tenant):
     answer = admin_app.test_client().get("/settings/system", environ_overrides=REMOTE,
-                                         headers={"Authorization": f"Bearer {TOKEN}"})
+                                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert answer.status_code == 200
 
 
 def test_the_session_cookie_is_secure_httponly_and_samesite_by_default(app):
-    app.config["ADMIN_TOKEN"] = TOKEN  # SESSION_COOKIE_SECURE left at its default
+    app.config["ADMIN_TOKEN"] = ADMIN_TOKEN  # SESSION_COOKIE_SECURE left at its default
     answer = app.test_client().get("/settings/login")
     cookie = answer.headers["Set-Cookie"]
     assert cookie.startswith("conversions_session=")
@@ -133,7 +133,7 @@ def test_guessing_the_token_is_rate_limited(admin_app, tenant):
 
 
 def test_sign_in_over_plain_http_with_a_secure_cookie_says_why_it_cannot_stick(app):
-    app.config["ADMIN_TOKEN"] = TOKEN
+    app.config["ADMIN_TOKEN"] = ADMIN_TOKEN
     assert "plain-http" in app.test_client().get("/settings/login").text
     https = app.test_client().get("/settings/login", base_url="https://localhost")
     assert "plain-http" not in https.text

@@ -17,8 +17,7 @@ from conversions.store.database import connection
 from conversions.store.models import Event, OutcomeCount
 from conversions.tenants import accounts, settings
 from tests import support
-from tests.settings_page.conftest import TOKEN, served, signed_in_tab, text
-from tests.support import ROOT, empty_database, http
+from tests.support import ADMIN_TOKEN, ROOT, empty_database, http, served, signed_in_tab, text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -144,7 +143,7 @@ def test_changing_the_freshness_window_changes_readiness(server, page):
     assert "✗ Stale" in text(page, "#check-fresh-pixel")
     status, _, body = http("GET", f"{server.url}/api/conversions/readiness?tenant_id="
                            f"{server.shop['tenant_id']}", headers={
-                               "Authorization": f"Bearer {TOKEN}"})
+                               "Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert status == 200
     assert json.loads(body)["state"] == "not_ready"  # the running service uses the setting
 

@@ -6,22 +6,11 @@ import json
 import logging
 import re
 
-from conversions_client import sign_goal
 from flask import current_app
 
 from conversions.store.database import connection
 from conversions.tenants import accounts, settings
-from tests.settings_page.conftest import REMOTE, csrf
-
-
-def page(client, tenant_id: str):
-    answer = client.get(f"/settings/system?tenant_id={tenant_id}", environ_overrides=REMOTE)
-    assert answer.status_code == 200
-    return answer.text
-
-
-def post(client, path: str, data: dict):
-    return client.post(path, data=data, environ_overrides=REMOTE)
+from tests.support import REMOTE, csrf, post_form, post_goal, system_page
 
 
 def test_a_post_without_the_csrf_token_is_refused(admin_app, signed_in, tenant):
@@ -35,7 +24,7 @@ def test_a_post_without_the_csrf_token_is_refused(admin_app, signed_in, tenant):
     ]:
         for token in (None, "forged-token"):
             sent = {**data, "csrf_token": token} if token else data
-            answer = post(signed_in, path, sent)
+            answer = post_form(signed_in, path, sent)
             assert answer.status_code == 400, path
             assert "security token" in answer.text
     with admin_app.app_context():
@@ -46,8 +35,8 @@ def test_a_post_without_the_csrf_token_is_refused(admin_app, signed_in, tenant):
 
 def test_saved_settings_are_what_the_service_reads(admin_app, signed_in, tenant):
     tenant_id = tenant["tenant_id"]
-    answer = post(signed_in, "/settings/system/limits", {
-        "csrf_token": csrf(page(signed_in, tenant_id)), "tenant_id": tenant_id,
+    answer = post_form(signed_in, "/settings/system/limits", {
+        "csrf_token": csrf(system_page(signed_in, tenant_id)), "tenant_id": tenant_id,
         "freshness_window_seconds__all": "3600", "rate_limit__webhook": "50 per minute"})
     assert answer.status_code == 302
     after = signed_in.get(answer.location, environ_overrides=REMOTE).text
@@ -58,7 +47,7 @@ def test_saved_settings_are_what_the_service_reads(admin_app, signed_in, tenant)
         assert settings.get(tenant_id, "rate_limit", "webhook") == "50 per minute"
         assert settings.get(tenant_id, "rate_limit", "pixel") == current_app.config[
             "RATELIMIT_INGEST"]
-    cleared = post(signed_in, "/settings/system/limits", {
+    cleared = post_form(signed_in, "/settings/system/limits", {
         "csrf_token": csrf(after), "tenant_id": tenant_id, "rate_limit__webhook": "50 per minute"})
     assert cleared.status_code == 302
     with admin_app.app_context():
@@ -67,8 +56,8 @@ def test_saved_settings_are_what_the_service_reads(admin_app, signed_in, tenant)
 
 def test_an_invalid_setting_shows_why_and_saves_nothing(admin_app, signed_in, tenant):
     tenant_id = tenant["tenant_id"]
-    answer = post(signed_in, "/settings/system/limits", {
-        "csrf_token": csrf(page(signed_in, tenant_id)), "tenant_id": tenant_id,
+    answer = post_form(signed_in, "/settings/system/limits", {
+        "csrf_token": csrf(system_page(signed_in, tenant_id)), "tenant_id": tenant_id,
         "freshness_window_seconds__all": "7200", "freshness_window_seconds__goal": "5",
         "rate_limit__pixel": "lots"})
     assert answer.status_code == 400
@@ -84,8 +73,8 @@ def test_rotation_shows_the_new_secret_once_and_keeps_the_old_for_the_grace(
         admin_app, signed_in, tenant, caplog):
     tenant_id = tenant["tenant_id"]
     caplog.set_level(logging.DEBUG)
-    answer = post(signed_in, "/settings/system/rotate", {
-        "csrf_token": csrf(page(signed_in, tenant_id)), "tenant_id": tenant_id,
+    answer = post_form(signed_in, "/settings/system/rotate", {
+        "csrf_token": csrf(system_page(signed_in, tenant_id)), "tenant_id": tenant_id,
         "kind": "webhook", "grace_seconds": "600"})
     assert answer.status_code == 200
     assert answer.headers["Cache-Control"] == "no-store"
@@ -97,7 +86,7 @@ def test_rotation_shows_the_new_secret_once_and_keeps_the_old_for_the_grace(
     assert {key.secret for key in live} == {
         base64.b64decode(shown.removeprefix("whsec_")),
         base64.b64decode(tenant["webhook_secret"].removeprefix("whsec_"))}
-    assert shown not in page(signed_in, tenant_id)
+    assert shown not in system_page(signed_in, tenant_id)
     cookie = signed_in.get_cookie("conversions_session").value
     serializer = admin_app.session_interface.get_signing_serializer(admin_app)
     assert shown not in json.dumps(serializer.loads(cookie))
@@ -106,8 +95,8 @@ def test_rotation_shows_the_new_secret_once_and_keeps_the_old_for_the_grace(
 
 
 def test_a_bad_grace_period_is_explained(signed_in, tenant):
-    answer = post(signed_in, "/settings/system/rotate", {
-        "csrf_token": csrf(page(signed_in, tenant["tenant_id"])),
+    answer = post_form(signed_in, "/settings/system/rotate", {
+        "csrf_token": csrf(system_page(signed_in, tenant["tenant_id"])),
         "tenant_id": tenant["tenant_id"], "kind": "pixel", "grace_seconds": "-5"})
     assert answer.status_code == 400
     assert "Number must be between 0 and 2592000" in answer.text
@@ -116,14 +105,10 @@ def test_a_bad_grace_period_is_explained(signed_in, tenant):
 
 def test_a_rate_limit_saved_on_the_page_limits_the_running_service(signed_in, tenant):
     tenant_id = tenant["tenant_id"]
-    saved = post(signed_in, "/settings/system/limits", {
-        "csrf_token": csrf(page(signed_in, tenant_id)), "tenant_id": tenant_id,
+    saved = post_form(signed_in, "/settings/system/limits", {
+        "csrf_token": csrf(system_page(signed_in, tenant_id)), "tenant_id": tenant_id,
         "rate_limit__goal": "1 per minute"})
     assert saved.status_code == 302
-    statuses = []
-    for n in range(2):
-        signed = sign_goal(tenant_id, tenant["pixel_secret"], "purchase", f"sess-{n}", value=5,
-                           currency="USD")
-        statuses.append(signed_in.post("/api/v1/track/pixel/goal?domain=shop.example.com",
-                                       data=signed.body, headers=signed.headers).status_code)
+    statuses = [post_goal(signed_in, tenant, value=5, currency="USD").status_code
+                for _ in range(2)]
     assert statuses == [202, 429]

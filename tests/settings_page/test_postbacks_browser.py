@@ -9,8 +9,7 @@ import pytest
 from conversions.core import clock
 from conversions.core.periods import iso
 from tests import support
-from tests.settings_page.conftest import TOKEN, served, signed_in_tab, text
-from tests.support import http
+from tests.support import ADMIN_TOKEN, http, served, signed_in_tab, text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -99,7 +98,7 @@ def test_a_csv_upload_shows_its_result_table(server, page):
     assert text(page, "#import-result tbody") == "3\t1\t0\t2"
     status, _, body = http("GET", f"{server.url}/api/conversions/stats?tenant_id="
                                   f"{server.shop['tenant_id']}&source_type=import",
-                           headers={"Authorization": f"Bearer {TOKEN}"})
+                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert status == 200
     (row,) = json.loads(body)["series"]
     assert (row["events"], row["value"]) == (1, {"EUR": "19.99"})

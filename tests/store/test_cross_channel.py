@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from conversions.core.periods import DAY_MS, HOUR_MS
 from conversions.core.sources import SOURCES
-from conversions.metrics import aggregation, figures
 from conversions.monitoring import coverage
+from conversions.rollups import aggregation, figures
 from conversions.store import cross_channel, prepared, retention
 from conversions.store.database import connection, database
 from conversions.store.models import (

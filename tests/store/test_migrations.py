@@ -8,7 +8,7 @@ import sys
 import pytest
 from peewee import AutoField, BooleanField, CharField, Model
 
-from conversions.metrics import aggregation, attribution, figures
+from conversions.rollups import aggregation, attribution, figures
 from conversions.store import generations, migrations, prepared
 from conversions.store.database import connection, database
 from conversions.store.migrations import MIGRATIONS, Migration

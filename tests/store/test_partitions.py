@@ -7,7 +7,7 @@ import pytest
 
 from conversions.core import clock
 from conversions.core.periods import month_of, month_start_ms, shift_month
-from conversions.metrics import aggregation
+from conversions.rollups import aggregation
 from conversions.store import migrations, partition_retention, partitions, prepared, retention
 from conversions.store.database import connection, database
 from conversions.store.event_keys import EventKey

@@ -181,7 +181,7 @@ def test_a_row_whose_id_holds_other_data_here_stops_the_import(app, runner, tmp_
 
 def test_events_imported_after_aggregation_ran_count_in_the_aggregates(app, tmp_path):
     from conversions.core import clock
-    from conversions.metrics import aggregation
+    from conversions.rollups import aggregation
     from conversions.store.models import HourlyAggregate
 
     seed()

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import seed_tenant
+from tests.support import seed_tenant
 from tests.vectors import load, make_vectors
 
 VECTORS = load()

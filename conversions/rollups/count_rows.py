@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from conversions.core.periods import DAY_MS, HOUR_MS
-from conversions.metrics.touched import Run, Touched, Write, day_runs, kept_runs
+from conversions.rollups.touched import Run, Touched, Write, day_runs, kept_runs
 from conversions.store import rollups
 from conversions.store.models import DailyAggregate, HourlyAggregate
 
@@ -38,7 +38,7 @@ def holds(source_type: str, signed: bool) -> bool:
 
 
 def _counts(groups: Iterable[rollups.HourGroup], size_ms: int) -> dict[Key, Count]:
-    """The counts of periods ``size_ms`` long, from ``rollups.hour_groups``' tuples."""
+    """The counts of periods ``size_ms`` long, from ``store.rollups.hour_groups``' tuples."""
     counts: dict[Key, Count] = {}
     for tenant_id, hour, source, name, currency, events, value, superseded in groups:
         key = Key(tenant_id, int(hour) * HOUR_MS // size_ms * size_ms, source, name,

@@ -25,8 +25,8 @@ from typing import Any
 
 from conversions.core import money
 from conversions.core.periods import DAY_MS, ceil, floor, iso
-from conversions.metrics import aggregation, attribution_rollup, figures, lag_sketch
-from conversions.metrics.attribution_rollup import BUCKETS, LAG_BINS_DAYS, Totals
+from conversions.rollups import aggregation, attribution_rollup, figures, lag_sketch
+from conversions.rollups.attribution_rollup import BUCKETS, LAG_BINS_DAYS, Totals
 from conversions.store.database import database
 from conversions.store.models import DailyAttribution, Event
 

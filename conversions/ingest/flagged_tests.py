@@ -3,7 +3,7 @@
 A request is a test when it carries ``?test_event_code=`` or an ``X-Conversions-Test``
 header; a webhook (whose body is signed) or a pixel may also put ``test_event_code`` in its
 body, a goal may not (its canonical form does not sign it). Its verdict is kept in its own
-table (``store.test_events``), never in ``Event`` and never in the tallies, so it cannot
+table (``store.kept_test_events``), never in ``Event`` and never in the tallies, so it cannot
 change stats, health, readiness or attribution. Only requests of a known tenant are kept
 (verified, or for the unsigned pixel a registered buyer id); junk is only counted.
 """
@@ -17,7 +17,7 @@ from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from peewee import PeeweeException
 
-from conversions.store import test_events
+from conversions.store import kept_test_events
 from conversions.web.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def valid_code(body: Any = None) -> str | None:
 
 def keep(tenant_id: str, source: str, test_code: str, payload: Any) -> int:
     """Keep an accepted test event; its id."""
-    return test_events.keep(tenant_id, source, test_code, payload)
+    return kept_test_events.keep(tenant_id, source, test_code, payload)
 
 
 def accepted(tenant_id: str, source: str, test_code: str, payload: Any) -> ResponseReturnValue:
@@ -72,6 +72,6 @@ def keep_rejection(tenant_id: str, source: str, test_code: str, payload: Any, er
                    detail: Any = None) -> None:
     """Keep a rejected test's verdict; never raises (the sender's answer stands)."""
     try:
-        test_events.keep(tenant_id, source, test_code, payload, error, detail)
+        kept_test_events.keep(tenant_id, source, test_code, payload, error, detail)
     except (PeeweeException, ValueError) as err:
         log.warning("test event not stored", extra={"error_type": type(err).__name__})

@@ -13,7 +13,7 @@ from ddsketch.ddsketch import BaseDDSketch
 from ddsketch.pb import ddsketch_pb2
 
 from conversions.core.periods import DAY_MS
-from conversions.metrics import lag_sketch
+from conversions.rollups import lag_sketch
 from conversions.store import rollups
 from conversions.store.models import DailyAttribution
 

@@ -1,5 +1,5 @@
 """``GET /api/conversions/test-events``: the latest test events with their verdicts
-(``ingest.test_flags`` says what a test event is)."""
+(``ingest.flagged_tests`` says what a test event is)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from conversions.ingest.test_flags import PARAM
+from conversions.ingest.flagged_tests import PARAM
 from conversions.store.models import IngestionTestEvent
 from conversions.web import params
 from conversions.web.auth import admin_required

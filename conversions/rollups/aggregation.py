@@ -28,8 +28,8 @@ from collections.abc import Iterable, Sequence
 from peewee import SQL
 
 from conversions.core.periods import HOUR_MS
-from conversions.metrics import attribution_rows, count_rows
-from conversions.metrics.touched import Touched, Write
+from conversions.rollups import attribution_rows, count_rows
+from conversions.rollups.touched import Touched, Write
 from conversions.store import generations, leases, retention
 from conversions.store.database import database
 from conversions.store.generations import ROLLUP_CHANGES

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
-from conversions_client import sign_goal
 
 from conversions.core import clock, rules
-from conversions.metrics.attribution import lag_summary
-from conversions.metrics.attribution_rollup import Totals
+from conversions.rollups.attribution import lag_summary
+from conversions.rollups.attribution_rollup import Totals
 from conversions.store.database import connection
 from conversions.store.models import Event
 from conversions.tenants import accounts
+from tests.support import post_goal
 
 URL = "/api/conversions/attribution"
 NOW = "2026-11-20T12:00:00Z"
@@ -30,18 +31,9 @@ def at(app, frozen_clock):
 
 
 @pytest.fixture
-def send_goal(client, tenant):
-    """Send a goal signed by the project's Python client, as a customer's server does."""
-
-    def send(session: str, target: dict | None = None, **fields) -> None:
-        target = target or tenant
-        signed = sign_goal(target["tenant_id"], target["pixel_secret"], "purchase", session,
-                           **fields)
-        response = client.post(f"/api/v1/track/pixel/goal?domain={target['domain']}",
-                               data=signed.body, headers=signed.headers)
-        assert response.status_code == 202, response.json
-
-    return send
+def send_goal(send_goal):
+    """Goals of the test tenant that must be accepted."""
+    return partial(send_goal, expect=202)
 
 
 def days_before(instant: str, days: float) -> str:
@@ -76,25 +68,25 @@ def histogram(*counts: int) -> list[dict]:
 
 def test_figures_equal_the_hand_computed_ones(client, tenant, at, send_goal):
     at("2026-11-01T00:00:00Z")  # exactly ?from=: included
-    send_goal("k", value=1, currency="USD", first_touch_bucket="ai_search")
+    send_goal(session="k", value=1, currency="USD", first_touch_bucket="ai_search")
     at(NOW)
-    send_goal("a", value=12.5, currency="USD", first_touch_bucket="ai_search",
+    send_goal(session="a", value=12.5, currency="USD", first_touch_bucket="ai_search",
               first_touch_ts="2026-11-17T12:00:00Z")                 # lag 3 days
-    send_goal("b", value=100, currency="USD", first_touch_bucket="ai_search",
+    send_goal(session="b", value=100, currency="USD", first_touch_bucket="ai_search",
               first_touch_ts="2026-11-10T00:00:00Z")                 # lag 10.5 days
-    send_goal("c", value=0.1, currency="usd", first_touch_bucket="ai_search",
+    send_goal(session="c", value=0.1, currency="usd", first_touch_bucket="ai_search",
               first_touch_ts="2026-11-20T06:00:00+00:00")            # lag 0.25 days
-    send_goal("d", value=0.2, currency="USD", first_touch_bucket="ai_search",
+    send_goal(session="d", value=0.2, currency="USD", first_touch_bucket="ai_search",
               first_touch_ts=days_before(NOW, 181))                  # too old: no lag
-    send_goal("e", value=5, currency="EUR", first_touch_bucket="ai_search",
+    send_goal(session="e", value=5, currency="EUR", first_touch_bucket="ai_search",
               first_touch_ts="2026-11-21T12:00:00Z")                 # future: no lag
-    send_goal("f", first_touch_bucket="ai_search",
+    send_goal(session="f", first_touch_bucket="ai_search",
               first_touch_ts="2026-06-01T12:00:00Z")                 # lag 172 days, no value
-    send_goal("g", value=20, currency="USD", first_touch_bucket="search",
+    send_goal(session="g", value=20, currency="USD", first_touch_bucket="search",
               first_touch_ts="2026-11-19T12:00:00Z")                 # lag 1 day
-    send_goal("h", value=7.25, currency="USD")
-    send_goal("i", value=3.33)                                        # no currency
-    send_goal("j", value=1, currency="EUR", first_touch_bucket="AI_SEARCH",
+    send_goal(session="h", value=7.25, currency="USD")
+    send_goal(session="i", value=3.33)                                        # no currency
+    send_goal(session="j", value=1, currency="EUR", first_touch_bucket="AI_SEARCH",
               first_touch_ts="2026-11-18T12:00:00Z")                 # lag 2 days, not ai_search
     now_ms = clock.now_ms()
     # Never counted: a browser hint, a webhook event, another tenant, outside the range.
@@ -104,11 +96,12 @@ def test_figures_equal_the_hand_computed_ones(client, tenant, at, send_goal):
                currency="USD", first_touch_bucket="ai_search")
     with connection():
         other = accounts.create("other.example.com", "buyer-2")
-    send_goal("x", target=other, value=40, currency="USD", first_touch_bucket="ai_search")
+    post_goal(client, other, session="x", value=40, currency="USD", first_touch_bucket="ai_search",
+              expect=202)
     at("2026-10-31T23:59:59Z")
-    send_goal("early", value=50, currency="USD", first_touch_bucket="ai_search")
+    send_goal(session="early", value=50, currency="USD", first_touch_bucket="ai_search")
     at("2026-11-21T00:00:00Z")  # exactly ?to=: excluded
-    send_goal("late", value=60, currency="USD", first_touch_bucket="ai_search")
+    send_goal(session="late", value=60, currency="USD", first_touch_bucket="ai_search")
 
     response = client.get(URL, query_string={
         "tenant_id": tenant["tenant_id"], "from": "2026-11-01T00:00:00Z", "to": "2026-11-21"})
@@ -164,7 +157,7 @@ def test_an_unsigned_pixel_hint_never_counts(client, tenant):
 def test_a_first_touch_too_old_or_in_the_future_leaves_the_lag_blank(
         client, tenant, at, send_goal, first_touch_ts, lag_count):
     at(NOW)
-    send_goal("s", value=10, currency="USD", first_touch_bucket="ai_search",
+    send_goal(session="s", value=10, currency="USD", first_touch_bucket="ai_search",
               first_touch_ts=first_touch_ts)
     at(LATER)
     figures = client.get(URL, query_string={"tenant_id": tenant["tenant_id"]}).json
@@ -181,11 +174,11 @@ def test_a_first_touch_too_old_or_in_the_future_leaves_the_lag_blank(
 
 def test_default_range_is_the_30_days_ending_with_today(client, tenant, at, send_goal):
     at(days_before(NOW, 31))
-    send_goal("old", value=1, currency="USD")
+    send_goal(session="old", value=1, currency="USD")
     at(days_before(NOW, 29))
-    send_goal("recent", value=2, currency="USD")
+    send_goal(session="recent", value=2, currency="USD")
     at(NOW)
-    send_goal("now", value=4, currency="USD")
+    send_goal(session="now", value=4, currency="USD")
     figures = client.get(URL, query_string={"tenant_id": tenant["tenant_id"]}).json
     assert (figures["from"], figures["to"]) == ("2026-10-22T00:00:00Z", "2026-11-21T00:00:00Z")
     assert figures["buckets"]["unattributed"]["revenue"] == {"USD": "6.00"}
@@ -193,7 +186,7 @@ def test_default_range_is_the_30_days_ending_with_today(client, tenant, at, send
 
 def test_a_range_is_widened_to_whole_days(client, tenant, at, send_goal):
     at("2026-11-19T01:00:00Z")
-    send_goal("early-that-day", value=3, currency="USD")
+    send_goal(session="early-that-day", value=3, currency="USD")
     figures = client.get(URL, query_string={"tenant_id": tenant["tenant_id"],
                                             "from": "2026-11-19T12:00:00Z",
                                             "to": "2026-11-19T13:00:00Z"}).json

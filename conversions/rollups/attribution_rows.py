@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from conversions.core.periods import DAY_MS, HOUR_MS
-from conversions.metrics import attribution_rollup
-from conversions.metrics.attribution_rollup import Totals
-from conversions.metrics.touched import Run, Touched, Write, day_runs, kept_runs
+from conversions.rollups import attribution_rollup
+from conversions.rollups.attribution_rollup import Totals
+from conversions.rollups.touched import Run, Touched, Write, day_runs, kept_runs
 from conversions.store import rollups
 from conversions.store.models import DailyAttribution, HourlyAttribution
 

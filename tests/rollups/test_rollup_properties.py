@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from conversions.core import money
 from conversions.core.periods import DAY_MS, HOUR_MS
-from conversions.metrics import aggregation, attribution, figures
-from conversions.metrics.attribution_rollup import LAG_BINS_DAYS, bin_of, bucket_of, from_events
+from conversions.rollups import aggregation, attribution, figures
+from conversions.rollups.attribution_rollup import LAG_BINS_DAYS, bin_of, bucket_of, from_events
 from conversions.store import retention
 from conversions.store.database import connection, database
 from conversions.store.models import (

@@ -12,7 +12,7 @@ from peewee import JOIN, SQL, Case, Expression, fn
 from conversions.core import money
 from conversions.core.periods import GRANULARITIES, floor, iso
 from conversions.core.sources import NAMES
-from conversions.metrics import aggregation, tally
+from conversions.rollups import aggregation, tally
 from conversions.store.database import database, is_postgres
 from conversions.store.models import (
     DailyAggregate,
