@@ -21,7 +21,7 @@ from conversions.ingest import (
     webhooks,
 )
 from conversions.jobs import scheduler, tasks
-from conversions.monitoring import attribution, exposition, health, liveness, stats
+from conversions.monitoring import attribution, coverage, exposition, health, liveness, stats
 from conversions.monitoring import docs as monitoring_docs
 from conversions.operations import (
     dead_letters,
@@ -51,6 +51,7 @@ from conversions.web import (
 )
 
 BLUEPRINTS = (liveness.bp, goals.bp, pixel.bp, webhooks.bp, postbacks.bp, health.bp, stats.bp,
+              coverage.bp,
               dead_letters.bp, taxonomy.bp, latest_test_events.bp, security_status.bp, snippet.bp,
               attribution.bp, imports.bp, exposition.bp, settings_page.bp)
 DOCS = (monitoring_docs.OPERATIONS, operations_docs.OPERATIONS, settings_page_docs.OPERATIONS)

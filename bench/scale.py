@@ -253,6 +253,10 @@ def reads(server: Server, tenant_id: str) -> dict[str, dict[str, float]]:
         "metrics (day, by event)": f"/api/conversions/metrics?{query}&granularity=day"
                                    "&group_by=event_name",
         "metrics csv": f"/api/conversions/metrics?{query}&granularity=day&format=csv",
+        "coverage (1 day)": f"/api/conversions/coverage?{query}",
+        "coverage (30 days)": f"/api/conversions/coverage?{query}&from="
+                              + datetime.fromtimestamp(time.time() - 30 * 86400, UTC)
+                              .strftime("%Y-%m-%dT%H:00:00Z"),
         "readiness": f"/api/conversions/readiness?{query}",
         "health": f"/api/conversions/health?{query}",
         "taxonomy": "/api/conversions/ingestion/error-taxonomy",

@@ -96,6 +96,10 @@ PROXY_FIX_HOPS = 0
 # Webhooks: events a batch may hold (all or nothing).
 WEBHOOK_MAX_EVENTS = 1000
 
+# Cross-channel deduplication: a pixel and a server report with the same event_name and
+# event_id received within this window are one conversion (per tenant: dedup_window_seconds).
+DEDUP_WINDOW_SECONDS = 48 * 3600
+
 # Monitoring: a source with no event within this window is stale (per tenant and source).
 FRESHNESS_WINDOW_SECONDS = 24 * 3600
 

@@ -28,10 +28,10 @@ from typing import IO, Any
 
 from marshmallow import ValidationError
 
-from conversions.core import canonical, money, rules, zoned_times
+from conversions.core import canonical, money, rules, sources, zoned_times
 from conversions.ingest.schemas import ImportedRow, flatten
 
-SOURCE = "import"
+SOURCE = sources.IMPORT.name
 # A row is a handful of short cells: one (and so each of its fields) longer than this refuses
 # the file before it is read whole, however wide (a line of a million commas included).
 MAX_ROW = 64 * 1024

@@ -14,6 +14,7 @@ from flask_limiter.util import get_remote_address
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from conversions.core.sources import RATE_LIMITED
 from conversions.observability import instruments
 from conversions.tenants import settings
 from conversions.web import errors, limit_sweeper
@@ -47,6 +48,8 @@ def ingest(source: str, tenant: Callable[[], str | None] = signed_tenant,
     Both limits are counted with the flask-limiter's own strategy and storage, directly: its
     per-request limit resolution cost more than the rest of a pixel.
     """
+    if source not in RATE_LIMITED:
+        raise ValueError(f"{source!r} is not a rate-limited source (core/sources.py)")
 
     def decorate(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
         @wraps(view)

@@ -11,13 +11,13 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from conversions.core import canonical, money
+from conversions.core import canonical, money, sources
 from conversions.core.postback_providers import PROVIDERS, Reading, pick
 from conversions.ingest.events import check_text
 from conversions.ingest.schemas import flatten, postback_event
 from conversions.web.errors import ApiError, invalid_event
 
-SOURCE = "postback"
+SOURCE = sources.POSTBACK.name
 
 
 def dedup_key(provider: str, reading: Reading, params: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from conversions.core.postback_providers import PATH, PROVIDERS
 from conversions.ingest import flagged_tests, limits
 from conversions.ingest.postback_rows import SOURCE, postback_row
 from conversions.rollups import aggregation, tally
-from conversions.store import prepared
+from conversions.store import cross_channel, events, prepared
 from conversions.store.database import database
 from conversions.store.models import Event, Tenant
 from conversions.store.writer import group_commit
@@ -119,6 +119,7 @@ def _store(row: dict[str, Any]) -> tuple[int, str]:
     with database.atomic():
         event_id, duplicate = prepared.insert_event(row)
         if not duplicate:
+            cross_channel.settle([row], [(event_id, False)], events.default_window_ms())
             return event_id, "stored"
         if row["status"] not in ("approved", "declined"):
             return event_id, "duplicate"

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask, g, request
 
-from conversions.core import taxonomy
+from conversions.core import sources, taxonomy
 from conversions.ingest import flagged_tests, pixel
 from conversions.ingest.signing import GOAL_BODY
 from conversions.rollups import tally
@@ -46,7 +46,8 @@ def handle(source: str, error: str, status: int, detail: Any = None) -> None:
     verified = signed or g.get("token_verified") is True
     tenant_id = request.environ.get("hmac.tenant_id") if signed else g.get("tenant_id")
     payload = request_payload() if tenant_id else None
-    test_code = flagged_tests.code(payload if source != "goal" else None) if tenant_id else None
+    goal = source == sources.GOAL.name  # a goal's body carries no test flag
+    test_code = flagged_tests.code(None if goal else payload) if tenant_id else None
     if tenant_id and flagged_tests.well_formed(test_code):
         # A refusal for load says nothing of the event, and storing it would let a flood of
         # throttled tests write to the store: the sender's 429 is all there is.
@@ -61,9 +62,10 @@ def handle(source: str, error: str, status: int, detail: Any = None) -> None:
 
 
 # The ingestion blueprints, by the source type their refusals are counted under.
-SOURCES = {"goals": "goal", "pixel": "pixel", "webhooks": "webhook", "postbacks": "postback"}
+BLUEPRINTS = {"goals": sources.GOAL, "pixel": sources.PIXEL, "webhooks": sources.WEBHOOK,
+              "postbacks": sources.POSTBACK}
 
 
 def init_app(app: Flask) -> None:
-    for blueprint, source in SOURCES.items():
-        errors.on_refusal(app, blueprint, partial(handle, source))
+    for blueprint, source in BLUEPRINTS.items():
+        errors.on_refusal(app, blueprint, partial(handle, source.name))

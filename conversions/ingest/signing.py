@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 from flask import Flask, request
 from peewee import InterfaceError, OperationalError
 
-from conversions.core import budget, canonical, clock
+from conversions.core import budget, canonical, clock, sources
 from conversions.ingest import limits
 from conversions.ingest.pixel import PIXEL_PATH
 from conversions.observability import instruments
@@ -104,7 +104,8 @@ def webhook_keys(environ: WSGIEnvironment, fresh: bool) -> Keyring | Failure:
     return keyring
 
 
-SOURCES = {GOAL_PATH: "goal", WEBHOOK_PATH: "webhook", PIXEL_PATH: "pixel"}
+# The source a refusal at each path is counted under.
+PATHS = {GOAL_PATH: sources.GOAL, WEBHOOK_PATH: sources.WEBHOOK, PIXEL_PATH: sources.PIXEL}
 
 
 def record_rejection(environ: WSGIEnvironment, failure: Failure,
@@ -114,7 +115,8 @@ def record_rejection(environ: WSGIEnvironment, failure: Failure,
     if failure.error == "invalid_signature" and keyring is not None:
         limits.record_signature_failure(environ, keyring)
     instruments.refused_by_middleware(failure.error)
-    tally.rejected(tenant_id, SOURCES.get(environ.get("PATH_INFO", ""), "unknown"), failure.error)
+    source = PATHS.get(environ.get("PATH_INFO", ""))
+    tally.rejected(tenant_id, source.name if source else "unknown", failure.error)
     log.info("signed request refused", extra={
         "path": logs.mask_path(environ.get("PATH_INFO", "")), "status": failure.status,
         "error": failure.error, "tenant_id": tenant_id,

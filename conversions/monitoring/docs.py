@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from conversions.store.models import EVENT_SOURCES, SOURCE_TYPES
+from conversions.core.sources import NAMES, WATCHED
 from conversions.web.openapi import admin, errors, json_response, query
 
 Instant = fields.String  # ISO-8601 text in UTC
@@ -25,7 +25,7 @@ class SourceState(Schema):
 class Readiness(Schema):
     ready = fields.Boolean(required=True)
     freshness_window_seconds = fields.Integer(required=True)
-    sources = fields.Dict(keys=fields.String(validate=validate.OneOf(SOURCE_TYPES)),
+    sources = fields.Dict(keys=fields.String(validate=validate.OneOf(WATCHED)),
                           values=fields.Nested(SourceState), required=True)
     state = fields.String(required=True, validate=validate.OneOf(
         ["ready", "degraded", "not_ready", "unavailable"]))
@@ -66,7 +66,11 @@ _VALUES = fields.Dict(keys=fields.String(), values=fields.String(), required=Tru
 class StatsRow(Schema):
     period_start = Instant(required=True)
     source_type = fields.String(required=True)
-    events = fields.Integer(required=True)
+    events = fields.Integer(required=True, metadata={"description": "Reports received."})
+    superseded = fields.Integer(required=True, metadata={
+        "description": "Of those, reports another channel's report of the same conversion "
+                       "took over (a pixel after or before its server's report): they count "
+                       "nowhere."})
     value = _VALUES
 
 
@@ -94,12 +98,38 @@ class Metrics(Schema):
     series = fields.List(fields.Nested(MetricsRow), required=True)
 
 
+class CoverageFigures(Schema):
+    server = fields.Integer(required=True, metadata={
+        "description": "Conversions an authenticated report (webhook, postback, import) "
+                       "reported."})
+    browser = fields.Integer(required=True, metadata={
+        "description": "Conversions the pixel reported."})
+    both = fields.Integer(required=True)
+    server_only = fields.Integer(required=True)
+    browser_only = fields.Integer(required=True)
+    coverage = fields.String(required=True, allow_none=True, metadata={
+        "description": "both / server, 4 decimal places; null when server is 0."})
+    value_mismatches = fields.Integer(required=True, metadata={
+        "description": "Reported by both with different values or currencies."})
+
+
+class Coverage(Schema):
+    from_ = Instant(required=True, data_key="from")
+    to = Instant(required=True)
+    window_seconds = fields.Integer(required=True, metadata={
+        "description": "The tenant's window of receipt within which reports of one "
+                       "event_name and event_id are one conversion."})
+    event_names = fields.Dict(keys=fields.String(), values=fields.Nested(CoverageFigures),
+                              required=True)
+    total = fields.Nested(CoverageFigures, required=True)
+
+
 TENANT = query("tenant_id", "The tenant's UUID.", required=True, format="uuid")
 RANGE = [
     query("granularity", "Period length.", enum=["hour", "day"]),
     query("from", "Start (ISO-8601 or Unix seconds), widened to a whole period."),
     query("to", "End (default now), widened to a whole period."),
-    query("source_type", "Only this source.", enum=list(EVENT_SOURCES)),
+    query("source_type", "Only this source.", enum=list(NAMES)),
 ]
 
 
@@ -179,9 +209,20 @@ OPERATIONS: dict[str, dict[str, Any]] = {
          query("window_seconds", "Error-count window (60 to 2678400).", pattern=r"^\d+$")],
         json_response("Health.", Health))},
     "stats.stats_view": {"get": _read(
-        "Event counts and value sums by source type and period.", [TENANT, *RANGE],
+        "Reports received by source type and period, how many another channel's report "
+        "of the same conversion superseded, and the value of those that count.",
+        [TENANT, *RANGE],
         json_response("Stats.", Stats))},
     "stats.metrics_view": {"get": _metrics()},
+    "coverage.coverage_view": {"get": _read(
+        "Of the conversions the server reported, the share the pixel saw too, by event "
+        "name: conversions with an event_id, by the counting report's event time, exact up "
+        "to now.",
+        [TENANT, query("from", "Start (ISO-8601 or Unix seconds), widened to a whole hour."),
+         query("to", "End (default now), widened to a whole hour; at most 31 days after "
+                     "from."),
+         query("event_name", "Only this event name.")],
+        json_response("Coverage.", Coverage))},
     "attribution.attribution_report": {"get": admin({
         "summary": "Revenue of signed goals by first-touch bucket; discovery-to-revenue lag.",
         "tags": ["figures"],

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from flask import current_app
 
 from conversions.core.periods import iso
+from conversions.core.sources import WATCHED
 from conversions.monitoring import alerts
-from conversions.store.models import SOURCE_TYPES, Event, SourceState, Tenant
+from conversions.store.models import Event, SourceState, Tenant
 from conversions.tenants import settings
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def sources(tenant_id: str, now_ms: int) -> dict[str, Freshness]:
     """Every source type of the tenant, connected or not."""
     return {source: Freshness(source, last_received_ms(tenant_id, source),
                               settings.get(tenant_id, "freshness_window_seconds", source), now_ms)
-            for source in SOURCE_TYPES}
+            for source in WATCHED}
 
 
 def _alert(tenant_id: str, state: Freshness) -> None:

@@ -11,11 +11,12 @@ from peewee import InterfaceError, OperationalError
 
 from conversions.core import clock
 from conversions.core.periods import iso
+from conversions.core.sources import WATCHED
 from conversions.monitoring import freshness
 from conversions.observability import instruments
 from conversions.rollups import figures
 from conversions.store import runs
-from conversions.store.models import SOURCE_TYPES, Tenant
+from conversions.store.models import Tenant
 from conversions.tenants import settings
 from conversions.web import errors, params
 from conversions.web.auth import admin_required
@@ -54,7 +55,7 @@ def unavailable() -> dict[str, Any]:
     return {"ready": False,
             "freshness_window_seconds": int(current_app.config["FRESHNESS_WINDOW_SECONDS"]),
             "sources": {s: {"connected": False, "last_event_at": None, "fresh": False}
-                        for s in SOURCE_TYPES},
+                        for s in WATCHED},
             "state": "unavailable", "reasons": ["storage is unavailable"]}
 
 

@@ -19,11 +19,12 @@ bp = Blueprint("stats", __name__)
 
 def stats(tenant_id: str, start_ms: int, end_ms: int, granularity: str,
           source_type: str | None = None) -> dict[str, Any]:
-    """Event counts and value sums per currency by source type and period (periods with
-    events only), over ``[start_ms, end_ms)`` in whole periods of event time."""
+    """Reports received, how many of them were superseded, and the value of those that count
+    per currency, by source type and period (periods with events only), over
+    ``[start_ms, end_ms)`` in whole periods of event time."""
     buckets = figures.by_period(tenant_id, start_ms, end_ms, granularity, source_type,
                                 by_name=False)
-    return {"series": figures.rollup(buckets, granularity, ("source_type",)),
+    return {"series": figures.rollup(buckets, granularity, ("source_type",), received=True),
             "from": iso(start_ms), "to": iso(end_ms), "granularity": granularity}
 
 

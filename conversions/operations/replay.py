@@ -15,7 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from conversions.core import clock, taxonomy
+from conversions.core import clock, sources, taxonomy
 from conversions.ingest.events import goal_row, webhook_rows
 from conversions.ingest.postback_rows import postback_rows
 from conversions.rollups import aggregation, tally
@@ -29,10 +29,11 @@ from conversions.web.errors import ApiError
 Revalidator = Callable[[str, Any, float], list[dict[str, Any]]]
 
 
+# One for each replayable source of the registry (tests/core/test_sources.py checks).
 REVALIDATORS: dict[str, Revalidator] = {
-    "goal": lambda tenant_id, payload, at: [goal_row(tenant_id, payload, at)],
-    "webhook": webhook_rows,
-    "postback": postback_rows,
+    sources.GOAL.name: lambda tenant_id, payload, at: [goal_row(tenant_id, payload, at)],
+    sources.WEBHOOK.name: webhook_rows,
+    sources.POSTBACK.name: postback_rows,
 }
 
 

@@ -7,17 +7,14 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from conversions.core import clock
+from conversions.core.sources import RATE_LIMITED, SECRET_KINDS, VERIFIED_BY
 from conversions.rollups import figures
-from conversions.store.models import SECRET_KINDS, SOURCE_TYPES, SigningKey, Tenant
+from conversions.store.models import SigningKey, Tenant
 from conversions.tenants import settings
 from conversions.web import params
 from conversions.web.auth import admin_required
 
 bp = Blueprint("security_status", __name__)
-
-# Which secret verifies which sources.
-SECRET_SOURCES = {"pixel": ("goal",), "webhook": ("webhook",)}
-
 
 def secret_status(tenant_id: str, kind: str, now_ms: int) -> dict[str, Any]:
     """Whether a ``kind`` secret is set, its age, and the keys live in rotation grace."""
@@ -33,7 +30,7 @@ def secret_status(tenant_id: str, kind: str, now_ms: int) -> dict[str, Any]:
         "created_at_ms": None if current is None else current.created_at_ms,
         "live_keys": len(keys),
         "grace_until_ms": sorted(k.expires_at_ms for k in keys if k.expires_at_ms is not None),
-        "verifies": list(SECRET_SOURCES[kind]),
+        "verifies": list(VERIFIED_BY[kind]),
     }
 
 
@@ -43,7 +40,7 @@ def tenant_status(tenant: Tenant, now_ms: int) -> dict[str, Any]:
         "domain": tenant.domain,
         "secrets": {kind: secret_status(tenant.id, kind, now_ms) for kind in SECRET_KINDS},
         "rate_limits": {source: settings.get(tenant.id, "rate_limit", source)
-                        for source in SOURCE_TYPES},
+                        for source in RATE_LIMITED},
         "signature_failures": signature_failures(tenant.id, now_ms),
     }
 

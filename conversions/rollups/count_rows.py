@@ -29,6 +29,7 @@ class Key(NamedTuple):
 class Count:
     events: int = 0
     value_hundredths: int = 0
+    superseded: int = 0
 
 
 def holds(source_type: str, signed: bool) -> bool:
@@ -39,12 +40,13 @@ def holds(source_type: str, signed: bool) -> bool:
 def _counts(groups: Iterable[rollups.HourGroup], size_ms: int) -> dict[Key, Count]:
     """The counts of periods ``size_ms`` long, from ``store.rollups.hour_groups``' tuples."""
     counts: dict[Key, Count] = {}
-    for tenant_id, hour, source, name, currency, events, value in groups:
+    for tenant_id, hour, source, name, currency, events, value, superseded in groups:
         key = Key(tenant_id, int(hour) * HOUR_MS // size_ms * size_ms, source, name,
                   currency or "")
         count = counts.setdefault(key, Count())
         count.events += int(events)
         count.value_hundredths += int(value)
+        count.superseded += int(superseded)
     return counts
 
 
@@ -52,7 +54,8 @@ def _rows(counts: dict[Key, Count], period: str) -> list[dict[str, Any]]:
     """The rows of ``counts``, their period start in column ``period``."""
     return [{"tenant": key.tenant, period: key.start_ms, "source_type": key.source_type,
              "event_name": key.event_name, "currency": key.currency, "events": count.events,
-             "value_hundredths": count.value_hundredths} for key, count in counts.items()]
+             "value_hundredths": count.value_hundredths, "superseded": count.superseded}
+            for key, count in counts.items()]
 
 
 def added(start_ms: int, end_ms: int, horizon_ms: int | None) -> Write:

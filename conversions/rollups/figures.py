@@ -7,21 +7,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from peewee import SQL, Expression, fn
+from peewee import JOIN, SQL, Case, Expression, fn
 
 from conversions.core import money
 from conversions.core.periods import GRANULARITIES, floor, iso
+from conversions.core.sources import NAMES
 from conversions.rollups import aggregation, tally
 from conversions.store.database import database, is_postgres
 from conversions.store.models import (
-    EVENT_SOURCES,
     DailyAggregate,
     Event,
     HourlyAggregate,
     OutcomeCount,
+    SupersededEvent,
 )
 
-# period start (ms), source type, event name, currency ("": none) -> [events, value hundredths]
+# period start (ms), source type, event name, currency ("": none) -> [events, value
+# hundredths, superseded]: the reports that count and their value, and the reports another
+# channel's report of the same conversion took over (``store.cross_channel``).
 Buckets = dict[tuple[int, str, str, str], list[int]]
 
 
@@ -49,7 +52,7 @@ def by_period(tenant_id: str, start_ms: int, end_ms: int, granularity: str = "ho
     """Every period of ``granularity`` in ``[start_ms, end_ms)`` (period-aligned) with
     events, by event time: the hourly or daily aggregates, plus the tail. Not ``by_name``,
     the names are summed (as "") by the database, which sends a fraction of the rows."""
-    buckets: Buckets = defaultdict(lambda: [0, 0])
+    buckets: Buckets = defaultdict(lambda: [0, 0, 0])
     agg, start = ((DailyAggregate, DailyAggregate.day_start_ms) if granularity == "day"
                   else (HourlyAggregate, HourlyAggregate.hour_start_ms))
     # A literal, not a parameter, so PostgreSQL sees the grouped expression as selected.
@@ -58,47 +61,59 @@ def by_period(tenant_id: str, start_ms: int, end_ms: int, granularity: str = "ho
     with snapshot():
         cursor = aggregation.cursor_ms()
         query = (agg.select(start, agg.source_type, name, agg.currency, fn.SUM(agg.events),
-                            fn.SUM(agg.value_hundredths))
+                            fn.SUM(agg.value_hundredths), fn.SUM(agg.superseded))
                  .where(agg.tenant == tenant_id, start >= start_ms, start < end_ms)
                  .group_by(start, agg.source_type, *([name] if by_name else []),
                            agg.currency))
         if source_type:
             query = query.where(agg.source_type == source_type)
         tail_period = (Event.occurred_at_ms / size * size).alias("period")
+        superseded = SupersededEvent.event.is_null(False)
         tail = (Event.select(tail_period, Event.source_type, tail_name, Event.currency,
-                             fn.COUNT(Event.id), fn.COALESCE(fn.SUM(Event.value_hundredths), 0))
+                             fn.SUM(Case(None, [(superseded, 0)], 1)),
+                             fn.COALESCE(fn.SUM(Case(None, [(superseded, 0)],
+                                                     Event.value_hundredths)), 0),
+                             fn.COUNT(SupersededEvent.event))
+                .join(SupersededEvent, JOIN.LEFT_OUTER,
+                      on=SupersededEvent.event == Event.id)
                 .where(Event.tenant == tenant_id,
-                       Event.source_type.in_([source_type] if source_type else EVENT_SOURCES),
+                       Event.source_type.in_([source_type] if source_type else NAMES),
                        Event.received_at_ms >= cursor, *in_event_time(start_ms, end_ms))
                 .group_by(tail_period, Event.source_type,
                           *([tail_name] if by_name else []), Event.currency))
         # Plain rows from the driver: Peewee's conversion of each would cost more than the
         # query (the values are text and whole numbers already).
         for part in (database.execute(query).fetchall(), database.execute(tail).fetchall()):
-            for period_ms, source, name, cur, events, value in part:
+            for period_ms, source, name, cur, events, value, gone in part:
                 bucket = buckets[(int(period_ms), source, name, cur or "")]
                 bucket[0] += int(events)
                 bucket[1] += int(value)
+                bucket[2] += int(gone)
     return dict(buckets)
 
 
 def rollup(buckets: Buckets, granularity: str, by: tuple[str, ...],
-           count_name: str = "events") -> list[dict[str, Any]]:
+           count_name: str = "events", received: bool = False) -> list[dict[str, Any]]:
     """Sum ``buckets`` into periods of ``granularity`` and the fields ``by`` names
     (``source_type``, ``event_name``, ``currency``), each with a count and ``value`` per
-    currency; events without a value count under currency "" and have none."""
+    currency; events without a value count under currency "" and have none. ``received``:
+    the count is of every report received, and ``superseded`` says how many of them another
+    channel's report took over; else it is of the conversions that count."""
     totals: dict[tuple, list] = {}
-    for (period_ms, source, name, cur), (events, value) in buckets.items():
+    for (period_ms, source, name, cur), (events, value, gone) in buckets.items():
         currency = cur or (money.NO_CURRENCY if value else "")
         fields = {"source_type": source, "event_name": name, "currency": currency}
         key = (floor(period_ms, granularity), *(fields[f] for f in by))
-        total = totals.setdefault(key, [0, defaultdict(int)])
-        total[0] += events
-        if currency:
+        total = totals.setdefault(key, [0, defaultdict(int), 0])
+        total[0] += events + gone if received else events
+        total[2] += gone
+        if currency and (value or events):
             total[1][currency] += value
     return [{"period_start": iso(key[0]), **dict(zip(by, key[1:], strict=True)),
-             count_name: events, "value": {c: money.text(v) for c, v in sorted(values.items())}}
-            for key, (events, values) in sorted(totals.items())]
+             count_name: events, "value": {c: money.text(v) for c, v in sorted(values.items())},
+             **({"superseded": gone} if received else {})}
+            for key, (events, values, gone) in sorted(totals.items())
+            if events or received]
 
 
 def outcome_counts(tenant_id: str | None, start_ms: int, end_ms: int,

@@ -10,14 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conversions.core.periods import HOUR_MS
+from conversions.core.sources import NAMES, SOURCES
 from conversions.rollups.figures import Buckets
-from conversions.store.models import SOURCE_TYPES
 
 WIDTH, HEIGHT = 760, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 120, 16, 40
-# source -> (dash pattern, colour); the pattern alone tells the lines apart.
-STYLES = {"pixel": ("none", "#1b6ca8"), "webhook": ("8 4", "#b35900"), "goal": ("2 3", "#5b3f9e"),
-          "postback": ("12 3 2 3", "#2e7d32")}
 
 
 @dataclass
@@ -26,6 +23,7 @@ class Line:
     points: str
     dash: str
     colour: str
+    pattern: str
     total: int
     label_y: float
 
@@ -33,8 +31,8 @@ class Line:
 def hourly_counts(buckets: Buckets, start_ms: int, hours: int) -> dict[str, list[int]]:
     """Per source, the event count of each hour from ``start_ms`` (outside hours dropped),
     from ``figures.by_period``'s buckets by hour."""
-    counts = {source: [0] * hours for source in SOURCE_TYPES}
-    for (period_ms, source, _, _), (events, _) in buckets.items():
+    counts = {source: [0] * hours for source in NAMES}
+    for (period_ms, source, _, _), (events, _, _) in buckets.items():
         index = (period_ms - start_ms) // HOUR_MS
         if source in counts and 0 <= index < hours:
             counts[source][index] += events
@@ -79,9 +77,9 @@ def hourly_chart(counts: dict[str, list[int]], start_ms: int) -> dict[str, Any]:
 
     lines = []
     for source, values in counts.items():
-        dash, colour = STYLES[source]
+        dash, colour, pattern = SOURCES[source].chart
         points = " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(values))
-        lines.append(Line(source, points, dash, colour, sum(values), y(values[-1])))
+        lines.append(Line(source, points, dash, colour, pattern, sum(values), y(values[-1])))
     wanted = [line.label_y for line in lines]
     for line, label_y in zip(lines, _spread(wanted, 14, TOP + plot_h + 4), strict=True):
         line.label_y = label_y
@@ -93,6 +91,7 @@ def hourly_chart(counts: dict[str, list[int]], start_ms: int) -> dict[str, Any]:
         "ticks": [{"y": y(value), "label": value}
                   for value in ((0, top // 2, top) if top % 2 == 0 else (0, top))],
         "end_x": x(hours - 1),
+        "legend": " · ".join(f"{line.pattern}: {line.source}" for line in lines),
     }
 
 

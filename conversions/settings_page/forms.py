@@ -15,14 +15,16 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
+from conversions.core.sources import SECRET_KINDS, WATCHED
 from conversions.ingest.csv_import import FORMATS
 from conversions.store.database import database
-from conversions.store.models import SECRET_KINDS, SOURCE_TYPES
 from conversions.tenants import settings
 from conversions.tenants.accounts import MAX_GRACE_SECONDS
 
-# Scopes of a setting: tenant-wide ("") and each source; field name -> setting name.
-SCOPES = ("", *SOURCE_TYPES)
+# Scopes of the per-source settings: tenant-wide ("") and each source.
+SCOPES = ("", *WATCHED)
+# The settings with a value per source (the table's columns); the others are tenant-wide.
+BY_SOURCE = [base for base in settings.SETTINGS if base not in settings.TENANT_WIDE]
 
 
 def setting_name(base: str, scope: str) -> str:
@@ -74,7 +76,7 @@ class LimitsForm(TenantForm):
 
 
 for _base in settings.SETTINGS:
-    for _scope in SCOPES:
+    for _scope in settings.scopes(_base):
         setattr(LimitsForm, field_name(_base, _scope),
                 StringField(setting_name(_base, _scope), validators=[Optional()]))
 
@@ -87,7 +89,7 @@ def save_settings(form: LimitsForm, tenant_id: str) -> bool:
     current = settings.overrides(tenant_id)
     with database.atomic() as transaction:
         for base in settings.SETTINGS:
-            for scope in SCOPES:
+            for scope in settings.scopes(base):
                 field = form[field_name(base, scope)]
                 text, name = (field.data or "").strip(), setting_name(base, scope)
                 try:

@@ -9,14 +9,15 @@ from flask import current_app
 
 from conversions.core import clock, postback_providers
 from conversions.core.periods import DAY_MS, HOUR_MS, ceil, floor
+from conversions.core.sources import SECRET_KINDS, WATCHED
 from conversions.ingest.pixel import PIXEL_PATH
 from conversions.ingest.signing import GOAL_PATH
-from conversions.monitoring import health
+from conversions.monitoring import coverage, health
 from conversions.operations import security_status
 from conversions.rollups import attribution, figures
 from conversions.settings_page import chart
-from conversions.settings_page.forms import SCOPES, setting_name
-from conversions.store.models import SECRET_KINDS, SOURCE_TYPES, Tenant
+from conversions.settings_page.forms import setting_name
+from conversions.store.models import Tenant
 from conversions.tenants import accounts, postback_tokens, settings
 
 
@@ -25,7 +26,7 @@ def defaults(tenant_id: str) -> dict[str, Any]:
     the tenant-wide value for a source."""
     shown = {}
     for base, (_, config_key) in settings.SETTINGS.items():
-        for scope in SCOPES:
+        for scope in settings.scopes(base):
             shown[setting_name(base, scope)] = (settings.get(tenant_id, base) if scope
                                                 else current_app.config[config_key])
     return shown
@@ -69,12 +70,16 @@ def for_tenant(tenant: Tenant, base_url: str) -> dict[str, Any]:
         "secrets": {kind: security_status.secret_status(tenant.id, kind, now_ms)
                     for kind in SECRET_KINDS},
         "windows": {source: settings.get(tenant.id, "freshness_window_seconds", source)
-                    for source in SOURCE_TYPES},
+                    for source in WATCHED},
         "defaults": defaults(tenant.id),
         "readiness": readiness,
         "health": health.health(tenant.id, int(config["HEALTH_WINDOW_SECONDS"])),
-        "has_events": any(source["connected"] for source in readiness["sources"].values()),
+        # A watched source connected, or events of any source (an import) in the chart.
+        "has_events": any(source["connected"] for source in readiness["sources"].values())
+        or any(any(values) for values in counts.values()),
         "chart": chart.hourly_chart(counts, start_ms),
+        "coverage": coverage.coverage(tenant.id, start_ms, end_ms)["event_names"],
+        "page_days": hours // 24,
         "days": chart.daily_table(counts, start_ms),
         "attribution": attribution.report(tenant.id,
                                           ceil(now_ms, "day") - attribution_days * DAY_MS,

@@ -20,6 +20,7 @@ from conversions.ingest import csv_import
 from conversions.operations import imports
 from conversions.settings_page import access, filters, system_status
 from conversions.settings_page.forms import (
+    BY_SOURCE,
     SCOPES,
     ImportForm,
     LimitsForm,
@@ -122,7 +123,7 @@ def render_system(tenant_id: str | None, status: int = 200, **forms: Any) -> Res
         current = settings.overrides(chosen.id)
         forms["limits"] = LimitsForm(formdata=None, tenant_id=chosen.id, **{
             field_name(base, scope): current.get(setting_name(base, scope), "")
-            for base in settings.SETTINGS for scope in SCOPES})
+            for base in settings.SETTINGS for scope in settings.scopes(base)})
     chosen_id = chosen.id if chosen else ""
     forms.setdefault("rotate", RotateForm(formdata=None, tenant_id=chosen_id))
     forms.setdefault("issue", TenantForm(formdata=None, tenant_id=chosen_id))
@@ -134,7 +135,7 @@ def render_system(tenant_id: str | None, status: int = 200, **forms: Any) -> Res
     return render_template("settings/system.html", tenants=every, tenant=chosen, view=view,
                            logout=LogoutForm() if access.token_required() else None,
                            scopes=SCOPES, field_name=field_name,
-                           setting_names=list(settings.SETTINGS), missing=tenant_id
+                           setting_names=BY_SOURCE, missing=tenant_id
                            if status == 404 else None, **forms), status
 
 

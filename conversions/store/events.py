@@ -4,7 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conversions.store import prepared, writer_link
+from flask import current_app, has_app_context
+
+from config import defaults
+from conversions.store import cross_channel, prepared, writer_link
 from conversions.store.database import database, is_postgres
 from conversions.store.event_keys import EventKey
 from conversions.store.models import Event
@@ -18,7 +21,7 @@ def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
     share one commit (``conversions/store/writer.py``, or the writer process); this returns
     once its own is committed.
     """
-    return _write("event", row)
+    return _write("event", row, default_window_ms())
 
 
 def insert_batch(rows: list[dict[str, Any]],
@@ -33,26 +36,69 @@ def insert_batch(rows: list[dict[str, Any]],
     share one commit (``conversions/store/writer.py``, or the writer process); this returns
     once its own is committed.
     """
-    return _write("batch", rows, delivery)
+    return _write("batch", rows, delivery, default_window_ms())
 
 
-def _insert_batch(rows: list[dict[str, Any]],
-                  delivery: dict[str, Any] | None) -> list[tuple[int, bool]] | None:
+def default_window_ms() -> int:
+    """The default window of cross-channel deduplication (``DEDUP_WINDOW_SECONDS``) as the
+    app has it (off an app, the configuration's default), for the writer."""
+    seconds = (current_app.config["DEDUP_WINDOW_SECONDS"] if has_app_context()
+               else defaults.DEDUP_WINDOW_SECONDS)
+    return int(seconds) * 1000
+
+
+def _insert_event(row: dict[str, Any], window_ms: int) -> tuple[int, bool]:
+    with database.atomic():  # a savepoint of the group's transaction: all or nothing
+        result = prepared.insert_event(row)
+        cross_channel.settle([row], [result], window_ms)
+        return result
+
+
+def _insert_batch(rows: list[dict[str, Any]], delivery: dict[str, Any] | None,
+                  window_ms: int) -> list[tuple[int, bool]] | None:
     with database.atomic():  # a savepoint of the group's transaction: all or nothing
         if delivery is not None and not prepared.record_delivery(delivery):
             return None
-        return prepared.insert_events(rows)
+        results = prepared.insert_events(rows)
+        cross_channel.settle(rows, results, window_ms)
+        return results
 
 
 def insert_new(rows: list[dict[str, Any]]) -> int:
     """Store in one transaction the rows whose dedup key their tenant and source lack (every
     row with the same fields); returns how many were new. Committed when this returns."""
-    return _write("new", rows)
+    return _write("new", rows, default_window_ms())
+
+
+def _insert_new(rows: list[dict[str, Any]], window_ms: int) -> int:
+    taking = [row for row in rows if cross_channel.takes_part(row)]
+    before: set[tuple[str, str, str]] = set()
+    for (tenant_id, source), keys in _keys_by_source(taking).items():
+        before.update((tenant_id, source, key) for key in stored_keys(tenant_id, source, keys))
+    count = prepared.insert_new_events(rows)
+    new: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in taking:
+        key = (row["tenant"], row["source_type"], row["dedup_key"])
+        if key not in before:
+            new.setdefault(key, row)
+    ids: dict[tuple[str, str, str], int] = {}
+    for (tenant_id, source), keys in _keys_by_source(list(new.values())).items():
+        ids.update(((tenant_id, source, key), event_id)
+                   for key, event_id in stored_ids(tenant_id, source, keys))
+    cross_channel.settle(list(new.values()), [(ids[key], False) for key in new], window_ms)
+    return count
+
+
+def _keys_by_source(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+    found: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        found.setdefault((row["tenant"], row["source_type"]), []).append(row["dedup_key"])
+    return found
 
 
 # The writes, by the names the writer process knows them by (``store.writer_process``).
 WRITES: dict[str, Callable[..., Any]] = {
-    "event": prepared.insert_event, "batch": _insert_batch, "new": prepared.insert_new_events}
+    "event": _insert_event, "batch": _insert_batch, "new": _insert_new}
 
 
 def _write(name: str, *args: Any) -> Any:
@@ -61,8 +107,15 @@ def _write(name: str, *args: Any) -> Any:
 
 def stored_keys(tenant_id: str, source_type: str, keys: list[str]) -> set[str]:
     """Which of ``keys`` the tenant has already for ``source_type``."""
-    table = EventKey if is_postgres() else Event
-    query = table.select(table.dedup_key).where(table.tenant == tenant_id,
-                                               table.source_type == source_type,
-                                               table.dedup_key.in_(keys))
-    return {key for (key,) in query.tuples()}
+    return {key for key, _ in stored_ids(tenant_id, source_type, keys)}
+
+
+def stored_ids(tenant_id: str, source_type: str, keys: list[str]) -> list[tuple[str, int]]:
+    """``(key, event id)`` of each of ``keys`` the tenant has already for ``source_type``."""
+    table, ident = (EventKey, EventKey.event_id) if is_postgres() else (Event, Event.id)
+    found: list[tuple[str, int]] = []
+    for start in range(0, len(keys), prepared.CHUNK * 10):
+        found.extend(table.select(table.dedup_key, ident).where(
+            table.tenant == tenant_id, table.source_type == source_type,
+            table.dedup_key.in_(keys[start:start + prepared.CHUNK * 10])).tuples())
+    return found

@@ -88,6 +88,13 @@ def _move_rollup_changes(database: Database) -> None:
             old.delete_instance()
 
 
+def _lacks(migrator: SchemaMigrator, table: str) -> bool:
+    """Whether ``table`` is there without a ``superseded`` column (a table an old layout
+    lacks is made later, whole, as every new table is)."""
+    return (table in migrator.database.get_tables()
+            and "superseded" not in {c.name for c in migrator.database.get_columns(table)})
+
+
 # The name of the JobCursor that counted rollup changes before version 5.
 _OLD_ROLLUP_CHANGES = "rollup_changes"
 
@@ -107,6 +114,9 @@ MIGRATIONS: list[Migration] = [
               lambda migrator: [], data=partition_conversion.convert),
     Migration(5, "the rollup change counter a generation, not a job cursor",
               lambda migrator: [], data=_move_rollup_changes),
+    Migration(6, "superseded reports counted apart in the count rollups", lambda migrator: [
+        migrator.add_column(rollup, "superseded", BigIntegerField(default=0))
+        for rollup in ("hourly_aggregate", "daily_aggregate") if _lacks(migrator, rollup)]),
 ]
 
 

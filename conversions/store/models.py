@@ -15,12 +15,9 @@ from peewee import (
     TextField,
 )
 
+from conversions.core.sources import NAME_LENGTH
 from conversions.store.database import database
 
-# Sources that deliver continuously, each watched for freshness; offline imports are not.
-SOURCE_TYPES = ("pixel", "webhook", "goal", "postback")
-EVENT_SOURCES = (*SOURCE_TYPES, "import")
-SECRET_KINDS = ("pixel", "webhook")
 # A postback's conversion status (RedTrack's four); None: the provider sends none.
 STATUSES = ("approved", "pending", "declined", "other")
 
@@ -59,7 +56,7 @@ class Event(BaseModel):
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, backref="events", on_delete="CASCADE")
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     signed = BooleanField()
     event_name = CharField(max_length=64)
     value_hundredths = BigIntegerField(null=True)
@@ -124,17 +121,20 @@ class HourlyAggregate(BaseModel):
     """Events of one tenant, source, event name and currency in one hour of event time.
 
     Holds exactly the events received before the aggregation cursor; ``currency`` is ""
-    for events without a value or currency.
+    for events without a value or currency. ``events`` and ``value_hundredths`` are the
+    reports that count; ``superseded`` the reports another channel's report of the same
+    conversion took over (``store.cross_channel``), which count nowhere.
     """
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     event_name = CharField(max_length=64)
     hour_start_ms = BigIntegerField()
     currency = CharField(max_length=3, default="")
     events = BigIntegerField()
     value_hundredths = BigIntegerField()
+    superseded = BigIntegerField(default=0)
 
     class Meta:
         indexes = (
@@ -149,12 +149,13 @@ class DailyAggregate(BaseModel):
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     event_name = CharField(max_length=64)
     day_start_ms = BigIntegerField()
     currency = CharField(max_length=3, default="")
     events = BigIntegerField()
     value_hundredths = BigIntegerField()
+    superseded = BigIntegerField(default=0)
 
     class Meta:
         indexes = (
@@ -255,7 +256,7 @@ class OutcomeCount(BaseModel):
 
     id = AutoField()
     tenant_id = CharField(max_length=36, null=True)
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     outcome = CharField(max_length=64)
     hour_start_ms = BigIntegerField()
     count = BigIntegerField()
@@ -272,7 +273,7 @@ class SourceState(BaseModel):
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     last_event_at_ms = BigIntegerField(null=True)
     stale_since_ms = BigIntegerField(null=True)
     checked_at_ms = BigIntegerField()
@@ -290,7 +291,7 @@ class IngestionFailure(BaseModel):
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     reason = CharField(max_length=64)
     status = IntegerField()
     received_at_ms = BigIntegerField()
@@ -315,7 +316,7 @@ class IngestionTestEvent(BaseModel):
 
     id = AutoField()
     tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
-    source_type = CharField(max_length=8)
+    source_type = CharField(max_length=NAME_LENGTH)
     test_code = CharField(max_length=64)
     received_at_ms = BigIntegerField()
     verdict = CharField(max_length=8)  # accepted | rejected
@@ -361,7 +362,61 @@ class PostbackNetwork(BaseModel):
 
 
 # In dependency order: a table comes after those it refers to.
+class ConversionClaim(BaseModel):
+    """One conversion as its channels reported it: the identity ``(tenant, event_name,
+    event_key)`` (``event_key`` an ``id:`` dedup key) within a window of receipt, and the
+    report that counts (``winner``). Its row is the lock two reports of one conversion take
+    in turn, on every instance (``store.cross_channel``)."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    event_name = CharField(max_length=64)
+    event_key = CharField(max_length=200)
+    winner = BigIntegerField()  # the counting report's event id
+    received_at_ms = BigIntegerField()  # the first report's receipt: the window starts there
+    occurred_at_ms = BigIntegerField()  # the counting report's event time
+    server = BooleanField()  # an authenticated report came (webhook, postback, import)
+    browser = BooleanField()  # a pixel came
+    server_value = BigIntegerField(null=True)
+    server_currency = CharField(max_length=3, null=True)
+    browser_value = BigIntegerField(null=True)
+    browser_currency = CharField(max_length=3, null=True)
+
+    class Meta:
+        indexes = ((("tenant", "event_name", "event_key"), True),)
+
+
+class SupersededEvent(BaseModel):
+    """A stored report that no longer counts: another channel's report of the same
+    conversion won (``by``). The report itself stays as it was received."""
+
+    event = BigIntegerField(primary_key=True)
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    occurred_at_ms = BigIntegerField(index=True)  # the report's, for the retention prune
+    by = BigIntegerField()
+    at_ms = BigIntegerField()
+
+
+class HourlyCoverage(BaseModel):
+    """Conversions with an ``event_id`` of one tenant and event name in one hour of the
+    counting report's event time: how many the server reported, the browser, both, and of
+    those both with different values or currencies. Kept exact by every write."""
+
+    id = AutoField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    event_name = CharField(max_length=64)
+    hour_start_ms = BigIntegerField()
+    server = BigIntegerField(default=0)
+    browser = BigIntegerField(default=0)
+    both = BigIntegerField(default=0)
+    value_mismatches = BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("tenant", "hour_start_ms", "event_name"), True),)
+
+
 MODELS = [Tenant, SigningKey, Event, WebhookDelivery, TenantSetting, HourlyAggregate,
           DailyAggregate, HourlyAttribution, DailyAttribution, RollupRefresh, JobCursor,
           JobRun, JobLease, OutcomeCount, SourceState, IngestionFailure, IngestionTestEvent,
-          Generation, PostbackKey, PostbackNetwork]
+          Generation, PostbackKey, PostbackNetwork, ConversionClaim, SupersededEvent,
+          HourlyCoverage]

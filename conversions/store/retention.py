@@ -9,7 +9,14 @@ from peewee import Model
 
 from conversions.store import event_keys, partition_retention, partitions
 from conversions.store.database import database
-from conversions.store.models import PRUNED_BEFORE, Event, JobCursor, Tenant
+from conversions.store.models import (
+    PRUNED_BEFORE,
+    ConversionClaim,
+    Event,
+    JobCursor,
+    SupersededEvent,
+    Tenant,
+)
 
 # Events a prune deletes per transaction: short enough never to hold up ingestion.
 PRUNE_BATCH = 5000
@@ -72,4 +79,17 @@ def prune_events(before_ms: int, received_before_ms: int, batch: int = PRUNE_BAT
             deleted += count
             if count < batch:
                 break
+    _forget_settled(before_ms)
     return deleted
+
+
+def _forget_settled(before_ms: int) -> None:
+    """Drop what cross-channel settlement kept of the events gone: the claims of conversions
+    before the horizon (no report that old is accepted any more) and the marks of superseded
+    reports whose rows were pruned (an older one not pruned yet keeps its mark)."""
+    with database.atomic():
+        ConversionClaim.delete().where(ConversionClaim.occurred_at_ms < before_ms).execute()
+        left = Event.select(Event.id).where(Event.occurred_at_ms < before_ms)
+        (SupersededEvent.delete()
+         .where(SupersededEvent.occurred_at_ms < before_ms, SupersededEvent.event.not_in(left))
+         .execute())

@@ -9,7 +9,13 @@ from typing import Any
 
 from conversions.core.periods import DAY_MS, HOUR_MS
 from conversions.store.database import is_postgres
-from conversions.store.models import DailyAggregate, Event, HourlyAggregate, HourlyAttribution
+from conversions.store.models import (
+    DailyAggregate,
+    Event,
+    HourlyAggregate,
+    HourlyAttribution,
+    HourlyCoverage,
+)
 from conversions.store.statements import Statement
 from conversions.store.statements import rollups as sql
 
@@ -20,15 +26,16 @@ COUNTED = (Event.source_type == "goal") & (Event.signed == True)  # noqa: E712  
 GOAL_FIELDS = (Event.occurred_at_ms, Event.first_touch_bucket, Event.currency,
                Event.value_hundredths, Event.first_touch_at_ms)
 
-HourGroup = tuple[str, int, str, str, str | None, int, int]
+HourGroup = tuple[str, int, str, str, str | None, int, int, int]
 Goal = tuple[int, str | None, str | None, int | None, int | None]
 AttributionRow = tuple[int, str, str, int, int | None, str, bytes | None]
 
 
 def hour_groups(tenant_id: str, first_hour: int, last_hour: int, received_before: int
                 ) -> list[HourGroup]:
-    """(tenant, hour index, source, name, currency, events, value) of the tenant's events in
-    hours ``first_hour..last_hour`` of event time, received before ``received_before``."""
+    """(tenant, hour index, source, name, currency, events, value, superseded) of the
+    tenant's events in hours ``first_hour..last_hour`` of event time, received before
+    ``received_before`` (events and value of the reports that count)."""
     return sql.HOUR_GROUPS.run({
         "tenant": tenant_id, "start_ms": first_hour * HOUR_MS,
         "end_ms": (last_hour + 1) * HOUR_MS, "received_before": received_before}).fetchall()
@@ -109,6 +116,12 @@ def add_counts(model: Any, rows: Sequence[dict]) -> None:
     """Add the events and value of ``rows`` to the aggregate rows (``HourlyAggregate`` or
     ``DailyAggregate``) of the same key, or insert them, in the caller's transaction."""
     _write(sql.ADD_COUNTS[model], model, rows)
+
+
+def add_coverage(rows: Sequence[dict]) -> None:
+    """Add the counts of ``rows`` to the ``HourlyCoverage`` rows of the same key, or insert
+    them, in the caller's transaction."""
+    _write(sql.ADD_COVERAGE, HourlyCoverage, rows)
 
 
 def put_attribution(model: Any, rows: Sequence[dict]) -> None:

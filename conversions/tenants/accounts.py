@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from conversions.core import clock
+from conversions.core.sources import SECRET_KINDS
 from conversions.store import generations
 from conversions.store.database import connection, database
-from conversions.store.models import SECRET_KINDS, SigningKey, Tenant
+from conversions.store.models import SigningKey, Tenant
 from wsgi_hmac import Key, Keyring
 
 

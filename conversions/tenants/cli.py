@@ -7,8 +7,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from conversions.core.sources import SECRET_KINDS
 from conversions.store.database import connection
-from conversions.store.models import SECRET_KINDS, Tenant
+from conversions.store.models import Tenant
 from conversions.tenants import accounts, postback_tokens
 
 tenant_cli = AppGroup("tenant", help="Create, rotate and list tenants.")

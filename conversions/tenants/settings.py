@@ -15,8 +15,9 @@ from flask import current_app
 from limits import parse_many
 
 from conversions.core import clock
+from conversions.core.sources import WATCHED
 from conversions.store.database import connection
-from conversions.store.models import SOURCE_TYPES, TenantSetting
+from conversions.store.models import TenantSetting
 
 
 def _seconds(low: int, high: int) -> Callable[[str], int]:
@@ -44,13 +45,25 @@ def _rate_limit(text: str) -> str:
 # name -> (parser, configuration key holding the default)
 SETTINGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "freshness_window_seconds": (_seconds(60, 30 * 86400), "FRESHNESS_WINDOW_SECONDS"),
+    # Read by the writer too (``store.cross_channel.WINDOW_SETTING``), as whole seconds.
+    "dedup_window_seconds": (_seconds(60, 30 * 86400), "DEDUP_WINDOW_SECONDS"),
     "rate_limit": (_rate_limit, "RATELIMIT_INGEST"),
 }
 
 
+# Settings without a per-source value.
+TENANT_WIDE = ("dedup_window_seconds",)
+
+
+def scopes(base: str) -> tuple[str, ...]:
+    """Where ``base`` may be set: tenant-wide (""), and for each watched source unless it is
+    ``TENANT_WIDE``."""
+    return ("",) if base in TENANT_WIDE else ("", *WATCHED)
+
+
 def _split(name: str) -> tuple[str, str | None]:
     base, _, source = name.partition(".")
-    if base not in SETTINGS or (source and source not in SOURCE_TYPES):
+    if base not in SETTINGS or (source and source not in scopes(base)):
         raise ValueError(f"unknown setting {name}")
     return base, source or None
 

@@ -7,7 +7,8 @@ from flask import request
 
 from conversions.core import clock, rules
 from conversions.core.periods import DAY_MS, GRANULARITIES, ceil, floor
-from conversions.store.models import EVENT_SOURCES, Tenant
+from conversions.core.sources import NAMES
+from conversions.store.models import Tenant
 from conversions.web.errors import ApiError
 
 # The longest range a read may cover, per granularity, so one request stays cheap.
@@ -48,7 +49,7 @@ def choice(name: str, options: tuple[str, ...], default: str | None) -> str | No
 
 
 def source_type() -> str | None:
-    return choice("source_type", EVENT_SOURCES, None)
+    return choice("source_type", NAMES, None)
 
 
 def granularity() -> str:

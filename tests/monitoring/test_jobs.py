@@ -111,7 +111,7 @@ def test_an_approval_between_a_batch_read_and_its_write_has_the_batch_read_again
         hour = figures.by_period(tenant["tenant_id"], int(T0 * 1000), int(T0 * 1000) + 1)
     assert len(reads) == 2  # read again, without the approved event (now in the tail)
     assert aggregate_rows() == []
-    assert hour == {(int(T0 * 1000), "postback", "purchase", "USD"): [1, 900]}
+    assert hour == {(int(T0 * 1000), "postback", "purchase", "USD"): [1, 900, 0]}
 
 
 def test_a_job_runs_once_per_interval_and_each_run_is_recorded(moved, app):

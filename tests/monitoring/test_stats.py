@@ -27,12 +27,13 @@ def seeded(moved, send_goal, add_event, run_job):
 
 HOURLY = [
     {"period_start": "2026-11-23T12:00:00Z", "source_type": "webhook", "events": 1,
-     "value": {"USD": "10.00"}},
+     "value": {"USD": "10.00"}, "superseded": 0},
     {"period_start": "2026-11-24T10:00:00Z", "source_type": "goal", "events": 3,
-     "value": {"EUR": "5.00", "USD": "19.75"}},
-    {"period_start": "2026-11-24T10:00:00Z", "source_type": "pixel", "events": 1, "value": {}},
+     "value": {"EUR": "5.00", "USD": "19.75"}, "superseded": 0},
+    {"period_start": "2026-11-24T10:00:00Z", "source_type": "pixel", "events": 1, "value": {},
+     "superseded": 0},
     {"period_start": "2026-11-24T11:00:00Z", "source_type": "goal", "events": 1,
-     "value": {"USD": "1.00"}},
+     "value": {"USD": "1.00"}, "superseded": 0},
 ]
 
 
@@ -57,11 +58,11 @@ def test_stats_by_day_and_for_one_source(client, tenant, seeded):
     assert (body["from"], body["to"]) == ("2026-10-26T00:00:00Z", "2026-11-25T00:00:00Z")
     assert body["series"] == [
         {"period_start": "2026-11-23T00:00:00Z", "source_type": "webhook", "events": 1,
-         "value": {"USD": "10.00"}},
+         "value": {"USD": "10.00"}, "superseded": 0},
         {"period_start": "2026-11-24T00:00:00Z", "source_type": "goal", "events": 4,
-         "value": {"EUR": "5.00", "USD": "20.75"}},
+         "value": {"EUR": "5.00", "USD": "20.75"}, "superseded": 0},
         {"period_start": "2026-11-24T00:00:00Z", "source_type": "pixel", "events": 1,
-         "value": {}},
+         "value": {}, "superseded": 0},
     ]
     goal = get(client, "stats", tenant_id=tenant["tenant_id"], source_type="goal",
                to="2026-11-24T11:00:00Z").json

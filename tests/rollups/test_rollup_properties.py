@@ -77,7 +77,7 @@ def histories(draw):
 
 
 def brute_periods(rows: list[dict], size_ms: int) -> dict:
-    buckets: dict = defaultdict(lambda: [0, 0])
+    buckets: dict = defaultdict(lambda: [0, 0, 0])
     for row in rows:
         key = (row["occurred_at_ms"] - row["occurred_at_ms"] % size_ms, row["source_type"],
                row["event_name"], row["currency"] or "")

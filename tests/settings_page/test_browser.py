@@ -96,7 +96,8 @@ def test_each_panel_shows_the_seeded_figures(server, page):
     assert page.locator("svg.chart title").first.text_content() == (
         "Events per hour, last 7 days, by source type")
     assert text(page, "#total-postback") == "postback 0"
-    assert page.locator("svg.chart polyline").count() == 4
+    assert text(page, "#total-import") == "import 0"
+    assert page.locator("svg.chart polyline").count() == 5
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "settings-system.png", full_page=True)
     if os.environ.get("CONVERSIONS_DOCS_SCREENSHOT"):

@@ -10,10 +10,10 @@ H = HOUR_MS
 
 def test_events_land_in_their_hour_and_outside_hours_are_dropped():
     buckets = {
-        (START, "pixel", "purchase", ""): [2, 0],
-        (START + 5 * H, "goal", "purchase", "USD"): [3, 1250],
-        (START - H, "goal", "signup", ""): [9, 0],
-        (START + 24 * H, "webhook", "purchase", ""): [9, 0],
+        (START, "pixel", "purchase", ""): [2, 0, 0],
+        (START + 5 * H, "goal", "purchase", "USD"): [3, 1250, 1],
+        (START - H, "goal", "signup", ""): [9, 0, 0],
+        (START + 24 * H, "webhook", "purchase", ""): [9, 0, 0],
     }
     counts = chart.hourly_counts(buckets, START, 24)
     assert counts["pixel"][0] == 2

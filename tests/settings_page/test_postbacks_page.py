@@ -102,3 +102,11 @@ def test_an_upload_without_a_file_says_so(signed_in, tenant):
         "tenant_id": tenant["tenant_id"], "format": "generic"})
     assert answer.status_code == 400
     assert "Choose a CSV file." in answer.text
+
+
+def test_the_chart_and_table_show_imported_events_right_after_an_upload(signed_in, tenant):
+    body = CSV.format(now=iso(clock.now_ms() - 60_000))
+    assert upload(signed_in, tenant["tenant_id"], body, partial="y").status_code == 200
+    html = system_page(signed_in, tenant["tenant_id"])
+    assert "<title>import: 1 events in 7 days</title>" in html
+    assert '<th scope="col" class="num">import</th>' in html

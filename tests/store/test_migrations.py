@@ -188,7 +188,7 @@ def test_a_database_of_version_2_gets_its_attribution_rollup_built_from_its_even
         assert report["buckets"]["unattributed"]["revenue"] == {"USD": "12.50"}  # the tail
         by_day = figures.by_period(created["tenant_id"], 1_699_920_000_000, 1_700_006_400_000,
                                    "day")
-        assert sum(events for events, _ in by_day.values()) == 1
+        assert sum(events for events, _, _ in by_day.values()) == 1
         aggregation.aggregate(1_700_000_100_000)
         assert DailyAttribution.select().count() == 1
         assert attribution.report(created["tenant_id"], 1_699_900_000_000,

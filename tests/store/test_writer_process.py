@@ -30,6 +30,7 @@ from tests import support
 from tests.support import until
 
 pytestmark = pytest.mark.skipif(support.postgres_pass(), reason="a SQLite file's writer")
+WINDOW_MS = 48 * 3_600_000  # a write's window of cross-channel deduplication
 
 
 def row(tenant_id: str, key: str | None, name: str = "purchase") -> dict:
@@ -172,11 +173,11 @@ def test_one_bad_write_of_a_group_fails_alone(served, shop):
     for sender in senders:
         sender.connect(writer.socket)
     with lock_held(db_path):
-        senders[0].sendall(wire.frame(("event", (row(tenant_id, "id:before"),))))
+        senders[0].sendall(wire.frame(("event", (row(tenant_id, "id:before"), WINDOW_MS))))
         until(lambda: waiting_for_lock(writer.process.pid), timeout=15)
         # Both arrive while that commit waits: the next transaction takes them together.
-        senders[1].sendall(wire.frame(("event", (row(tenant_id, "id:good"),))))
-        senders[2].sendall(wire.frame(("event", (row("no-such-tenant", "id:bad"),))))
+        senders[1].sendall(wire.frame(("event", (row(tenant_id, "id:good"), WINDOW_MS))))
+        senders[2].sendall(wire.frame(("event", (row("no-such-tenant", "id:bad"), WINDOW_MS))))
     answers = [wire.receive(sender) for sender in senders]
     for sender in senders:
         sender.close()

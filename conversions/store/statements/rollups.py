@@ -20,27 +20,37 @@ from conversions.store.models import (
     DailyAttribution,
     HourlyAggregate,
     HourlyAttribution,
+    HourlyCoverage,
+    SupersededEvent,
 )
 from conversions.store.statements import Dialect, Statement, columns, quoted, table
+
+# A report another channel's report took over (``SupersededEvent``): it counts nowhere.
+SUPERSEDED = '"s"."event" IS NOT NULL'
 
 
 def _hour_groups(where: Callable[[Dialect], str]) -> Statement:
     return Statement.of(lambda d: (
-        f'SELECT "tenant_id", "occurred_at_ms" / {HOUR_MS} AS "hour", "source_type", '
-        '"event_name", "currency", COUNT("id"), COALESCE(SUM("value_hundredths"), 0) '
-        f'FROM "event" WHERE {where(d)} '
-        'GROUP BY "tenant_id", "hour", "source_type", "event_name", "currency"'))
+        f'SELECT "e"."tenant_id", "e"."occurred_at_ms" / {HOUR_MS} AS "hour", '
+        '"e"."source_type", "e"."event_name", "e"."currency", '
+        f'SUM(CASE WHEN {SUPERSEDED} THEN 0 ELSE 1 END), '
+        f'COALESCE(SUM(CASE WHEN {SUPERSEDED} THEN 0 ELSE "e"."value_hundredths" END), 0), '
+        f'COUNT("s"."event") FROM "event" AS "e" LEFT JOIN {table(SupersededEvent)} AS "s" '
+        f'ON "s"."event" = "e"."id" WHERE {where(d)} '
+        'GROUP BY "e"."tenant_id", "hour", "e"."source_type", "e"."event_name", "e"."currency"'))
 
 
-# (tenant, hour index, source, name, currency, events, value) of a tenant's events in
-# ``[start_ms, end_ms)`` of event time, received before ``received_before``.
+# (tenant, hour index, source, name, currency, events, value, superseded) of a tenant's
+# events in ``[start_ms, end_ms)`` of event time, received before ``received_before``;
+# events and value are of the reports that count.
 HOUR_GROUPS = _hour_groups(lambda d: (
-    f'"tenant_id" = {d.param("tenant")} AND "occurred_at_ms" >= {d.param("start_ms")} '
-    f'AND "occurred_at_ms" < {d.param("end_ms")} '
-    f'AND "received_at_ms" < {d.param("received_before")}'))
+    f'"e"."tenant_id" = {d.param("tenant")} AND "e"."occurred_at_ms" >= {d.param("start_ms")} '
+    f'AND "e"."occurred_at_ms" < {d.param("end_ms")} '
+    f'AND "e"."received_at_ms" < {d.param("received_before")}'))
 # The same of every event received in ``[start_ms, end_ms)``.
 RECEIVED_HOUR_GROUPS = _hour_groups(lambda d: (
-    f'"received_at_ms" >= {d.param("start_ms")} AND "received_at_ms" < {d.param("end_ms")}'))
+    f'"e"."received_at_ms" >= {d.param("start_ms")} '
+    f'AND "e"."received_at_ms" < {d.param("end_ms")}'))
 
 # The events attribution counts (``store.rollups.COUNTED``): signed goals.
 _COUNTED = '"source_type" = \'goal\' AND "signed"'
@@ -62,9 +72,9 @@ RECEIVED_GOALS = Statement.of(lambda d: (
 # A tenant's daily aggregates of ``[start_ms, end_ms)`` summed from its hourly ones.
 DAYS_FROM_HOURS = Statement.of(lambda d: (
     'INSERT INTO "daily_aggregate" ("tenant_id", "day_start_ms", "source_type", "event_name", '
-    '"currency", "events", "value_hundredths") '
+    '"currency", "events", "value_hundredths", "superseded") '
     f'SELECT "tenant_id", "hour_start_ms" / {DAY_MS} * {DAY_MS} AS "day", "source_type", '
-    '"event_name", "currency", SUM("events"), SUM("value_hundredths") '
+    '"event_name", "currency", SUM("events"), SUM("value_hundredths"), SUM("superseded") '
     f'FROM "hourly_aggregate" WHERE "tenant_id" = {d.param("tenant")} '
     f'AND "hour_start_ms" >= {d.param("start_ms")} AND "hour_start_ms" < {d.param("end_ms")} '
     'GROUP BY "tenant_id", "day", "source_type", "event_name", "currency"'))
@@ -117,7 +127,10 @@ _ARRAY_TYPES = {"VARCHAR": "text[]", "TEXT": "text[]", "BIGINT": "bigint[]", "BL
 # What a write does to a stored row of the same key: aggregates add, attribution replaces.
 _ON_CONFLICT = {
     "add": lambda t: f'"events" = {t}."events" + EXCLUDED."events", '
-                     f'"value_hundredths" = {t}."value_hundredths" + EXCLUDED."value_hundredths"',
+                     f'"value_hundredths" = {t}."value_hundredths" + EXCLUDED."value_hundredths", '
+                     f'"superseded" = {t}."superseded" + EXCLUDED."superseded"',
+    "coverage": lambda t: ", ".join(f'"{c}" = {t}."{c}" + EXCLUDED."{c}"' for c in (
+        "server", "browser", "both", "value_mismatches")),
     "replace": lambda t: '"goals" = EXCLUDED."goals", '
                          '"revenue_hundredths" = EXCLUDED."revenue_hundredths", '
                          '"lag_histogram" = EXCLUDED."lag_histogram", '
@@ -146,6 +159,7 @@ DELETE = {m: Statement.of(lambda d, m=m: f"DELETE FROM {table(m)} WHERE {_in_per
           for m in ROLLUPS}
 INSERT = {m: Statement.of(lambda d, m=m: _write(m, None, d)) for m in ROLLUPS}
 ADD_COUNTS = {m: Statement.of(lambda d, m=m: _write(m, "add", d)) for m in AGGREGATES}
+ADD_COVERAGE = Statement.of(lambda d: _write(HourlyCoverage, "coverage", d))
 PUT_ATTRIBUTION = {m: Statement.of(lambda d, m=m: _write(m, "replace", d))
                    for m in ATTRIBUTIONS}
 ATTRIBUTION_ROWS = {m: Statement.of(lambda d, m=m: _attribution_rows(m, d))

@@ -1,0 +1,72 @@
+"""``GET /api/conversions/coverage``: of the conversions the server reported, the share the
+pixel saw too (the loss to ad blockers and closed tabs), by event name, from the coverage
+rollup every write keeps exact (``store.cross_channel``)."""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+from peewee import fn
+
+from conversions.core import rules
+from conversions.core.periods import iso
+from conversions.store.cross_channel import COVERAGE_FIELDS
+from conversions.store.models import HourlyCoverage
+from conversions.tenants import settings
+from conversions.web import params
+from conversions.web.auth import admin_required
+
+bp = Blueprint("coverage", __name__)
+
+
+def figures(server: int, browser: int, both: int, value_mismatches: int) -> dict[str, Any]:
+    """One event name's (or the total's) counts and ``coverage``: both / server as a decimal
+    string of 4 places, None when the server reported none."""
+    share = None if server == 0 else str(
+        (Decimal(both) / Decimal(server)).quantize(Decimal("0.0001"), ROUND_HALF_EVEN))
+    return {"server": server, "browser": browser, "both": both,
+            "server_only": server - both, "browser_only": browser - both,
+            "coverage": share, "value_mismatches": value_mismatches}
+
+
+def coverage(tenant_id: str, start_ms: int, end_ms: int,
+             event_name: str | None = None) -> dict[str, Any]:
+    """Conversions with an ``event_id`` by the counting report's event time in
+    ``[start_ms, end_ms)``, by event name and in total."""
+    sums = [fn.SUM(getattr(HourlyCoverage, field)) for field in COVERAGE_FIELDS]
+    query = (HourlyCoverage.select(HourlyCoverage.event_name, *sums)
+             .where(HourlyCoverage.tenant == tenant_id,
+                    HourlyCoverage.hour_start_ms >= start_ms,
+                    HourlyCoverage.hour_start_ms < end_ms)
+             .group_by(HourlyCoverage.event_name).order_by(HourlyCoverage.event_name))
+    if event_name is not None:
+        query = query.where(HourlyCoverage.event_name == event_name)
+    names: dict[str, dict[str, Any]] = {}
+    total = [0] * len(COVERAGE_FIELDS)
+    for name, *counts in query.tuples():
+        counts = [int(count or 0) for count in counts]
+        if not any(counts):
+            continue
+        names[name] = figures(*counts)
+        total = [a + b for a, b in zip(total, counts, strict=True)]
+    window = settings.get(tenant_id, "dedup_window_seconds")
+    return {"from": iso(start_ms), "to": iso(end_ms), "window_seconds": int(window),
+            "event_names": names, "total": figures(*total)}
+
+
+def event_name() -> str | None:
+    """The ``event_name`` parameter, as the ingestion rules accept one (absent: None)."""
+    name = params.text("event_name", 64)
+    if name is not None and not rules.EVENT_NAME.fullmatch(name):
+        raise params.invalid("event_name", "must be 1 to 64 letters, digits, _ . : or -")
+    return name
+
+
+@bp.get("/api/conversions/coverage")
+@admin_required
+def coverage_view() -> ResponseReturnValue:
+    tenant_id: str = params.tenant_id()  # type: ignore[assignment]
+    start, end = params.period_range("hour")
+    return jsonify(coverage(tenant_id, start, end, event_name()))
