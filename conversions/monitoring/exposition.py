@@ -21,11 +21,11 @@ from prometheus_client.metrics_core import GaugeMetricFamily, InfoMetricFamily, 
 from prometheus_client.registry import Collector
 
 import conversions
+from conversions.core.sources import WATCHED
 from conversions.store import runs
 from conversions.store.database import connection
 from conversions.store.models import (
     AGGREGATE_CURSOR,
-    SOURCE_TYPES,
     Event,
     IngestionFailure,
     JobCursor,
@@ -89,7 +89,7 @@ class StoreFigures(Collector):
         family = GaugeMetricFamily("conversions_sources_stale",
                                    "Tenants' sources stale at the last staleness check.",
                                    labels=["source"])
-        for source in SOURCE_TYPES:
+        for source in WATCHED:
             family.add_metric([source], stale.get(source, 0))
         yield family
 
