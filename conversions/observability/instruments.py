@@ -58,7 +58,7 @@ BODY_DEADLINE = Counter(
     "in time or no reader was free, by error code.", ["error"])
 
 STORE_CAUSES = ("OperationalError", "InterfaceError")
-# The body deadline's refusals (middleware/body_deadline.py); the HMAC middleware's are the rest.
+# The body deadline's refusals (`wsgi_hmac.BodyDeadline`); the HMAC middleware's are the rest.
 BODY_DEADLINE_ERRORS = frozenset({"server_busy", "request_timeout"})
 
 
