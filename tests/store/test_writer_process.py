@@ -90,7 +90,7 @@ class Writer:
     def start(self) -> Writer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", writer_supervisor.MODULE, self.socket], env=self.env)
-        until(lambda: os.path.exists(self.socket), timeout=15)
+        until(lambda: connectable(self.socket), timeout=15)  # the file exists before listen()
         return self
 
     def kill(self) -> None:
