@@ -170,7 +170,6 @@ def receive_postback(provider: str, token: str) -> ResponseReturnValue:
         raise ApiError(403, "address_not_allowed",
                        "This address is not on the tenant's postback allow-list.")
     g.token_verified = True  # from here a refused postback is kept as a dead letter
-    request.max_content_length = int(current_app.config["POSTBACK_MAX_BODY"])
     params = read_params()
     g.ingest_payload = {"provider": provider, "params": params}
     test_code = flagged_tests.valid_code(params)
