@@ -9,7 +9,6 @@ from flask import Flask
 from config import checks
 from config import load as load_config
 from conversions.core import clock
-from conversions.ingest import docs as ingest_docs
 from conversions.ingest import (
     goals,
     limits,
@@ -22,7 +21,6 @@ from conversions.ingest import (
 )
 from conversions.jobs import scheduler, tasks
 from conversions.monitoring import attribution, coverage, exposition, health, liveness, stats
-from conversions.monitoring import docs as monitoring_docs
 from conversions.operations import (
     dead_letters,
     import_cli,
@@ -33,8 +31,6 @@ from conversions.operations import (
     taxonomy,
     transfer_cli,
 )
-from conversions.operations import docs as operations_docs
-from conversions.settings_page import docs as settings_page_docs
 from conversions.settings_page import views as settings_page
 from conversions.store import schema
 from conversions.tenants import cli as tenant_cli
@@ -54,7 +50,6 @@ BLUEPRINTS = (liveness.bp, goals.bp, pixel.bp, webhooks.bp, postbacks.bp, health
               coverage.bp,
               dead_letters.bp, taxonomy.bp, latest_test_events.bp, security_status.bp, snippet.bp,
               attribution.bp, imports.bp, exposition.bp, settings_page.bp)
-DOCS = (monitoring_docs.OPERATIONS, operations_docs.OPERATIONS, settings_page_docs.OPERATIONS)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -62,7 +57,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     ``config`` beats the environment, which beats ``config/defaults.py``.
     """
-    app = Flask(__name__, instance_relative_config=True)
+    # No app-wide static files: the settings page serves its own.
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
     load_config(app, config)
     error = checks.retention_error(app.config)
     if error:
@@ -79,9 +75,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     rejections.init_app(app)
     openapi.init_app(app)
-    openapi.describe(app, ingest_docs.OPERATIONS, ingest_docs.FIELD_TYPES)
-    for operations in DOCS:
-        openapi.describe(app, operations)
     tenant_cli.init_app(app)
     transfer_cli.init_app(app)
     import_cli.init_app(app)

@@ -9,12 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from conversions.core import canonical, money, rules
 from conversions.ingest.flagged_tests import PARAM
 from conversions.ingest.schemas import flatten, goal_event, pixel_event, webhook_event
 from conversions.web.errors import ApiError, invalid_event, pii_rejected
+
+
+class EventAccepted(Schema):
+    """A stored event (the answer): its id, and whether it had been received before."""
+
+    event_id = fields.String(required=True)
+    duplicate = fields.Boolean(required=True)
 
 
 def check_pii(found: dict[str, str]) -> None:

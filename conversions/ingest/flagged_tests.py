@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
+from marshmallow import Schema, fields
 from peewee import PeeweeException
 
 from conversions.store import kept_test_events
@@ -27,6 +28,26 @@ HEADER = "X-Conversions-Test"
 HEADER_KEY = "HTTP_" + HEADER.upper().replace("-", "_")  # where the WSGI environ holds it
 _CODE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 MALFORMED = {PARAM: ["must be 1 to 64 letters, digits or _ . : -"]}
+# The flags in the OpenAPI description of every ingestion endpoint.
+PARAMETERS = [
+    {"in": "query", "name": PARAM, "schema": {"type": "string"},
+     "description": "Flags a test event: 1 to 64 letters, digits or _ . : -"},
+    {"in": "header", "name": HEADER, "schema": {"type": "string"},
+     "description": f"Flags a test event, as {PARAM} does."},
+]
+
+
+class TestAccepted(Schema):
+    """A valid request flagged as a test: kept apart, never counted."""
+
+    test_event_id = fields.String(required=True)
+    test_event_code = fields.String(required=True)
+    verdict = fields.String(required=True)
+
+
+def accepted_or_test(schema: Any) -> dict[str, Any]:
+    """An answer's schema: ``schema``'s, or a test event's."""
+    return {"oneOf": [schema, TestAccepted]}
 
 
 def code(body: Any = None) -> str | None:

@@ -5,11 +5,12 @@ from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
 from conversions.core import canonical, clock
-from conversions.ingest import flagged_tests, limits
-from conversions.ingest.events import goal_row
+from conversions.ingest import flagged_tests, limits, schemas
+from conversions.ingest.events import EventAccepted, goal_row
 from conversions.ingest.signing import GOAL_BODY, GOAL_PATH, GOAL_RENDERINGS, verified_tenant
 from conversions.rollups import tally
 from conversions.store.events import insert_event
+from conversions.web import openapi
 from conversions.web.errors import ApiError
 from conversions.web.responses import json_response
 
@@ -17,6 +18,20 @@ bp = Blueprint("goals", __name__)
 
 
 @bp.post(GOAL_PATH)
+@openapi.operation(
+    "post", tags=["ingestion"], security=[{"goalSignature": []}],
+    summary="A signed goal event (canonical JSON, hex HMAC-SHA256; docs/signing.md §1).",
+    parameters=[{"in": "query", "name": "domain", "required": True,
+                 "schema": {"type": "string"},
+                 "description": "The tenant's registered domain."},
+                *flagged_tests.PARAMETERS],
+    requestBody={"required": True,
+                 "content": {"application/json": {"schema": schemas.GoalEvent}}},
+    responses={
+        "202": openapi.json_answer("Stored (or kept apart as a test event).",
+                                   flagged_tests.accepted_or_test(EventAccepted)),
+        "200": openapi.json_answer("A duplicate (stored once already).", EventAccepted),
+        **openapi.errors(400, 401, 404, 411, 413, 429, 503)})
 @limits.ingest("goal")
 def track_goal() -> ResponseReturnValue:
     tenant_id = verified_tenant()

@@ -17,12 +17,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_accept_header
 
 from conversions.core import clock
-from conversions.ingest import flagged_tests, limits
-from conversions.ingest.events import load_pixel, pixel_row
+from conversions.ingest import flagged_tests, limits, schemas
+from conversions.ingest.events import EventAccepted, load_pixel, pixel_row
 from conversions.rollups import tally
 from conversions.store.events import insert_event
 from conversions.tenants.accounts import key_cache
-from conversions.web import errors, json_shape
+from conversions.web import errors, json_shape, openapi
+from conversions.web.openapi import json_answer
 
 bp = Blueprint("pixel", __name__)
 
@@ -150,7 +151,47 @@ def too_large(err: RequestEntityTooLarge) -> Response:
     return refuse(413, "payload_too_large", "The body is larger than the limit.")
 
 
+_GIF = {"image/gif": {"schema": {"type": "string", "format": "binary"}}}
+
+
+def _pixel_answer(description: str, status_json: Any) -> dict[str, Any]:
+    """A pixel answer: the GIF, or JSON when the client sends ``Accept: application/json``."""
+    return {"description": description,
+            "content": {**_GIF, "application/json": {"schema": status_json}},
+            "headers": {"Cache-Control": {"description": "Never cached.",
+                                          "schema": {"type": "string"}},
+                        "X-Conversions-Error": {
+                            "description": "On a refusal answered with the image: the error "
+                                           "code.",
+                            "schema": {"type": "string"}}}}
+
+
+def _pixel_responses() -> dict[str, Any]:
+    return {
+        "200": _pixel_answer("Stored or a duplicate (GIF), or a duplicate (JSON).",
+                             EventAccepted),
+        "202": json_answer("Stored, or kept as a test event (JSON answer).",
+                           flagged_tests.accepted_or_test(EventAccepted)),
+        "400": _pixel_answer("A parameter breaks a rule; X-Conversions-Error names it.",
+                             "Error"),
+        "429": {**_pixel_answer("Over the rate limit.", "Error"),
+                "headers": {"Retry-After": {"required": True, "schema": {"type": "string"}}}},
+        **openapi.errors(503)}
+
+
+_PIXEL_SUMMARY = "A browser pixel event (unsigned hint); answers a 43-byte transparent GIF."
+
+
 @bp.route(PIXEL_PATH, methods=["GET", "POST"])
+@openapi.operation("get", summary=_PIXEL_SUMMARY, tags=["ingestion"],
+                   query=schemas.PixelEvent, parameters=flagged_tests.PARAMETERS,
+                   responses=_pixel_responses())
+@openapi.operation("post", summary=_PIXEL_SUMMARY, tags=["ingestion"],
+                   parameters=flagged_tests.PARAMETERS, requestBody={"content": {
+                       "application/json": {"schema": schemas.PixelEvent},
+                       "application/x-www-form-urlencoded": {"schema": schemas.PixelEvent}}},
+                   responses={**_pixel_responses(),
+                              "413": _pixel_answer("The body is over the limit.", "Error")})
 @limits.ingest("pixel", tenant=buyer_tenant, on_breach=over_limit)
 def track_pixel() -> ResponseReturnValue:
     if request.method == "HEAD":  # link checkers and prefetchers must not store events

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
+from marshmallow import Schema, fields
 
 from conversions.core import canonical, clock, money
 from conversions.core.postback_providers import PATH, PROVIDERS
@@ -27,7 +28,7 @@ from conversions.store.database import database
 from conversions.store.models import Event, Tenant
 from conversions.store.writer import group_commit
 from conversions.tenants.postback_tokens import Found, address_allowed, token_cache
-from conversions.web import json_shape
+from conversions.web import json_shape, openapi
 from conversions.web.errors import ApiError
 
 bp = Blueprint("postbacks", __name__)
@@ -158,7 +159,57 @@ def _store(row: dict[str, Any]) -> tuple[int, str]:
     return event_id, outcome
 
 
+class PostbackAccepted(Schema):
+    """A postback's event: stored (202), a duplicate (200), or approved or reversed now (202,
+    updated)."""
+
+    event_id = fields.String(required=True)
+    duplicate = fields.Boolean(required=True)
+    updated = fields.Boolean(required=True, metadata={
+        "description": "A declined, pending or other conversion was approved by this one, "
+                       "or a counted one (any status but declined) declined: reversed, "
+                       "once."})
+    status = fields.String(allow_none=True, metadata={
+        "description": "approved, pending, declined or other (RedTrack), else null."})
+    time_estimated = fields.Boolean(required=True, metadata={
+        "description": "No event time was sent: the receipt time stands in for it."})
+
+
+def _described(**body: Any) -> dict[str, Any]:
+    """The postback's operation, for GET and (with its ``requestBody``) POST."""
+    return {
+        "summary": "A provider's postback; the token in the path names the tenant.",
+        "description": "Parameters are the provider's own (docs/postbacks.md). "
+                       "Providers: " + ", ".join(f"{name} ({p.methods})"
+                                                 for name, p in PROVIDERS.items()) + ". "
+                       "A sender off the tenant's allow-list (403) spends only its address's "
+                       "limit, never the tenant's; an address that sent too many unknown "
+                       "tokens (`POSTBACK_GUESS_LIMIT`) gets 429 before any token is "
+                       "looked up.",
+        "tags": ["ingestion"],
+        "parameters": [
+            {"in": "path", "name": "provider", "required": True,
+             "schema": {"type": "string", "enum": list(PROVIDERS)}},
+            {"in": "path", "name": "token", "required": True, "schema": {"type": "string"},
+             "description": "A live token of `tenant postback-token`."},
+            *flagged_tests.PARAMETERS,
+        ],
+        **body,
+        "responses": {
+            "202": openapi.json_answer("Stored, approved now, or kept as a test event.",
+                                       flagged_tests.accepted_or_test(PostbackAccepted)),
+            "200": openapi.json_answer("A duplicate (stored once already).",
+                                       PostbackAccepted),
+            **openapi.errors(400, 401, 403, 404, 413, 429, 503),
+        },
+    }
+
+
 @bp.route(RULE, methods=["GET", "POST"])
+@openapi.operation("get", **_described())
+@openapi.operation("post", **_described(requestBody={"content": {
+    "application/json": {"schema": {"type": "object"}},
+    "application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}))
 @limits.ingest(SOURCE, tenant=budget_tenant)
 def receive_postback(provider: str, token: str) -> ResponseReturnValue:
     if request.method == "HEAD":  # link checkers and prefetchers must not store events

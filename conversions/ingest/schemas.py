@@ -10,6 +10,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from conversions.core import canonical, clock, money, rules, zoned_times
 from conversions.store.models import STATUSES
+from conversions.web import openapi
 
 # Plain marshmallow fields, their validators run by marshmallow through its public
 # ``validate=``: the private override that chained them once saved a pixel about 2.5 us
@@ -18,6 +19,7 @@ Text = fields.String
 Nested = fields.Nested
 
 
+@openapi.field_type("number")
 class Money(fields.Field):
     """A JSON number (never a boolean or a string), finite, 0 to ``MAX_EVENT_VALUE`` (10000
     unless configured), two decimals at most."""
@@ -38,6 +40,7 @@ class Money(fields.Field):
             raise ValidationError(str(err)) from None
 
 
+@openapi.field_type("string")
 class Currency(fields.Field):
     """An ISO 4217 code, any case, loaded upper case."""
 
@@ -96,6 +99,7 @@ class GoalEvent(Schema):
     first_touch_ts = Instant(allow_none=True, validate=validate.Length(max=64))
 
 
+@openapi.field_type("string")
 class EventTime(fields.Field):
     """ISO-8601 text or Unix seconds, within the configured age and skew; loaded as Unix ms."""
 

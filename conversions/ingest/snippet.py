@@ -9,6 +9,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from conversions.web import openapi
+
 bp = Blueprint("snippet", __name__)
 
 ASSETS = resources.files("conversions.ingest") / "assets"
@@ -32,6 +34,11 @@ def script() -> tuple[bytes, str]:
 
 
 @bp.get("/lp.js")
+@openapi.operation("get", summary="The browser snippet: lp.firstTouch() and lp.track().",
+                   tags=["browser"], responses={
+                       "200": {"description": "The script (cacheable, with a strong ETag).",
+                               "content": {"text/javascript": {"schema": {"type": "string"}}}},
+                       "304": {"description": "Not modified (If-None-Match matched the ETag)."}})
 def lp_js() -> Response:
     body, etag = script()
     response = Response(body, mimetype="text/javascript")

@@ -8,21 +8,58 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, request
 from flask.typing import ResponseReturnValue
+from marshmallow import Schema, fields
 
 from conversions.core import canonical, clock
-from conversions.ingest import flagged_tests, limits
+from conversions.ingest import flagged_tests, limits, schemas
 from conversions.ingest.events import webhook_rows
 from conversions.ingest.signing import WEBHOOK_PATH, verified_tenant
 from conversions.rollups import tally
 from conversions.store.events import insert_batch
-from conversions.web import json_shape
+from conversions.web import json_shape, openapi
 from conversions.web.errors import ApiError
 from conversions.web.responses import json_response
 
 bp = Blueprint("webhooks", __name__)
 
 
+class WebhookBatch(Schema):
+    """Several events in one signed delivery, stored all or none."""
+
+    events = fields.List(fields.Nested(schemas.WebhookEvent), required=True)
+
+
+class WebhookAccepted(Schema):
+    """A webhook delivery: how many of its events were stored, and their ids."""
+
+    duplicate = fields.Boolean(required=True,
+                               metadata={"description": "The webhook-id was seen before."})
+    webhook_id = fields.String(required=True)
+    accepted = fields.Integer(required=True)
+    duplicates = fields.Integer(required=True)
+    event_ids = fields.List(fields.String(), required=True)
+
+
 @bp.post(WEBHOOK_PATH)
+@openapi.operation(
+    "post", tags=["ingestion"], security=[{"webhookSignature": []}],
+    summary="A Standard Webhooks signed event, or a batch stored all or none.",
+    parameters=[
+        {"in": "query", "name": "buyer_id", "schema": {"type": "string"},
+         "description": "The tenant's buyer id (or give tenant_id)."},
+        {"in": "query", "name": "tenant_id", "schema": {"type": "string"}},
+        {"in": "header", "name": "webhook-id", "required": True, "schema": {"type": "string"}},
+        {"in": "header", "name": "webhook-timestamp", "required": True,
+         "schema": {"type": "string"}, "description": "Unix seconds."},
+        *flagged_tests.PARAMETERS],
+    requestBody={"required": True, "content": {"application/json": {"schema": {
+        "oneOf": [schemas.WebhookEvent, WebhookBatch]}}}},
+    responses={
+        "202": openapi.json_answer("Stored (or kept apart as a test delivery).",
+                                   flagged_tests.accepted_or_test(WebhookAccepted)),
+        "200": openapi.json_answer("A duplicate delivery or only duplicate events.",
+                                   WebhookAccepted),
+        **openapi.errors(400, 401, 404, 411, 413, 429, 503)})
 @limits.ingest("webhook")
 def receive_webhook() -> ResponseReturnValue:
     tenant_id = verified_tenant()

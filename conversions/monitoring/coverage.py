@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
+from marshmallow import Schema, ValidationError, fields
 from peewee import fn
 
 from conversions.core import rules
@@ -15,8 +16,9 @@ from conversions.core.periods import iso
 from conversions.store.cross_channel import COVERAGE_FIELDS
 from conversions.store.models import HourlyCoverage
 from conversions.tenants import settings
-from conversions.web import params
+from conversions.web import openapi, params
 from conversions.web.auth import admin_required
+from conversions.web.openapi import IsoInstant, json_answer
 
 bp = Blueprint("coverage", __name__)
 
@@ -56,17 +58,56 @@ def coverage(tenant_id: str, start_ms: int, end_ms: int,
             "event_names": names, "total": figures(*total)}
 
 
-def event_name() -> str | None:
-    """The ``event_name`` parameter, as the ingestion rules accept one (absent: None)."""
-    name = params.text("event_name", 64)
-    if name is not None and not rules.EVENT_NAME.fullmatch(name):
-        raise params.invalid("event_name", "must be 1 to 64 letters, digits, _ . : or -")
-    return name
+class CoverageFigures(Schema):
+    server = fields.Integer(required=True, metadata={
+        "description": "Conversions an authenticated report (webhook, postback, import) "
+                       "reported."})
+    browser = fields.Integer(required=True, metadata={
+        "description": "Conversions the pixel reported."})
+    both = fields.Integer(required=True)
+    server_only = fields.Integer(required=True)
+    browser_only = fields.Integer(required=True)
+    coverage = fields.String(required=True, allow_none=True, metadata={
+        "description": "both / server, 4 decimal places; null when server is 0."})
+    value_mismatches = fields.Integer(required=True, metadata={
+        "description": "Reported by both with different values or currencies."})
+
+
+class Coverage(Schema):
+    from_ = IsoInstant(required=True, data_key="from")
+    to = IsoInstant(required=True)
+    window_seconds = fields.Integer(required=True, metadata={
+        "description": "The tenant's window of receipt within which reports of one "
+                       "event_name and event_id are one conversion."})
+    event_names = fields.Dict(keys=fields.String(), values=fields.Nested(CoverageFigures),
+                              required=True)
+    total = fields.Nested(CoverageFigures, required=True)
+
+
+def _event_name(name: str) -> None:
+    """An event name as the ingestion rules accept one."""
+    if not rules.EVENT_NAME.fullmatch(name):
+        raise ValidationError("must be 1 to 64 letters, digits, _ . : or -")
+
+
+class CoverageQuery(params.Query):
+    tenant_id = params.tenant_id()
+    from_ = params.Instant("Start (ISO-8601 or Unix seconds), widened to a whole hour.",
+                           data_key="from")
+    to = params.Instant("End (default now), widened to a whole hour; at most 31 days after "
+                        "from.")
+    event_name = params.Text("Only this event name.", 64, validate=_event_name)
 
 
 @bp.get("/api/conversions/coverage")
+@openapi.operation(
+    "get", query=CoverageQuery, admin=True, tags=["figures"],
+    summary="Of the conversions the server reported, the share the pixel saw too, by event "
+            "name: conversions with an event_id, by the counting report's event time, exact "
+            "up to now.",
+    responses={"200": json_answer("Coverage.", Coverage), **openapi.errors(400, 404, 503)})
 @admin_required
 def coverage_view() -> ResponseReturnValue:
-    tenant_id: str = params.tenant_id()  # type: ignore[assignment]
-    start, end = params.period_range("hour")
-    return jsonify(coverage(tenant_id, start, end, event_name()))
+    query = params.load(CoverageQuery)
+    start, end = params.period_range(query, "hour")
+    return jsonify(coverage(query["tenant_id"], start, end, query.get("event_name")))

@@ -32,6 +32,7 @@ from conversions.store.models import (
     JobRun,
     SourceState,
 )
+from conversions.web import openapi
 from conversions.web.auth import admin_required
 
 bp = Blueprint("exposition", __name__)
@@ -124,6 +125,13 @@ def registry() -> CollectorRegistry:
 
 
 @bp.get("/metrics")
+@openapi.operation(
+    "get", admin=True, tags=["operations"],
+    summary="Prometheus metrics of every process, merged (docs/deployment.md lists the "
+            "families). OpenMetrics when the Accept header asks for it.",
+    responses={"200": {"description": "The exposition.", "content": {
+        "text/plain": {"schema": {"type": "string"}},
+        "application/openmetrics-text": {"schema": {"type": "string"}}}}})
 @admin_required
 def scrape() -> Response:
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from marshmallow import Schema, fields, validate
 from peewee import InterfaceError, OperationalError
 
 from conversions.core import clock
@@ -18,8 +19,9 @@ from conversions.rollups import figures
 from conversions.store import runs
 from conversions.store.models import Tenant
 from conversions.tenants import settings
-from conversions.web import errors, params
+from conversions.web import errors, openapi, params
 from conversions.web.auth import admin_required
+from conversions.web.openapi import IsoInstant, json_answer
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -108,17 +110,78 @@ def _store_unavailable(err: Exception) -> ResponseReturnValue:
         unavailable() if request.endpoint == "health.readiness_view" else None)
 
 
+class SourceState(Schema):
+    connected = fields.Boolean(required=True)
+    last_event_at = IsoInstant(required=True, allow_none=True)
+    fresh = fields.Boolean(required=True)
+
+
+class Readiness(Schema):
+    ready = fields.Boolean(required=True)
+    freshness_window_seconds = fields.Integer(required=True)
+    sources = fields.Dict(keys=fields.String(validate=validate.OneOf(WATCHED)),
+                          values=fields.Nested(SourceState), required=True)
+    state = fields.String(required=True, validate=validate.OneOf(
+        ["ready", "degraded", "not_ready", "unavailable"]))
+    reasons = fields.List(fields.String(), required=True)
+
+
+class ReadinessQuery(params.Query):
+    tenant_id = params.tenant_id()
+
+
 @bp.get("/api/conversions/readiness")
+@openapi.operation(
+    "get", query=ReadinessQuery, admin=True, tags=["figures"],
+    summary="Whether a tenant's sources are connected and fresh.",
+    responses={"200": json_answer("Readiness.", Readiness), **openapi.errors(400, 404),
+               "503": json_answer("Storage is unavailable: state 'unavailable'.", Readiness,
+                                  headers={"Retry-After": {"required": True,
+                                                           "schema": {"type": "string"}}})})
 @admin_required
 def readiness_view() -> ResponseReturnValue:
-    tenant_id: str = params.tenant_id()  # type: ignore[assignment]
-    return jsonify(readiness(tenant_id))
+    return jsonify(readiness(params.load(ReadinessQuery)["tenant_id"]))
+
+
+class Ingestion(Schema):
+    status = fields.String(required=True,
+                           validate=validate.OneOf(["idle", "stale", "receiving"]))
+    last_event_at = IsoInstant(required=True, allow_none=True)
+
+
+class Aggregation(Schema):
+    status = fields.String(required=True,
+                           validate=validate.OneOf(["never_run", "failing", "lagging", "ok"]))
+    last_run_at = IsoInstant(required=True, allow_none=True)
+    last_error = fields.String(required=True, allow_none=True)
+
+
+class Window(Schema):
+    from_ = IsoInstant(required=True, data_key="from")
+    to = IsoInstant(required=True)
+    seconds = fields.Integer(required=True)
+
+
+class Health(Schema):
+    ingestion = fields.Nested(Ingestion, required=True)
+    aggregation = fields.Nested(Aggregation, required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                         metadata={"description": "Refusals in the window by error code."})
+    window = fields.Nested(Window, required=True)
+
+
+class HealthQuery(params.Query):
+    tenant_id = params.tenant_id(required=False)
+    window_seconds = params.seconds("Error-count window (60 to 2678400).", 60, 31 * 86400)
 
 
 @bp.get("/api/conversions/health")
+@openapi.operation(
+    "get", query=HealthQuery, admin=True, tags=["figures"],
+    summary="Ingestion and aggregation status, error counts.",
+    responses={"200": json_answer("Health.", Health), **openapi.errors(400, 404, 503)})
 @admin_required
 def health_view() -> ResponseReturnValue:
-    tenant_id = params.tenant_id(required=False)
-    window = params.seconds("window_seconds", int(current_app.config["HEALTH_WINDOW_SECONDS"]),
-                            60, 31 * 86400)
-    return jsonify(health(tenant_id, window))
+    query = params.load(HealthQuery)
+    window = query.get("window_seconds", int(current_app.config["HEALTH_WINDOW_SECONDS"]))
+    return jsonify(health(query.get("tenant_id"), window))

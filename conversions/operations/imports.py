@@ -14,14 +14,16 @@ from typing import IO, Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from marshmallow import Schema, fields
 
 from conversions.core import clock
 from conversions.ingest import csv_import
 from conversions.rollups import tally
 from conversions.store import events
-from conversions.web import params
+from conversions.web import openapi, params
 from conversions.web.auth import admin_required
 from conversions.web.errors import ApiError
+from conversions.web.openapi import json_answer
 
 bp = Blueprint("imports", __name__)
 
@@ -76,13 +78,6 @@ def refused_body(result: csv_import.Result, partial: str = "send partial=true"
             **result.body()}
 
 
-def flag(name: str) -> bool:
-    text = request.args.get(name, "").strip().lower()
-    if text not in ("", "true", "false", "1", "0"):
-        raise params.invalid(name, "must be true or false")
-    return text in ("true", "1")
-
-
 def upload() -> IO[bytes]:
     """The CSV as a binary stream: the body, or the multipart field ``file``."""
     if request.mimetype == "multipart/form-data":
@@ -97,17 +92,59 @@ def upload() -> IO[bytes]:
     return request.stream
 
 
+class ImportError_(Schema):
+    """One refused row: its spreadsheet row number (the header is row 1, or 2 after a
+    Google Ads Parameters row), the column, the code and the reason."""
+
+    row = fields.Integer(required=True)
+    column = fields.String(allow_none=True)
+    error = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class ImportResult(Schema):
+    rows_read = fields.Integer(required=True)
+    inserted = fields.Integer(required=True)
+    duplicates = fields.Integer(required=True)
+    refused = fields.Integer(required=True)
+    dry_run = fields.Boolean(required=True)
+    errors = fields.List(fields.Nested(ImportError_), required=True)
+
+
+class ImportQuery(params.Query):
+    tenant_id = params.tenant_id()
+    format = params.Choice("The file's layout.", tuple(csv_import.FORMATS), required=True,
+                           error_messages={"required": "is required: "
+                                           + " or ".join(csv_import.FORMATS)})
+    dry_run = params.Flag("Judge and count every row; store nothing.")
+    partial = params.Flag("Store the valid rows even when others are refused.")
+
+
 @bp.post("/api/conversions/imports")
+@openapi.operation(
+    "post", query=ImportQuery, admin=True, tags=["operations"],
+    summary="Offline conversions from a CSV file (generic or Google Ads' template).",
+    description="UTF-8 with or without BOM, ',' or ';', quoted fields; rows keyed by "
+                "event_id (Order ID) or a digest, so a re-upload stores nothing twice. "
+                "Without partial=true any refused row stores nothing (422). The body is "
+                "at most IMPORT_MAX_BODY (1 GiB; 413 beyond), read as a stream; a row is "
+                "at most 64 KiB (400 invalid_csv beyond).",
+    requestBody={"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}},
+    responses={
+        "200": json_answer("Imported (or counted, with dry_run).", ImportResult),
+        "422": json_answer("Rows break rules and nothing was stored: `import_refused`, "
+                           "with the ImportResult fields and every error listed.", "Error"),
+        **openapi.errors(400, 404, 413, 415, 503)})
 @admin_required
 def import_csv() -> ResponseReturnValue:
-    tenant_id: str = params.tenant_id()  # type: ignore[assignment]
-    fmt = params.choice("format", tuple(csv_import.FORMATS), None)
-    if fmt is None:
-        raise params.invalid("format", "is required: " + " or ".join(csv_import.FORMATS))
-    dry_run, partial = flag("dry_run"), flag("partial")
+    query = params.load(ImportQuery)
+    dry_run, partial = query.get("dry_run", False), query.get("partial", False)
     try:
-        result = run(upload(), tenant_id, fmt, limits(current_app), dry_run=dry_run,
-                     partial=partial)
+        result = run(upload(), query["tenant_id"], query["format"], limits(current_app),
+                     dry_run=dry_run, partial=partial)
     except csv_import.CsvError as err:
         raise ApiError(400, "invalid_csv", str(err)) from None
     if result.refused and not partial:

@@ -5,14 +5,16 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
+from marshmallow import Schema, fields
 
 from conversions.core import clock
 from conversions.core.sources import RATE_LIMITED, SECRET_KINDS, VERIFIED_BY
 from conversions.rollups import figures
 from conversions.store.models import SigningKey, Tenant
 from conversions.tenants import settings
-from conversions.web import params
+from conversions.web import openapi, params
 from conversions.web.auth import admin_required
+from conversions.web.openapi import json_answer
 
 bp = Blueprint("security_status", __name__)
 
@@ -64,10 +66,42 @@ def signature_failures(tenant_id: str, now_ms: int) -> dict[str, Any]:
     return out
 
 
+class SecretState(Schema):
+    set = fields.Boolean(required=True)
+    age_seconds = fields.Integer(required=True, allow_none=True)
+    created_at_ms = fields.Integer(required=True, allow_none=True)
+    live_keys = fields.Integer(required=True)
+    grace_until_ms = fields.List(fields.Integer(), required=True)
+    verifies = fields.List(fields.String(), required=True)
+
+
+class TenantSecurity(Schema):
+    tenant_id = fields.String(required=True)
+    domain = fields.String(required=True)
+    secrets = fields.Dict(keys=fields.String(), values=fields.Nested(SecretState), required=True)
+    rate_limits = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    signature_failures = fields.Dict(
+        keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+        required=True, metadata={"description": "last_hour and last_day, by error code."})
+
+
+class SecurityStatus(Schema):
+    tenants = fields.List(fields.Nested(TenantSecurity), required=True)
+
+
+class StatusQuery(params.Query):
+    tenant_id = params.tenant_id("Only this tenant's (UUID).", required=False)
+
+
 @bp.get("/api/conversions/security/status")
+@openapi.operation(
+    "get", query=StatusQuery, admin=True, tags=["operations"],
+    summary="Each tenant's secrets (never the secret), rotation grace, limits, failures.",
+    responses={"200": json_answer("Security status.", SecurityStatus),
+               **openapi.errors(400, 404, 503)})
 @admin_required
 def status() -> ResponseReturnValue:
-    tenant_id = params.tenant_id(required=False)
+    tenant_id = params.load(StatusQuery).get("tenant_id")
     query = Tenant.select().order_by(Tenant.created_at_ms, Tenant.id)
     if tenant_id:
         query = query.where(Tenant.id == tenant_id)

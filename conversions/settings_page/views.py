@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -12,10 +14,12 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from flask.typing import ResponseReturnValue
 
+from conversions.core.sources import SECRET_KINDS
 from conversions.ingest import csv_import
 from conversions.operations import imports
 from conversions.settings_page import access, filters, system_status
@@ -36,15 +40,65 @@ from conversions.settings_page.forms import (
 )
 from conversions.store.models import Tenant
 from conversions.tenants import accounts, postback_tokens, settings
-from conversions.web import rate_limits
+from conversions.web import openapi, rate_limits
 from conversions.web.auth import is_cross_site, token_matches
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
-bp = Blueprint("settings_page", __name__, url_prefix="/settings", static_folder="static",
-               template_folder="templates")
+bp = Blueprint("settings_page", __name__, url_prefix="/settings", template_folder="templates")
 filters.register(bp)
 OPEN_ENDPOINTS = {"settings_page.login", "settings_page.static"}
+STATIC = Path(__file__).parent / "static"
+
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_PAGE_ERRORS = {
+    400: "The form is invalid, or has no valid CSRF token.",
+    401: "Not signed in (a POST), or the wrong token at sign-in.",
+    403: "Refused: not loopback without a token configured, or a cross-site POST.",
+    404: "No such tenant.",
+    422: "Rows of the CSV break rules and nothing was stored: the page lists every one.",
+    429: "Too many sign-in attempts.",
+}
+_CSRF = {"csrf_token": {"type": "string"}}
+_TENANT = {"tenant_id": {"type": "string", "format": "uuid"}}
+
+
+def page(method: str, summary: str, *statuses: int, redirects: bool = False,
+         form: dict[str, Any] | None = None, secured: bool = True,
+         **fields: Any) -> Callable[[F], F]:
+    """Describe a page's ``method`` (``openapi.operation``): HTML for people, its refusals
+    pages too (JSON only for 413 and 503); ``secured``: behind the session or the token
+    (without a token configured, loopback only); ``form``: the properties of its form."""
+    responses: dict[str, Any] = {"200": {"description": "The page.", "content": _HTML}}
+    if redirects:
+        responses["302"] = {"description": "Redirect (to the page, or to sign in).",
+                            "headers": {"Location": {"required": True,
+                                                     "schema": {"type": "string"}}}}
+    for status in statuses:
+        responses[str(status)] = {"description": _PAGE_ERRORS[status], "content": _HTML}
+    responses.update(openapi.errors(503))
+    if form is not None:
+        fields.setdefault("requestBody", {"content": {"application/x-www-form-urlencoded": {
+            "schema": {"type": "object", "properties": form}}}})
+        responses.update(openapi.errors(413))
+    if secured:
+        fields["security"] = [{"settingsSession": []}, {"adminBearer": []}]
+    return openapi.operation(method, summary=summary, tags=["settings page"],
+                             responses=responses, **fields)
+
+
+@bp.get("/static/<path:filename>")
+@openapi.operation(
+    "get", summary="The page's stylesheet and images.", tags=["settings page"],
+    parameters=[{"in": "path", "name": "filename", "required": True,
+                 "schema": {"type": "string"}}],
+    responses={"200": {"description": "The file.",
+                       "content": {"*/*": {"schema": {"type": "string"}}}},
+               "304": {"description": "Not modified."}, **openapi.errors(404)})
+def static(filename: str) -> Response:
+    return send_from_directory(STATIC, filename,
+                               max_age=current_app.get_send_file_max_age(filename))
 
 
 def refused(status: int, title: str, message: str) -> ResponseReturnValue:
@@ -81,6 +135,9 @@ def too_many_sign_ins(_limit: object) -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@page("get", "The sign-in form (when a token is configured).", redirects=True, secured=False)
+@page("post", "Sign in with the admin token.", 400, 401, 403, 429, redirects=True,
+      form={**_CSRF, "token": {"type": "string"}}, secured=False)
 @rate_limits.limit(lambda: str(current_app.config["SETTINGS_LOGIN_RATE_LIMIT"]),
                   methods=["POST"], on_breach=too_many_sign_ins)
 def login() -> ResponseReturnValue:
@@ -98,6 +155,7 @@ def login() -> ResponseReturnValue:
 
 
 @bp.post("/logout")
+@page("post", "Sign out.", 400, 401, 403, redirects=True, form=_CSRF)
 def logout() -> ResponseReturnValue:
     if not LogoutForm().validate_on_submit():
         return forged()
@@ -140,11 +198,17 @@ def render_system(tenant_id: str | None, status: int = 200, **forms: Any) -> Res
 
 
 @bp.get("/system")
+@page("get", "The Conversion Health page: checklist, health, stats, attribution, webhook "
+      "security.", 401, 403, 404, redirects=True,
+      parameters=[{"in": "query", "name": "tenant_id", "schema": {"type": "string"},
+                   "description": "The tenant shown (default: the first)."}])
 def system() -> ResponseReturnValue:
     return render_system(request.args.get("tenant_id"))
 
 
 @bp.post("/system/limits")
+@page("post", "Save a tenant's freshness window and rate limits.", 400, 401, 403, 404,
+      redirects=True, form={**_CSRF, **_TENANT})
 def save_limits() -> ResponseReturnValue:
     form = LimitsForm()
     if not form.validate_on_submit():  # every setting field is optional: CSRF or tenant
@@ -160,6 +224,9 @@ def save_limits() -> ResponseReturnValue:
 
 
 @bp.post("/system/rotate")
+@page("post", "Rotate a secret; the page shows the new one this once.", 400, 401, 403, 404,
+      form={**_CSRF, **_TENANT, "kind": {"type": "string", "enum": list(SECRET_KINDS)},
+            "grace_seconds": {"type": "integer"}})
 def rotate_secret() -> ResponseReturnValue:
     form = RotateForm()
     valid = form.validate_on_submit()
@@ -193,6 +260,8 @@ def checked(form: TenantForm, name: str) -> ResponseReturnValue | None:
 
 
 @bp.post("/system/postback-token")
+@page("post", "Issue a postback token; the page shows it and each provider's URL this once.",
+      400, 401, 403, 404, form={**_CSRF, **_TENANT})
 def issue_postback_token() -> ResponseReturnValue:
     form = TenantForm()
     refusal = checked(form, "issue")
@@ -206,6 +275,8 @@ def issue_postback_token() -> ResponseReturnValue:
 
 
 @bp.post("/system/postback-token/revoke")
+@page("post", "Revoke a postback token.", 400, 401, 403, 404, redirects=True,
+      form={**_CSRF, **_TENANT, "token_id": {"type": "string"}})
 def revoke_postback_token() -> ResponseReturnValue:
     form = RevokeTokenForm()
     refusal = checked(form, "revoke")
@@ -223,6 +294,8 @@ def revoke_postback_token() -> ResponseReturnValue:
 
 
 @bp.post("/system/postback-networks")
+@page("post", "Save the addresses a tenant's postbacks may come from (blank: any).", 400, 401,
+      403, 404, redirects=True, form={**_CSRF, **_TENANT, "networks": {"type": "string"}})
 def save_postback_networks() -> ResponseReturnValue:
     form = NetworksForm()
     refusal = checked(form, "networks")
@@ -239,6 +312,12 @@ def save_postback_networks() -> ResponseReturnValue:
 
 
 @bp.post("/system/import")
+@page("post", "Import a CSV of offline conversions; the page shows the result table.",
+      400, 401, 403, 404, 422, form={}, requestBody={"content": {"multipart/form-data": {
+          "schema": {"type": "object", "required": ["file"], "properties": {
+              **_CSRF, **_TENANT, "file": {"type": "string", "format": "binary"},
+              "format": {"type": "string", "enum": list(csv_import.FORMATS)},
+              "dry_run": {"type": "boolean"}, "partial": {"type": "boolean"}}}}}})
 def upload_csv() -> ResponseReturnValue:
     form = ImportForm()
     refusal = checked(form, "upload")

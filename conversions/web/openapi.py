@@ -1,26 +1,28 @@
 """``GET /api/openapi.json``: the OpenAPI 3.1 document, built by apispec from the schemas.
 
-Each package describes its own endpoints, keyed by endpoint name (``describe``); the builder
-walks the app's URL map, so every path is its route's own, and a test fails when a route has
-no description. The helpers here give every description the same error and security shapes.
+Each view describes itself with ``@operation`` beside it, its query parameters the fields of
+the schema it loads them with; the builder walks the app's URL map and refuses a route whose
+view leaves a method or a path parameter undescribed. The helpers here give every
+description the same error and security shapes.
 """
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from marshmallow import INCLUDE, Schema, fields
+from werkzeug.routing import Rule
 
 bp = Blueprint("openapi", __name__)
 
 DOC_PATH = "/api/openapi.json"
-_REGISTRY = "conversions.openapi"
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "adminBearer": {
@@ -43,6 +45,9 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
                        "'{webhook-id}.{webhook-timestamp}.{body}', keyed by the webhook secret.",
     },
 }
+
+
+IsoInstant = fields.String  # an instant in an answer: ISO-8601 text in UTC
 
 
 class Error(Schema):
@@ -83,7 +88,8 @@ RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying."
                                "required": True, "schema": {"type": "string"}}}
 
 
-def json_response(description: str, schema: Any, **extra: Any) -> dict[str, Any]:
+def json_answer(description: str, schema: Any, **extra: Any) -> dict[str, Any]:
+    """A response described as JSON of ``schema`` (a class, or a component's name)."""
     return {"description": description, "content": {"application/json": {"schema": schema}},
             **extra}
 
@@ -93,29 +99,82 @@ def errors(*statuses: int) -> dict[str, Any]:
     out = {}
     for status in statuses:
         extra = {"headers": RETRY_AFTER} if status in (429, 503) else {}
-        out[str(status)] = json_response(_ERRORS[status], "Error", **extra)
+        out[str(status)] = json_answer(_ERRORS[status], "Error", **extra)
     return out
 
 
-def admin(operation: dict[str, Any]) -> dict[str, Any]:
-    """An operation behind ``@admin_required``: bearer token (or loopback), same-site only."""
-    return {**operation, "security": [{"adminBearer": []}],
-            "responses": {**operation["responses"], **errors(401, 403)}}
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T", bound=type)
+_OPERATIONS = "openapi_operations"  # where a described view keeps its operations
+# Custom marshmallow fields' OpenAPI types (``field_type``).
+_FIELD_TYPES: dict[type, str] = {}
 
 
-def query(name: str, description: str, required: bool = False, **schema: Any) -> dict[str, Any]:
-    """A query parameter (text, with ``schema``'s constraints)."""
-    return {"in": "query", "name": name, "required": required, "description": description,
-            "schema": {"type": "string", **schema}}
+@dataclass(frozen=True)
+class Operation:
+    """One method of a view, described: the OpenAPI operation (marshmallow schemas as
+    classes), the schemas the view loads its query string with, and whether it is behind
+    ``admin_required``."""
+
+    fields: Mapping[str, Any]
+    query: tuple[type[Schema], ...]
+    admin: bool
+
+    def document(self, rule: Rule) -> dict[str, Any]:
+        """The operation as apispec takes it, its parameters checked against ``rule``."""
+        explicit = list(self.fields.get("parameters", ()))
+        in_path = {parameter["name"] for parameter in explicit if parameter["in"] == "path"}
+        if in_path != set(rule.arguments):
+            raise ValueError(f"{rule.endpoint}: path parameters {sorted(in_path)} described, "
+                             f"the rule has {sorted(rule.arguments)}")
+        loaded = {field.data_key or name for schema in self.query
+                  for name, field in schema().fields.items()}
+        twice = {p["name"] for p in explicit if p["in"] == "query"} & loaded
+        if twice:
+            raise ValueError(f"{rule.endpoint}: {sorted(twice)} described by hand and by the "
+                             "query schema")
+        # apispec resolves schemas in place: each document gets its own copy.
+        operation = copy.deepcopy(dict(self.fields))
+        parameters = [{"in": "query", "schema": schema} for schema in self.query]
+        if parameters or explicit:
+            operation["parameters"] = parameters + operation.get("parameters", [])
+        if self.admin:
+            operation["security"] = [{"adminBearer": []}]
+            operation["responses"] = {**operation["responses"], **errors(401, 403)}
+        return operation
 
 
-def describe(app: Flask, operations: Mapping[str, Mapping[str, Any]],
-             field_types: Mapping[type, str] | None = None) -> None:
-    """Add ``operations`` (endpoint name -> method -> OpenAPI operation) to ``app``'s document;
-    ``field_types``: the OpenAPI type of each custom marshmallow field they use."""
-    registry = app.extensions.setdefault(_REGISTRY, {"operations": {}, "field_types": {}})
-    registry["operations"].update(operations)
-    registry["field_types"].update(field_types or {})
+def operation(method: str, *, query: type[Schema] | tuple[type[Schema], ...] = (),
+              admin: bool = False, **fields: Any) -> Callable[[F], F]:
+    """Describe the decorated view's ``method`` (put it right under the route): ``fields``
+    are the OpenAPI operation's (summary, parameters in a header or the path, requestBody,
+    responses); ``query``, the ``Schema`` (or schemas) the view loads its query string with,
+    whose fields become its query parameters; ``admin``, the view is ``admin_required``."""
+    queries = query if isinstance(query, tuple) else (query,)
+
+    def describe(view: F) -> F:
+        operations = view.__dict__.setdefault(_OPERATIONS, {})
+        if method in operations:
+            raise ValueError(f"{view.__name__}: {method} is described twice")
+        operations[method] = Operation(fields, queries, admin)
+        return view
+
+    return describe
+
+
+def operations(view: Callable[..., Any]) -> dict[str, Operation]:
+    """The view's described operations, by method."""
+    return getattr(view, _OPERATIONS, {})
+
+
+def field_type(openapi_type: str) -> Callable[[T], T]:
+    """Give a custom marshmallow field class its OpenAPI type in the document."""
+
+    def register(field: T) -> T:
+        _FIELD_TYPES[field] = openapi_type
+        return field
+
+    return register
 
 
 def path_template(rule: str) -> str:
@@ -124,38 +183,35 @@ def path_template(rule: str) -> str:
 
 
 def build(app: Flask, version: str = "0.1.0") -> dict[str, Any]:
-    """The whole document, as a dict."""
-    registry = app.extensions.get(_REGISTRY, {"operations": {}, "field_types": {}})
+    """The whole document, as a dict; a ``ValueError`` when a route's methods are not the
+    ones its view describes, or its path parameters not the ones described."""
     plugin = MarshmallowPlugin()
     spec = APISpec(
         title="conversions", version=version, openapi_version="3.1.0", plugins=[plugin],
         info={"description": "Ingests signed conversion events and serves their figures. "
                              "Every error body is JSON: {\"error\", \"message\", ...}."},
     )
-    for field, openapi_type in registry["field_types"].items():
+    for field, openapi_type in _FIELD_TYPES.items():
         plugin.map_to_openapi_type(field, openapi_type, None)
     for name, scheme in SECURITY_SCHEMES.items():
         spec.components.security_scheme(name, scheme)
     spec.components.schema("Error", schema=Error)
     for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
-        operations = registry["operations"].get(rule.endpoint)
-        if operations is not None:
-            # apispec resolves schemas in place: each document gets its own copy.
-            spec.path(path=path_template(rule.rule), operations=copy.deepcopy(dict(operations)))
+        described = operations(app.view_functions[rule.endpoint])
+        served = {method.lower() for method in rule.methods or ()} - {"head", "options"}
+        if set(described) != served:
+            raise ValueError(f"{rule.endpoint}: serves {sorted(served)}, its view describes "
+                             f"{sorted(described)} (conversions.web.openapi.operation)")
+        spec.path(path=path_template(rule.rule),
+                  operations={method: described[method].document(rule)
+                              for method in sorted(described)})
     return spec.to_dict()
 
 
-OPERATIONS = {
-    "openapi.openapi_json": {"get": {
-        "summary": "This OpenAPI document.",
-        "tags": ["operations"],
-        "responses": {"200": {"description": "The OpenAPI 3.1 document.",
-                              "content": {"application/json": {"schema": {"type": "object"}}}}},
-    }},
-}
-
-
 @bp.get(DOC_PATH)
+@operation("get", summary="This OpenAPI document.", tags=["operations"], responses={
+    "200": {"description": "The OpenAPI 3.1 document.",
+            "content": {"application/json": {"schema": {"type": "object"}}}}})
 def openapi_json() -> ResponseReturnValue:
     document = current_app.extensions.get("openapi")
     if document is None:
@@ -165,4 +221,3 @@ def openapi_json() -> ResponseReturnValue:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    describe(app, OPERATIONS)
