@@ -61,7 +61,7 @@ class AttributionQuery(params.Query):
 
 @bp.get("/api/conversions/attribution")
 @openapi.operation(
-    "get", query=AttributionQuery, admin=True, tags=["figures"],
+    "get", query=AttributionQuery, tags=["figures"],
     summary="Revenue of signed goals by first-touch bucket; discovery-to-revenue lag.",
     responses={"200": json_answer("Attribution.", Attribution),
                **openapi.errors(400, 404, 503)})

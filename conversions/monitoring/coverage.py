@@ -101,7 +101,7 @@ class CoverageQuery(params.Query):
 
 @bp.get("/api/conversions/coverage")
 @openapi.operation(
-    "get", query=CoverageQuery, admin=True, tags=["figures"],
+    "get", query=CoverageQuery, tags=["figures"],
     summary="Of the conversions the server reported, the share the pixel saw too, by event "
             "name: conversions with an event_id, by the counting report's event time, exact "
             "up to now.",

@@ -126,7 +126,7 @@ def registry() -> CollectorRegistry:
 
 @bp.get("/metrics")
 @openapi.operation(
-    "get", admin=True, tags=["operations"],
+    "get", tags=["operations"],
     summary="Prometheus metrics of every process, merged (docs/deployment.md lists the "
             "families). OpenMetrics when the Accept header asks for it.",
     responses={"200": {"description": "The exposition.", "content": {

@@ -132,7 +132,7 @@ class ReadinessQuery(params.Query):
 
 @bp.get("/api/conversions/readiness")
 @openapi.operation(
-    "get", query=ReadinessQuery, admin=True, tags=["figures"],
+    "get", query=ReadinessQuery, tags=["figures"],
     summary="Whether a tenant's sources are connected and fresh.",
     responses={"200": json_answer("Readiness.", Readiness), **openapi.errors(400, 404),
                "503": json_answer("Storage is unavailable: state 'unavailable'.", Readiness,
@@ -177,7 +177,7 @@ class HealthQuery(params.Query):
 
 @bp.get("/api/conversions/health")
 @openapi.operation(
-    "get", query=HealthQuery, admin=True, tags=["figures"],
+    "get", query=HealthQuery, tags=["figures"],
     summary="Ingestion and aggregation status, error counts.",
     responses={"200": json_answer("Health.", Health), **openapi.errors(400, 404, 503)})
 @admin_required

@@ -86,7 +86,7 @@ class StatsQuery(params.Query):
 
 @bp.get("/api/conversions/stats")
 @openapi.operation(
-    "get", query=StatsQuery, admin=True, tags=["figures"],
+    "get", query=StatsQuery, tags=["figures"],
     summary="Reports received by source type and period, how many another channel's report "
             "of the same conversion superseded, and the value of those that count.",
     responses={"200": json_answer("Stats.", Stats), **openapi.errors(400, 404, 503)})
@@ -122,7 +122,7 @@ class MetricsQuery(StatsQuery):
 
 @bp.get("/api/conversions/metrics")
 @openapi.operation(
-    "get", query=MetricsQuery, admin=True, tags=["figures"],
+    "get", query=MetricsQuery, tags=["figures"],
     summary="Conversions by period for the optimizer (JSON or CSV).",
     responses={"200": {"description": "Conversions by period.", "content": {
         "application/json": {"schema": Metrics}, "text/csv": {"schema": {"type": "string"}}}},

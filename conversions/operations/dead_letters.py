@@ -55,7 +55,7 @@ class FailuresQuery(params.Query):
 
 @bp.get("")
 @openapi.operation(
-    "get", query=FailuresQuery, admin=True, tags=["operations"],
+    "get", query=FailuresQuery, tags=["operations"],
     summary="Dead letters (refused events kept for replay), newest first.",
     responses={"200": json_answer("A page of dead letters.", DeadLetters),
                **openapi.errors(400, 404, 503)})
@@ -84,7 +84,7 @@ FAILURE_ID = {"in": "path", "name": "failure_id", "required": True,
 
 @bp.post(f"/<int(max={MAX_ID}):failure_id>/replay")
 @openapi.operation(
-    "post", parameters=[FAILURE_ID], admin=True, tags=["operations"],
+    "post", parameters=[FAILURE_ID], tags=["operations"],
     summary="Re-validate a dead letter with today's rules and store it when it passes.",
     responses={"200": json_answer("The outcome.", Replayed),
                **openapi.errors(400, 404, 409, 413, 503)})
@@ -101,7 +101,7 @@ class Discarded(Schema):
 
 @bp.post(f"/<int(max={MAX_ID}):failure_id>/discard")
 @openapi.operation(
-    "post", parameters=[FAILURE_ID], admin=True, tags=["operations"],
+    "post", parameters=[FAILURE_ID], tags=["operations"],
     summary="Forget a dead letter.",
     responses={"200": json_answer("Gone.", Discarded), **openapi.errors(400, 404, 413, 503)})
 @admin_required

@@ -122,7 +122,7 @@ class ImportQuery(params.Query):
 
 @bp.post("/api/conversions/imports")
 @openapi.operation(
-    "post", query=ImportQuery, admin=True, tags=["operations"],
+    "post", query=ImportQuery, tags=["operations"],
     summary="Offline conversions from a CSV file (generic or Google Ads' template).",
     description="UTF-8 with or without BOM, ',' or ';', quoted fields; rows keyed by "
                 "event_id (Order ID) or a digest, so a re-upload stores nothing twice. "

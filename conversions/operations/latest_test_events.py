@@ -40,7 +40,7 @@ class TestEventsQuery(params.Query):
 
 @bp.get("/api/conversions/test-events")
 @openapi.operation(
-    "get", query=TestEventsQuery, admin=True, tags=["operations"],
+    "get", query=TestEventsQuery, tags=["operations"],
     summary="The latest test events with their verdicts.",
     responses={"200": json_answer("Test events.", TestEvents),
                **openapi.errors(400, 404, 503)})

@@ -95,7 +95,7 @@ class StatusQuery(params.Query):
 
 @bp.get("/api/conversions/security/status")
 @openapi.operation(
-    "get", query=StatusQuery, admin=True, tags=["operations"],
+    "get", query=StatusQuery, tags=["operations"],
     summary="Each tenant's secrets (never the secret), rotation grace, limits, failures.",
     responses={"200": json_answer("Security status.", SecurityStatus),
                **openapi.errors(400, 404, 503)})

@@ -38,7 +38,7 @@ class TaxonomyQuery(params.Query):
 
 @bp.get("/api/conversions/ingestion/error-taxonomy")
 @openapi.operation(
-    "get", query=TaxonomyQuery, admin=True, tags=["operations"],
+    "get", query=TaxonomyQuery, tags=["operations"],
     summary="Every error code: status, meaning, the sender's remedy, recent counts.",
     responses={"200": json_answer("The taxonomy.", Taxonomy), **openapi.errors(400, 404, 503)})
 @admin_required

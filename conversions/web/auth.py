@@ -108,6 +108,10 @@ def check_same_site() -> None:
         raise ApiError(403, "forbidden", "Cross-site requests may not change anything.")
 
 
+# The mark of an ``admin_required`` view, which its OpenAPI description reads.
+ADMIN_ONLY = "admin_only"
+
+
 def admin_required(view: F) -> F:
     """Decorate a view that needs admin access."""
 
@@ -117,4 +121,10 @@ def admin_required(view: F) -> F:
         check_same_site()
         return view(*args, **kwargs)
 
+    setattr(wrapper, ADMIN_ONLY, True)
     return wrapper  # type: ignore[return-value]
+
+
+def is_admin_only(view: Callable[..., Any]) -> bool:
+    """Whether ``view`` (or a view it wraps) is ``admin_required``."""
+    return bool(getattr(view, ADMIN_ONLY, False))

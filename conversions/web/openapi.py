@@ -20,6 +20,8 @@ from flask.typing import ResponseReturnValue
 from marshmallow import INCLUDE, Schema, fields
 from werkzeug.routing import Rule
 
+from conversions.web.auth import is_admin_only
+
 bp = Blueprint("openapi", __name__)
 
 DOC_PATH = "/api/openapi.json"
@@ -113,15 +115,14 @@ _FIELD_TYPES: dict[type, str] = {}
 @dataclass(frozen=True)
 class Operation:
     """One method of a view, described: the OpenAPI operation (marshmallow schemas as
-    classes), the schemas the view loads its query string with, and whether it is behind
-    ``admin_required``."""
+    classes) and the schemas the view loads its query string with."""
 
     fields: Mapping[str, Any]
     query: tuple[type[Schema], ...]
-    admin: bool
 
-    def document(self, rule: Rule) -> dict[str, Any]:
-        """The operation as apispec takes it, its parameters checked against ``rule``."""
+    def document(self, rule: Rule, admin: bool) -> dict[str, Any]:
+        """The operation as apispec takes it, its parameters checked against ``rule``;
+        ``admin``: the view is ``admin_required`` (bearer token, or loopback)."""
         explicit = list(self.fields.get("parameters", ()))
         in_path = {parameter["name"] for parameter in explicit if parameter["in"] == "path"}
         if in_path != set(rule.arguments):
@@ -138,25 +139,26 @@ class Operation:
         parameters = [{"in": "query", "schema": schema} for schema in self.query]
         if parameters or explicit:
             operation["parameters"] = parameters + operation.get("parameters", [])
-        if self.admin:
+        if admin:
             operation["security"] = [{"adminBearer": []}]
             operation["responses"] = {**operation["responses"], **errors(401, 403)}
         return operation
 
 
 def operation(method: str, *, query: type[Schema] | tuple[type[Schema], ...] = (),
-              admin: bool = False, **fields: Any) -> Callable[[F], F]:
+              **fields: Any) -> Callable[[F], F]:
     """Describe the decorated view's ``method`` (put it right under the route): ``fields``
     are the OpenAPI operation's (summary, parameters in a header or the path, requestBody,
     responses); ``query``, the ``Schema`` (or schemas) the view loads its query string with,
-    whose fields become its query parameters; ``admin``, the view is ``admin_required``."""
+    whose fields become its query parameters. An ``admin_required`` view gets the bearer
+    token's security and its 401 and 403."""
     queries = query if isinstance(query, tuple) else (query,)
 
     def describe(view: F) -> F:
         operations = view.__dict__.setdefault(_OPERATIONS, {})
         if method in operations:
             raise ValueError(f"{view.__name__}: {method} is described twice")
-        operations[method] = Operation(fields, queries, admin)
+        operations[method] = Operation(fields, queries)
         return view
 
     return describe
@@ -197,13 +199,14 @@ def build(app: Flask, version: str = "0.1.0") -> dict[str, Any]:
         spec.components.security_scheme(name, scheme)
     spec.components.schema("Error", schema=Error)
     for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
-        described = operations(app.view_functions[rule.endpoint])
+        view = app.view_functions[rule.endpoint]
+        described = operations(view)
         served = {method.lower() for method in rule.methods or ()} - {"head", "options"}
         if set(described) != served:
             raise ValueError(f"{rule.endpoint}: serves {sorted(served)}, its view describes "
                              f"{sorted(described)} (conversions.web.openapi.operation)")
         spec.path(path=path_template(rule.rule),
-                  operations={method: described[method].document(rule)
+                  operations={method: described[method].document(rule, is_admin_only(view))
                               for method in sorted(described)})
     return spec.to_dict()
 

@@ -8,6 +8,7 @@ from flask import Flask, jsonify
 from openapi_spec_validator import validate
 
 from conversions.web import openapi, params
+from conversions.web.auth import admin_required
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -90,14 +91,14 @@ def test_openapi_path_converts_flask_rules():
 
 
 def test_a_view_without_its_description_is_refused():
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.add_url_rule("/plain", "plain", lambda: "")
     with pytest.raises(ValueError, match=r"plain: serves \['get'\], its view describes \[\]"):
         openapi.build(app)
 
 
 def test_a_method_described_but_not_served_is_refused():
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
 
     @openapi.operation("post", responses={"200": {"description": "Done."}})
     @openapi.operation("get", responses={"200": {"description": "Done."}})
@@ -109,8 +110,22 @@ def test_a_method_described_but_not_served_is_refused():
         openapi.build(app)
 
 
+def test_an_admin_view_is_described_with_the_bearer_token_and_its_refusals():
+    app = Flask(__name__, static_folder=None)
+
+    @openapi.operation("get", responses={"200": {"description": "The secret."}})
+    @admin_required
+    def secret() -> str:
+        return ""
+
+    app.add_url_rule("/secret", "secret", secret)
+    operation = openapi.build(app)["paths"]["/secret"]["get"]
+    assert operation["security"] == [{"adminBearer": []}]
+    assert set(operation["responses"]) == {"200", "401", "403"}
+
+
 def test_a_path_parameter_the_rule_does_not_have_is_refused():
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
 
     @openapi.operation("get", parameters=[{"in": "path", "name": "id", "required": True,
                                            "schema": {"type": "integer"}}],
@@ -127,7 +142,7 @@ def test_a_query_parameter_described_by_hand_and_by_the_schema_is_refused():
     class Query(params.Query):
         limit = params.WholeNumber("How many.", 1, 10)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
 
     @openapi.operation("get", query=Query, responses={"200": {"description": "Items."}},
                        parameters=[{"in": "query", "name": "limit", "schema": {"type": "string"}}])
