@@ -51,9 +51,20 @@ class Window(Schema):
     seconds = fields.Integer(required=True)
 
 
+class Received(Schema):
+    """Events received in the window that were not refused, by outcome."""
+
+    accepted = fields.Integer(required=True, metadata={
+        "description": "Stored (a postback's approval or reversal included)."})
+    duplicate = fields.Integer(required=True, metadata={"description": "Stored already."})
+    test = fields.Integer(required=True, metadata={
+        "description": "Test events, kept apart with their verdict."})
+
+
 class Health(Schema):
     ingestion = fields.Nested(Ingestion, required=True)
     aggregation = fields.Nested(Aggregation, required=True)
+    received = fields.Nested(Received, required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
                          metadata={"description": "Refusals in the window by error code."})
     window = fields.Nested(Window, required=True)

@@ -87,12 +87,14 @@ def _aggregation(now_ms: int) -> dict[str, Any]:
 
 
 def health(tenant_id: str | None, window_seconds: int) -> dict[str, Any]:
-    """Ingestion and aggregation status, and rejections by error code within the window."""
+    """Ingestion and aggregation status, events received by outcome and rejections by error
+    code within the window (the counts of ``conversions_events_received_total``)."""
     now = clock.now_ms()
     start = now - window_seconds * 1000
     return {
         "ingestion": _ingestion(tenant_id, now),
         "aggregation": _aggregation(now),
+        "received": figures.outcome_counts(tenant_id, start, now + 1, received=True),
         "errors": figures.outcome_counts(tenant_id, start, now + 1),  # the window holds now
         "window": {"from": iso(start), "to": iso(now), "seconds": window_seconds},
     }
