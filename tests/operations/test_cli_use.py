@@ -23,6 +23,17 @@ DOCUMENTED = [
 CSV_IMPORT = "import-csv FILE --domain D --format generic|google_ads"
 
 
+GROUPS = {"tenant", "transfer", "failures", "jobs"}
+
+
+def test_every_command_the_docs_name_is_in_the_list_tried():
+    named = {tuple(words[:2] if words[0] in GROUPS else words[:1])
+             for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+             for words in (match.split() for match in re.findall(
+                 r"flask --app app ((?:[a-z][a-z-]*)(?: [a-z][a-z-]*)?)", path.read_text()))}
+    assert named <= {tuple(command) for command in DOCUMENTED}
+
+
 @pytest.mark.parametrize("command", DOCUMENTED, ids=" ".join)
 def test_every_documented_command_explains_itself(runner, command):
     result = runner.invoke(args=[*command, "--help"])
