@@ -158,8 +158,9 @@ class SeparatePort:
     /metrics`` without the admin guard (whoever can reach the port may read it: bind it where
     only Prometheus can), any other path 404. Requests on other ports go to ``app``.
 
-    The port is the listening socket's (``SERVER_PORT``, which gunicorn sets from the socket,
-    not from the Host header).
+    The port is the one the connection came in on, read from gunicorn's socket: on a Unix
+    socket gunicorn takes ``SERVER_PORT`` from the Host header, which a client chooses.
+    Served otherwise (the test client, ``flask run``), ``SERVER_PORT``.
     """
 
     def __init__(self, app: Any, port: int, exposition: Any) -> None:
@@ -168,7 +169,7 @@ class SeparatePort:
         self.exposition = exposition
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        if environ.get("SERVER_PORT") != self.port:
+        if _local_port(environ) != self.port:
             return self.app(environ, start_response)  # type: ignore[no-any-return]
         if environ.get("PATH_INFO") == "/metrics":
             return self.exposition(environ, start_response)  # type: ignore[no-any-return]
@@ -177,6 +178,17 @@ class SeparatePort:
         start_response("404 Not Found", [("Content-Type", "application/json"),
                                          ("Content-Length", str(len(body)))])
         return [body]
+
+
+def _local_port(environ: dict[str, Any]) -> str:
+    connection = environ.get("gunicorn.socket")
+    if connection is None:
+        return str(environ.get("SERVER_PORT", ""))
+    try:
+        address = connection.getsockname()
+    except OSError:
+        return ""
+    return str(address[1]) if isinstance(address, tuple) else ""  # a Unix socket's is a path
 
 
 def init_app(app: Flask) -> None:

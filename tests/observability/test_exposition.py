@@ -4,6 +4,8 @@ per-tenant series only for the tenants named, OpenMetrics when asked; the metric
 dispatch."""
 from __future__ import annotations
 
+import socket
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -211,6 +213,24 @@ def test_the_metrics_port_serves_the_exposition_alone_unguarded(database_url, po
         assert "conversions_events_received_total" in response.get_data(as_text=True)
     if (port, status) == ("9100", 404):
         assert response.json["error"] == "not_found"
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_UNIX], ids=["tcp", "unix"])
+def test_the_metrics_port_is_the_connection_s_not_the_host_header_s(database_url, tmp_path,
+                                                                  family):
+    """Under gunicorn the connection's own socket decides: on a Unix socket gunicorn derives
+    SERVER_PORT from the Host header, which any client sets."""
+    from app import create_app
+
+    served = create_app({"DATABASE_URL": database_url, "METRICS_BIND": "127.0.0.1:9100",
+                         "ADMIN_TOKEN": "s3cret"})
+    with socket.socket(family) as connection:
+        connection.bind(("127.0.0.1", 0) if family == socket.AF_INET
+                        else str(tmp_path / "gunicorn.sock"))
+        response = served.test_client().get("/metrics", headers={"Host": "example.com:9100"},
+                                            environ_overrides={"SERVER_PORT": "9100",
+                                                               "gunicorn.socket": connection})
+    assert response.status_code == 401  # the service's guarded /metrics, not the open port
 
 
 def test_openmetrics_when_asked(client):
