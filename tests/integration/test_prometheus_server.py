@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from prometheus_client import multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench import faults
@@ -129,9 +130,23 @@ def test_every_process_merged_counts_match_and_labels_stay_bounded(tmp_path):
     assert value(families, "conversions_store_commit_group_size_sum") >= 221
     assert value(families, "conversions_store_writer_restarts_total") == 1
     assert len(pids) >= 4  # two workers, the writer (twice) and the master wrote samples
+    assert len(answered_by(tmp_path / "metrics")) == 2  # the merge holds both workers' answers
     assert "999999.db" not in pids  # an earlier run's file was wiped at start
     for families_ in (*scrapes, families):
         assert_bounded(families_)
+
+
+def answered_by(directory: Path) -> set[str]:
+    """The processes whose own samples count pixel requests (each file read on its own)."""
+    pids = set()
+    for path in directory.glob("counter_*.db"):
+        alone = directory.parent / f"alone-{path.name}"
+        alone.mkdir()
+        shutil.copy(path, alone)
+        if value(list(multiprocess.MultiProcessCollector(None, path=str(alone)).collect()),
+                 "conversions_http_requests_total", endpoint=PIXEL):
+            pids.add(path.stem.rsplit("_", 1)[-1])
+    return pids
 
 
 def assert_bounded(families) -> None:
