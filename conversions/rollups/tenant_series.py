@@ -52,29 +52,25 @@ def label(tenant_id: str | None) -> str | None:
     if tenant_id is None:
         return OTHER
     found = _labels.get(tenant_id)
-    if found is None and len(_labels) < len(_domains) and _due():
-        _look_up()
+    if found is None and len(_labels) < len(_domains):
+        with _lock:  # a look-up under way is waited for, not answered "other" meanwhile
+            if _looked_up_at is None or time.monotonic() - _looked_up_at >= RETRY_SECONDS:
+                _look_up()
         found = _labels.get(tenant_id)
     return found or OTHER
 
 
-def _due() -> bool:
-    return _looked_up_at is None or time.monotonic() - _looked_up_at >= RETRY_SECONDS
-
-
 def _look_up() -> None:
+    """Find the named tenants' ids (the caller holds the lock)."""
     global _looked_up_at
-    with _lock:
-        if not _due():
-            return
-        _looked_up_at = time.monotonic()
-        try:
-            with connection():
-                rows = list(Tenant.select(Tenant.id, Tenant.domain)
-                            .where(Tenant.domain.in_(sorted(_domains))).tuples())
-        except PeeweeException:
-            return  # counted as "other" until the store answers a later look-up
-        _labels.update(rows)
+    _looked_up_at = time.monotonic()
+    try:
+        with connection():
+            rows = list(Tenant.select(Tenant.id, Tenant.domain)
+                        .where(Tenant.domain.in_(sorted(_domains))).tuples())
+    except PeeweeException:
+        return  # counted as "other" until the store answers a later look-up
+    _labels.update(rows)
 
 
 def init_app(app: Flask) -> None:
