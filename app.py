@@ -22,6 +22,7 @@ from conversions.ingest import (
 from conversions.jobs import scheduler, tasks
 from conversions.monitoring import attribution, coverage, exposition, health, liveness, stats
 from conversions.operations import (
+    command_line,
     dead_letters,
     import_cli,
     imports,
@@ -31,6 +32,7 @@ from conversions.operations import (
     taxonomy,
     transfer_cli,
 )
+from conversions.rollups import tenant_series
 from conversions.settings_page import views as settings_page
 from conversions.store import schema
 from conversions.tenants import cli as tenant_cli
@@ -81,11 +83,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     tasks.init_app(app)
     scheduler.init_app(app)
     replay.init_app(app)
+    command_line.init_app(app)  # after every command
     app.wsgi_app = signing.protect(app)  # type: ignore[method-assign]
     rate_limits.init_app(app)
     limits.init_app(app)
     proxies.init_app(app)  # after the middleware: ProxyFix, when configured, wraps it
     # Outermost: nothing waits on a slow body.
     protections.read_bodies_in_time(app, on_reject=signing.record_rejection)
+    tenant_series.init_app(app)
     prometheus.init_app(app)  # around everything: refusals of the middlewares are counted too
+    exposition.init_app(app)  # the metrics port, when one is set, before anything else
     return app

@@ -179,3 +179,10 @@ SESSION_REFRESH_EACH_REQUEST = False
 # Prometheus' instruments (GET /metrics, conversions/observability): 0 records nothing on the
 # request path (make bench measures both); /metrics still answers with the store's figures.
 METRICS_ENABLED = True
+# host:port of a listener of its own for GET /metrics, unguarded there (bind it where only
+# Prometheus reaches); config/gunicorn.conf.py adds it to gunicorn's binds. Empty: none.
+METRICS_BIND = ""
+# Tenants (by domain, comma-separated, at most 20) whose events get their own series in
+# conversions_tenant_events_received_total; every other tenant's count as tenant="other".
+# Empty (the default): no tenant label at all.
+METRICS_TENANTS = ""

@@ -50,9 +50,6 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 def on_starting(server):  # type: ignore[no-untyped-def]
     """Say at start-up when rate limits would be counted per worker (memory storage); start
     the writer process before the workers, for a SQLite file (store/writer_supervisor.py)."""
-    from flask import Flask
-
-    from config import load
     from config.checks import rate_limit_storage_warning
     from conversions.store import writer_supervisor
 
@@ -60,9 +57,9 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     warning = rate_limit_storage_warning(server.cfg.workers)
     if warning:
         server.log.warning(warning)
-    app = Flask("conversions")
-    load(app)
-    if writer_supervisor.start_if_wanted(app.config):
+    config = _settings()
+    _bind_metrics_port(server, config["METRICS_BIND"])
+    if writer_supervisor.start_if_wanted(config):
         server.log.info("writer process listening at %s", os.environ[writer_supervisor.SOCKET_ENV])
         writer_supervisor.exit_hooks.append(_writer_exited)
 
@@ -70,8 +67,47 @@ def on_starting(server):  # type: ignore[no-untyped-def]
 def when_ready(server):  # type: ignore[no-untyped-def]
     """Say where the service is served (gunicorn's own line leaves the address blank when
     each worker binds its own socket)."""
-    server.log.info("serving http://%s with %d workers", ", http://".join(server.cfg.bind),
+    served = [bind for bind in server.cfg.bind if bind != _metrics_bind[0]]
+    server.log.info("serving http://%s with %d workers", ", http://".join(served),
                     server.cfg.workers)
+    if _metrics_bind[0]:
+        server.log.info("serving Prometheus' /metrics at http://%s/metrics", _metrics_bind[0])
+
+
+def on_reload(server):  # type: ignore[no-untyped-def]
+    """A reload (SIGHUP) read the binds anew: the workers it starts listen on METRICS_BIND
+    too."""
+    _bind_metrics_port(server, _settings()["METRICS_BIND"])
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    """The app's settings, as the workers will read them."""
+    from flask import Flask
+
+    from config import load
+
+    app = Flask("conversions")
+    load(app)
+    return app.config
+
+
+_metrics_bind = [""]  # the metrics port's bind added to gunicorn's, once known
+
+
+def _bind_metrics_port(server, bind):  # type: ignore[no-untyped-def]
+    """Listen on METRICS_BIND too, whatever --bind or BIND named (the app answers only
+    /metrics there: conversions/monitoring/exposition.py)."""
+    from conversions.monitoring.exposition import metrics_port
+
+    port = metrics_port(bind)
+    if port is None:
+        return
+    taken = {address[1] for address in server.cfg.address if isinstance(address, tuple)}
+    if port in taken:
+        raise RuntimeError(f"METRICS_BIND {bind} must use a port of its own, not one of "
+                           f"{', '.join(server.cfg.bind)}")
+    _metrics_bind[0] = bind
+    server.cfg.set("bind", [*server.cfg.bind, bind])
 
 
 def _empty_metrics_directory():  # type: ignore[no-untyped-def]

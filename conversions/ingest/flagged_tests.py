@@ -3,9 +3,10 @@
 A request is a test when it carries ``?test_event_code=`` or an ``X-Conversions-Test``
 header; a webhook (whose body is signed) or a pixel may also put ``test_event_code`` in its
 body, a goal may not (its canonical form does not sign it). Its verdict is kept in its own
-table (``store.kept_test_events``), never in ``Event`` and never in the tallies, so it cannot
-change stats, health, readiness or attribution. Only requests of a known tenant are kept
-(verified, or for the unsigned pixel a registered buyer id); junk is only counted.
+table (``store.kept_test_events``), never in ``Event``, and it is tallied only as outcome
+``test``, so it cannot change stats, health's errors, readiness or attribution. Only requests
+of a known tenant are kept (verified, or for the unsigned pixel a registered buyer id); junk is
+only counted.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields
 from peewee import PeeweeException
 
+from conversions.rollups import tally
 from conversions.store import kept_test_events
 from conversions.web.errors import ApiError
 
@@ -77,7 +79,9 @@ def valid_code(body: Any = None) -> str | None:
 
 def keep(tenant_id: str, source: str, test_code: str, payload: Any) -> int:
     """Keep an accepted test event; its id."""
-    return kept_test_events.keep(tenant_id, source, test_code, payload)
+    test_id = kept_test_events.keep(tenant_id, source, test_code, payload)
+    tally.flagged(tenant_id, source)
+    return test_id
 
 
 def accepted(tenant_id: str, source: str, test_code: str, payload: Any) -> ResponseReturnValue:
@@ -92,6 +96,7 @@ def accepted_body(test_id: int, test_code: str) -> dict[str, Any]:
 def keep_rejection(tenant_id: str, source: str, test_code: str, payload: Any, error: str,
                    detail: Any = None) -> None:
     """Keep a rejected test's verdict; never raises (the sender's answer stands)."""
+    tally.flagged(tenant_id, source)
     try:
         kept_test_events.keep(tenant_id, source, test_code, payload, error, detail)
     except (PeeweeException, ValueError) as err:

@@ -46,7 +46,6 @@ def track_goal() -> ResponseReturnValue:
     if test_code is not None:
         return flagged_tests.accepted(tenant_id, "goal", test_code, body)
     event_id, duplicate = insert_event(row)
-    if not duplicate:
-        tally.accepted(tenant_id, "goal")
+    (tally.duplicate if duplicate else tally.accepted)(tenant_id, "goal")
     return json_response({"event_id": str(event_id), "duplicate": duplicate},
                          200 if duplicate else 202)

@@ -210,8 +210,7 @@ def track_pixel() -> ResponseReturnValue:
     if test_code is not None:
         return test_pixel(tenant_id, test_code, data)
     event_id, duplicate = insert_event(pixel_row(tenant_id, event, clock.now_ms()))
-    if not duplicate:
-        tally.accepted(tenant_id, "pixel")
+    (tally.duplicate if duplicate else tally.accepted)(tenant_id, "pixel")
     outcome = "duplicate" if duplicate else "accepted"
     if wants_json():
         return answer(200 if duplicate else 202, outcome,

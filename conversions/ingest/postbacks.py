@@ -229,8 +229,8 @@ def receive_postback(provider: str, token: str) -> ResponseReturnValue:
     if test_code is not None:
         return flagged_tests.accepted(tenant_id, SOURCE, test_code, g.ingest_payload)
     event_id, outcome = store(row)
-    if outcome == "stored":
-        tally.accepted(tenant_id, SOURCE)
+    # An approval or a reversal changed the conversion stored: accepted, as a new one is.
+    (tally.duplicate if outcome == "duplicate" else tally.accepted)(tenant_id, SOURCE)
     response = jsonify(event_id=str(event_id), duplicate=outcome == "duplicate",
                        updated=outcome in ("approved", "reversed"), status=row["status"],
                        time_estimated=row["time_estimated"])

@@ -3,10 +3,10 @@
 Registered with the error handlers (``web.errors.on_refusal``) for the ingestion blueprints.
 An unverified request (no valid signature, unknown tenant) is only counted. A test request
 of a known tenant (verified, or the pixel's registered buyer) keeps its verdict with the test
-events and is not counted. A verified real one is counted and, for the codes the taxonomy
-marks, kept as a dead letter: the unsigned pixel's refusals are only counted, as anyone can
-send them; a postback with a live token is authenticated, so its refused events are kept like
-signed ones.
+events and is counted as a test, not as a refusal. A verified real one is counted and, for
+the codes the taxonomy marks, kept as a dead letter: the unsigned pixel's refusals are only
+counted, as anyone can send them; a postback with a live token is authenticated, so its
+refused events are kept like signed ones.
 """
 from __future__ import annotations
 

@@ -83,11 +83,12 @@ def receive_webhook() -> ResponseReturnValue:
                                  "received_at_ms": now_ms, "event_count": len(rows),
                                  "window_start_ms": now_ms - window_ms})
     if stored is None:
+        tally.duplicate(tenant_id, "webhook", len(rows))
         return json_response({"duplicate": True, "webhook_id": message_id, "accepted": 0,
                               "duplicates": len(rows), "event_ids": []})
     accepted = sum(1 for _, duplicate in stored if not duplicate)
-    if accepted:
-        tally.accepted(tenant_id, "webhook", accepted)
+    tally.accepted(tenant_id, "webhook", accepted)
+    tally.duplicate(tenant_id, "webhook", len(stored) - accepted)
     return json_response({"duplicate": False, "webhook_id": message_id, "accepted": accepted,
                           "duplicates": len(stored) - accepted,
                           "event_ids": [str(event_id) for event_id, _ in stored]},

@@ -1,19 +1,23 @@
 """``GET /metrics``: Prometheus' exposition of every process's instruments, merged, and of
 figures read from the store at scrape time (the jobs' state is in the tables, not in any
-one process), in the text format or OpenMetrics when asked."""
+one process), in the text format or OpenMetrics when asked; guarded like the read endpoints,
+and also answered unguarded on a port of its own when ``METRICS_BIND`` sets one."""
 from __future__ import annotations
 
+import json
 import os
 import platform
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, request
 from peewee import InterfaceError, OperationalError, fn
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     PlatformCollector,
     ProcessCollector,
+    make_wsgi_app,
     multiprocess,
 )
 from prometheus_client.exposition import choose_encoder
@@ -22,6 +26,7 @@ from prometheus_client.registry import Collector
 
 import conversions
 from conversions.core.sources import WATCHED
+from conversions.observability import instruments
 from conversions.store import runs
 from conversions.store.database import connection
 from conversions.store.models import (
@@ -103,13 +108,19 @@ class Build(Collector):
 
 
 class Instruments(Collector):
-    """The instruments of every process (gunicorn), or of this one alone."""
+    """The instruments of every process (gunicorn), or of this one alone. Merged, a family
+    no process has a sample of yet is still described, as it is in one process."""
 
     def collect(self) -> Iterator[Metric]:
-        if MULTIPROCESS:
-            yield from multiprocess.MultiProcessCollector(None).collect()
-        else:
+        if not MULTIPROCESS:
             yield from REGISTRY.collect()
+            return
+        seen = set()
+        for metric in multiprocess.MultiProcessCollector(None).collect():
+            seen.add(metric.name)
+            yield metric
+        for instrument in instruments.FAMILIES:
+            yield from (metric for metric in instrument.describe() if metric.name not in seen)
 
 
 def registry() -> CollectorRegistry:
@@ -136,3 +147,61 @@ def registry() -> CollectorRegistry:
 def scrape() -> Response:
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
     return Response(encoder(registry()), content_type=content_type)
+
+
+def metrics_port(bind: object) -> int | None:
+    """The port of ``METRICS_BIND`` (``host:port``; None when unset); ValueError when it
+    names none."""
+    text = str(bind or "").strip()
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"METRICS_BIND must be host:port, such as 127.0.0.1:9100, not {text!r}")
+    return int(port)
+
+
+class SeparatePort:
+    """Answer requests that came in on the metrics port with the exposition alone: ``GET
+    /metrics`` without the admin guard (whoever can reach the port may read it: bind it where
+    only Prometheus can), any other path 404. Requests on other ports go to ``app``.
+
+    The port is the one the connection came in on, read from gunicorn's socket: on a Unix
+    socket gunicorn takes ``SERVER_PORT`` from the Host header, which a client chooses.
+    Served otherwise (the test client, ``flask run``), ``SERVER_PORT``.
+    """
+
+    def __init__(self, app: Any, port: int, exposition: Any) -> None:
+        self.app = app
+        self.port = str(port)
+        self.exposition = exposition
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if _local_port(environ) != self.port:
+            return self.app(environ, start_response)  # type: ignore[no-any-return]
+        if environ.get("PATH_INFO") == "/metrics":
+            return self.exposition(environ, start_response)  # type: ignore[no-any-return]
+        body = json.dumps({"error": "not_found",
+                           "message": "Only /metrics is served on this port."}).encode()
+        start_response("404 Not Found", [("Content-Type", "application/json"),
+                                         ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def _local_port(environ: dict[str, Any]) -> str:
+    connection = environ.get("gunicorn.socket")
+    if connection is None:
+        return str(environ.get("SERVER_PORT", ""))
+    try:
+        address = connection.getsockname()
+    except OSError:
+        return ""
+    return str(address[1]) if isinstance(address, tuple) else ""  # a Unix socket's is a path
+
+
+def init_app(app: Flask) -> None:
+    """Serve the metrics port, when ``METRICS_BIND`` sets one (call it last: outermost)."""
+    port = metrics_port(app.config["METRICS_BIND"])
+    if port is not None:
+        app.wsgi_app = SeparatePort(  # type: ignore[method-assign]
+            app.wsgi_app, port, make_wsgi_app(registry()))

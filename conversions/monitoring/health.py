@@ -89,12 +89,14 @@ def _aggregation(now_ms: int) -> dict[str, Any]:
 
 
 def health(tenant_id: str | None, window_seconds: int) -> dict[str, Any]:
-    """Ingestion and aggregation status, and rejections by error code within the window."""
+    """Ingestion and aggregation status, events received by outcome and rejections by error
+    code within the window (the counts of ``conversions_events_received_total``)."""
     now = clock.now_ms()
     start = now - window_seconds * 1000
     return {
         "ingestion": _ingestion(tenant_id, now),
         "aggregation": _aggregation(now),
+        "received": figures.outcome_counts(tenant_id, start, now + 1, received=True),
         "errors": figures.outcome_counts(tenant_id, start, now + 1),  # the window holds now
         "window": {"from": iso(start), "to": iso(now), "seconds": window_seconds},
     }
@@ -162,9 +164,20 @@ class Window(Schema):
     seconds = fields.Integer(required=True)
 
 
+class Received(Schema):
+    """Events received in the window that were not refused, by outcome."""
+
+    accepted = fields.Integer(required=True, metadata={
+        "description": "Stored (a postback's approval or reversal included)."})
+    duplicate = fields.Integer(required=True, metadata={"description": "Stored already."})
+    test = fields.Integer(required=True, metadata={
+        "description": "Test events, kept apart with their verdict."})
+
+
 class Health(Schema):
     ingestion = fields.Nested(Ingestion, required=True)
     aggregation = fields.Nested(Aggregation, required=True)
+    received = fields.Nested(Received, required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
                          metadata={"description": "Refusals in the window by error code."})
     window = fields.Nested(Window, required=True)

@@ -4,7 +4,8 @@ Under gunicorn each process (the workers, the SQLite writer process, the master)
 samples to ``PROMETHEUS_MULTIPROC_DIR``, set before any of them imports the library
 (``config/gunicorn.conf.py``), and a scrape merges them (``monitoring/exposition.py``).
 Label values come from closed sets only: endpoint names, methods, status classes, sources,
-error codes. Never a tenant, event, token or address.
+error codes. Never an event, token or address, and a tenant only as one of the few domains
+``METRICS_TENANTS`` names (``rollups/tenant_series.py``).
 """
 from __future__ import annotations
 
@@ -30,8 +31,12 @@ REQUEST_SECONDS = Histogram(
     ["endpoint"], buckets=LATENCY_BUCKETS)
 EVENTS = Counter(
     "conversions_events_received",
-    "Events received, by source and outcome (accepted, or the error code of a refusal); "
-    "the counts health reads.", ["source", "outcome"])
+    "Events received, by source and outcome (accepted, duplicate, test, or the error code "
+    "of a refusal); the counts health reads.", ["source", "outcome"])
+TENANT_EVENTS = Counter(
+    "conversions_tenant_events_received",
+    "Events received by the tenants METRICS_TENANTS names (every other one as \"other\"), "
+    "by source and outcome; none when it names none.", ["tenant", "source", "outcome"])
 COMMIT_SECONDS = Histogram(
     "conversions_store_commit_duration_seconds",
     "Time of one group commit (the transaction of a group of writes).", buckets=LATENCY_BUCKETS)
@@ -56,6 +61,11 @@ SIGNATURE_FAILURES = Counter(
 BODY_DEADLINE = Counter(
     "conversions_body_deadline_refusals", "Requests refused because the body did not arrive "
     "in time or no reader was free, by error code.", ["error"])
+
+# Every family above, described in a scrape even before any process has a sample of it.
+FAMILIES = (REQUESTS, REQUEST_SECONDS, EVENTS, TENANT_EVENTS, COMMIT_SECONDS, COMMIT_GROUP_SIZE,
+            WRITE_QUEUE, WRITER_RESTARTS, STORE_UNAVAILABLE, RATE_LIMITED, SIGNATURE_FAILURES,
+            BODY_DEADLINE)
 
 STORE_CAUSES = ("OperationalError", "InterfaceError")
 # The body deadline's refusals (`wsgi_hmac.BodyDeadline`); the HMAC middleware's are the rest.
@@ -86,10 +96,13 @@ def enabled() -> bool:
     return _enabled
 
 
-def event(source: str, outcome: str, count: int = 1) -> None:
-    """Count ``count`` events of ``source`` with ``outcome`` (called by ``metrics.tally``)."""
+def event(source: str, outcome: str, count: int = 1, tenant: str | None = None) -> None:
+    """Count ``count`` events of ``source`` with ``outcome`` (called by ``rollups.tally``),
+    and under ``tenant`` too unless it is None."""
     if _enabled:
         child(EVENTS, source, outcome).inc(count)
+        if tenant is not None:
+            child(TENANT_EVENTS, tenant, source, outcome).inc(count)
 
 
 def store_unavailable(cause: str) -> None:

@@ -63,8 +63,9 @@ def run(source: IO[bytes], tenant_id: str, fmt_name: str, bounds: csv_import.Lim
                 result.duplicates += len(keys) - new
         finally:
             staging.close()
-    if result.inserted and not dry_run:
+    if not dry_run:
         tally.accepted(tenant_id, csv_import.SOURCE, result.inserted)
+        tally.duplicate(tenant_id, csv_import.SOURCE, result.duplicates)
     return result
 
 

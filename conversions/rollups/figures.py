@@ -117,10 +117,12 @@ def rollup(buckets: Buckets, granularity: str, by: tuple[str, ...],
 
 
 def outcome_counts(tenant_id: str | None, start_ms: int, end_ms: int,
-                   source_type: str | None = None) -> dict[str, int]:
-    """Rejections by error code in the hours overlapping ``[start_ms, end_ms)``, as flushed."""
-    query = (OutcomeCount.select(OutcomeCount.outcome, fn.SUM(OutcomeCount.count))
-             .where(OutcomeCount.outcome != tally.ACCEPTED,
+                   source_type: str | None = None, received: bool = False) -> dict[str, int]:
+    """Rejections by error code in the hours overlapping ``[start_ms, end_ms)``, as flushed;
+    ``received``: the other outcomes instead (accepted, duplicate, test), each present."""
+    outcome = OutcomeCount.outcome
+    query = (OutcomeCount.select(outcome, fn.SUM(OutcomeCount.count))
+             .where(outcome.in_(tally.RECEIVED) if received else outcome.not_in(tally.RECEIVED),
                     OutcomeCount.hour_start_ms >= floor(start_ms, "hour"),
                     OutcomeCount.hour_start_ms < end_ms)
              .group_by(OutcomeCount.outcome))
@@ -128,4 +130,5 @@ def outcome_counts(tenant_id: str | None, start_ms: int, end_ms: int,
         query = query.where(OutcomeCount.tenant_id == tenant_id)
     if source_type:
         query = query.where(OutcomeCount.source_type == source_type)
-    return {outcome: int(count) for outcome, count in sorted(query.tuples())}
+    counts = {name: int(count) for name, count in sorted(query.tuples())}
+    return {name: counts.get(name, 0) for name in tally.RECEIVED} if received else counts

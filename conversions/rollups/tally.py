@@ -1,7 +1,7 @@
-"""In-process tallies of accepted and rejected events, without a write per request.
+"""In-process tallies of events received, by outcome, without a write per request.
 
 Ingestion only increments a counter here; the counts job drains the tallies into the
-database on its interval, so error counts cost the request path nothing but a lock. The same
+database on its interval, so the counts cost the request path nothing but a lock. The same
 calls count Prometheus' ``conversions_events_received_total``, so it and health agree.
 """
 from __future__ import annotations
@@ -10,8 +10,13 @@ import threading
 from collections import Counter
 
 from conversions.observability import instruments
+from conversions.rollups import tenant_series
 
 ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+TEST = "test"
+# The outcomes that are no refusal; every other outcome is a refusal's error code.
+RECEIVED = (ACCEPTED, DUPLICATE, TEST)
 
 _lock = threading.Lock()
 _counts: Counter[tuple[str | None, str, str]] = Counter()
@@ -19,16 +24,30 @@ _counts: Counter[tuple[str | None, str, str]] = Counter()
 
 def accepted(tenant_id: str, source: str, count: int = 1) -> None:
     """Count ``count`` events stored for ``tenant_id`` from ``source``."""
-    with _lock:
-        _counts[(tenant_id, source, ACCEPTED)] += count
-    instruments.event(source, ACCEPTED, count)
+    _add(tenant_id, source, ACCEPTED, count)
+
+
+def duplicate(tenant_id: str, source: str, count: int = 1) -> None:
+    """Count ``count`` events that were stored already (sent again)."""
+    _add(tenant_id, source, DUPLICATE, count)
+
+
+def flagged(tenant_id: str, source: str) -> None:
+    """Count one test event kept with its verdict (``ingest.flagged_tests``)."""
+    _add(tenant_id, source, TEST, 1)
 
 
 def rejected(tenant_id: str | None, source: str, error: str) -> None:
     """Count one refusal with ``error`` (tenant unknown: None)."""
+    _add(tenant_id, source, error, 1)
+
+
+def _add(tenant_id: str | None, source: str, outcome: str, count: int) -> None:
+    if not count:
+        return
     with _lock:
-        _counts[(tenant_id, source, error)] += 1
-    instruments.event(source, error)
+        _counts[(tenant_id, source, outcome)] += count
+    instruments.event(source, outcome, count, tenant_series.label(tenant_id))
 
 
 def drain() -> Counter[tuple[str | None, str, str]]:

@@ -12,7 +12,7 @@ from conversions.store.database import connection
 from conversions.store.models import Tenant
 from conversions.tenants import accounts, postback_tokens
 
-tenant_cli = AppGroup("tenant", help="Create, rotate and list tenants.")
+tenant_cli = AppGroup("tenant", help="Create, list and rotate tenants; issue postback tokens.")
 
 
 def _emit(obj: object) -> None:

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from conversions.core import clock
-from conversions.rollups import aggregation
+from conversions.rollups import aggregation, tally
 from conversions.store.database import connection
 from conversions.store.models import Event, IngestionFailure, PostbackKey, PostbackNetwork
 from conversions.tenants import postback_tokens, settings
@@ -173,6 +173,9 @@ def test_redtrack_declined_is_stored_without_revenue_then_approved_once(
     assert (again.status_code, again.json["duplicate"], again.json["updated"]) == (
         200, True, False)
     assert len(stored()) == 1
+    # The approval is accepted like the declined conversion it changed; the repeat is not.
+    assert tally.drain() == {(tenant["tenant_id"], "postback", "accepted"): 2,
+                             (tenant["tenant_id"], "postback", "duplicate"): 1}
 
 
 def test_redtrack_declined_value_never_counts_in_stats(client, tenant, token, frozen):

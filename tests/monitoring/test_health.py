@@ -28,15 +28,18 @@ def test_error_counts_match_the_rejections_sent(client, tenant, moved, send_goal
     assert send_goal(domain="nobody.example").status_code == 404
     assert send_goal(session="mail me at a@b.co").status_code == 400
     assert send_goal().status_code == 202
+    assert send_goal(headers={"X-Conversions-Test": "T1"}).status_code == 202
     run_job("flush")
     tenant_health = health(client, f"?tenant_id={tenant['tenant_id']}")
     assert tenant_health["errors"] == {"invalid_signature": 3, "pii_rejected": 1}
+    assert tenant_health["received"] == {"accepted": 1, "duplicate": 0, "test": 1}
     assert health(client)["errors"] == {"invalid_signature": 3, "pii_rejected": 1,
                                         "unknown_domain": 1}
     assert tenant_health["window"] == {"from": "2026-11-23T10:00:00Z",
                                        "to": "2026-11-24T10:00:00Z", "seconds": DAY}
     moved.advance(DAY + 3600)
     assert health(client)["errors"] == {}
+    assert health(client)["received"] == {"accepted": 0, "duplicate": 0, "test": 0}
 
 
 def test_ingestion_status_is_idle_then_receiving_then_stale(client, tenant, moved, send_goal):

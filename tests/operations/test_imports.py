@@ -12,6 +12,7 @@ import pytest
 from conversions.ingest import csv_import
 from conversions.ingest.schemas import flatten, webhook_event
 from conversions.operations.imports import limits, run
+from conversions.rollups import tally
 from conversions.store.database import connection
 from conversions.store.models import Event
 
@@ -204,6 +205,8 @@ def test_a_re_upload_stores_nothing_twice(client, tenant, frozen):
     other = GENERIC.replace(",", ";").replace("T11:00:00+01:00", "T10:00:00Z")
     assert upload(client, tenant, "\ufeff" + other).json["duplicates"] == 2
     assert len(stored()) == 2
+    assert tally.drain() == {(tenant["tenant_id"], "import", "accepted"): 2,
+                             (tenant["tenant_id"], "import", "duplicate"): 4}
 
 
 def test_a_row_repeated_within_the_file_is_a_duplicate(client, tenant, frozen):
@@ -220,6 +223,7 @@ def test_a_dry_run_counts_and_stores_nothing(client, tenant, frozen):
     upload(client, tenant, GENERIC)
     again = upload(client, tenant, GENERIC, dry_run="true").json
     assert (again["inserted"], again["duplicates"]) == (0, 2)
+    assert tally.drain() == {(tenant["tenant_id"], "import", "accepted"): 2}  # dry runs: none
 
 
 def test_a_multipart_file_field_is_read(client, tenant, frozen):

@@ -17,14 +17,14 @@ VIEW = "/api/conversions/test-events"
         pytest.param(GOAL, {"X-Conversions-Test": "TEST123"}, id="header"),
     ],
 )
-def test_accepted_test_event_is_kept_apart_and_never_counted(client, tenant, send_goal, url,
-                                                             headers):
+def test_accepted_test_event_is_kept_apart_and_counted_as_a_test(client, tenant, send_goal,
+                                                                 url, headers):
     response = send_goal(url=url, headers=headers, value=10, currency="USD")
     assert response.status_code == 202
     assert response.json["verdict"] == "accepted"
     assert response.json["test_event_code"] == "TEST123"
     assert events() == []
-    assert tally.drain() == {}
+    assert tally.drain() == {(tenant["tenant_id"], "goal", "test"): 1}
     view = client.get(VIEW, query_string={"tenant_id": tenant["tenant_id"]}).json
     (shown,) = view["test_events"]
     assert shown["id"] == response.json["test_event_id"]
@@ -37,7 +37,8 @@ def test_rejected_test_event_gets_the_real_answer_and_shows_its_code(client, ten
     test = send_goal(value=20000, headers={"X-Conversions-Test": "T1"})
     assert (test.status_code, test.json) == (real.status_code, real.json)
     assert len(dead_letters()) == 1  # the real one only
-    assert tally.drain() == {(tenant["tenant_id"], "goal", "invalid_event"): 1}
+    assert tally.drain() == {(tenant["tenant_id"], "goal", "invalid_event"): 1,
+                             (tenant["tenant_id"], "goal", "test"): 1}
     (shown,) = client.get(VIEW).json["test_events"]
     assert (shown["verdict"], shown["error"]) == ("rejected", "invalid_event")
     assert "properties.value" in shown["detail"]
@@ -114,11 +115,11 @@ def test_test_events_never_change_stats_health_readiness_or_attribution(client, 
     assert len(kept_test_events()) == 4
 
 
-def test_throttled_test_events_are_neither_kept_nor_counted(app, client, tenant):
+def test_throttled_test_events_are_neither_kept_nor_counted_as_tests(app, client, tenant):
     app.config["RATELIMIT_PER_ADDRESS"] = "2 per minute"
     query = {"buyer_id": "buyer-1", "event_name": "view", "test_event_code": "FLOOD"}
     answers = [client.get("/api/conversions/pixel", query_string=query).status_code
                for _ in range(5)]
     assert answers == [200, 200, 429, 429, 429]
     assert len(kept_test_events()) == 2
-    assert tally.drain() == {}
+    assert tally.drain() == {(tenant["tenant_id"], "pixel", "test"): 2}

@@ -63,7 +63,7 @@ def test_webhook_test_delivery_flagged_in_its_signed_body(client, tenant):
     assert (refused.status_code, refused.json["error"]) == (400, "invalid_event")
     assert events() == []
     assert dead_letters() == []
-    assert tally.drain() == {}
+    assert tally.drain() == {(tenant["tenant_id"], "webhook", "test"): 2}
     shown = client.get("/api/conversions/test-events").json["test_events"]
     assert [(s["source"], s["verdict"], s["error"]) for s in shown] == [
         ("webhook", "rejected", "invalid_event"), ("webhook", "accepted", None)]
@@ -87,6 +87,7 @@ def test_pixel_test_events_are_kept_apart(client, tenant):
     unknown = pixel(client, test_event_code="TAG1", buyer_id="nobody")
     assert unknown.json["error"] == "unknown_buyer"
     assert events() == []
-    assert tally.drain() == {(None, "pixel", "unknown_buyer"): 1}
+    assert tally.drain() == {(None, "pixel", "unknown_buyer"): 1,
+                             (tenant["tenant_id"], "pixel", "test"): 3}
     assert [(t.verdict, t.error) for t in kept_test_events()] == [
         ("accepted", None), ("accepted", None), ("rejected", "invalid_event")]
