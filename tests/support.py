@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from conversions_client import sign_goal
+from werkzeug.wrappers import Response
 
 from conversions.store.database import connection
 from conversions.store.models import (
@@ -257,6 +258,13 @@ class Server:
             self._log.close()
             self._log = None
 
+    def post(self, path: str, data: bytes | str, headers: dict[str, str]) -> Response:
+        """POST ``path`` over HTTP, called as the Flask test client's ``post`` is; the answer
+        as a werkzeug response, whatever its status."""
+        body = data.encode() if isinstance(data, str) else data
+        status, answer_headers, answer = http("POST", self.url + path, body, headers)
+        return Response(answer, status, answer_headers)
+
     def __enter__(self) -> Server:
         return self.start()
 
@@ -317,8 +325,8 @@ def post_goal(client, tenant: dict, event_name: str = "purchase", session: str |
               domain: str | None = None, url: str | None = None, key: str | None = None,
               signature: str | None = None, extra: dict | None = None,
               headers: dict | None = None, expect: int | None = None, **fields: Any):
-    """POST with the Flask test ``client`` a goal of ``tenant`` signed by the project's Python
-    client, as a customer's server sends it; returns the response.
+    """POST with ``client`` (the Flask test client, or a ``Server``) a goal of ``tenant`` signed
+    by the project's Python client, as a customer's server sends it; returns the response.
 
     ``session`` is a fresh one unless given; ``url`` (else the goal route for ``domain``, else
     the tenant's) may carry a query; ``key`` signs instead of the tenant's pixel secret,

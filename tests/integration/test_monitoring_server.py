@@ -13,10 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
 
 import pytest
-from conversions_client import sign_goal
 
 from tests import support
-from tests.support import Server, http
+from tests.support import Server, http, post_goal
 
 pytestmark = pytest.mark.slow
 
@@ -55,16 +54,6 @@ def monitored(tmp_path_factory):
     receiver.shutdown()
 
 
-def send_goal(monitored, session, signature=None, domain=None, **fields):
-    tenant = monitored["tenant"]
-    signed = sign_goal(tenant["tenant_id"], tenant["pixel_secret"],
-                       fields.pop("event_name", "purchase"), session, **fields)
-    status, _, _ = http("POST", f"{monitored['server'].url}/api/v1/track/pixel/goal?domain="
-                        f"{domain or tenant['domain']}", signed.body,
-                        {**signed.headers, "X-LP-Goal-Signature": signature or signed.signature})
-    return status
-
-
 def read(monitored, path, **query):
     query_string = "&".join(f"{k}={v}" for k, v in query.items())
     status, _, body = http("GET", f"{monitored['server'].url}/api/conversions/{path}?"
@@ -95,15 +84,16 @@ def totals(series):
 def test_stats_equal_what_was_ingested_and_errors_the_rejections_sent(monitored):
     goals = [("purchase", 12.5, "USD"), ("purchase", 7.25, "USD"), ("purchase", 30, "EUR"),
              ("signup", None, None), ("signup", None, None), ("upgrade", 99.99, "USD")]
+    server, tenant = monitored["server"], monitored["tenant"]
     for index, (name, value, currency) in enumerate(goals):
-        assert send_goal(monitored, f"ok-{index}", event_name=name,
-                         value=value, currency=currency) == 202
+        post_goal(server, tenant, name, f"ok-{index}", value=value, currency=currency,
+                  expect=202)
     for index in range(3):
-        assert send_goal(monitored, f"bad-{index}", signature="ab" * 32) == 401
+        post_goal(server, tenant, session=f"bad-{index}", signature="ab" * 32, expect=401)
     for index in range(2):
-        assert send_goal(monitored, f"x-{index}", domain="nobody.example") == 404
-    assert send_goal(monitored, "call me at 555-867-5309") == 400
-    assert send_goal(monitored, "neg", value=-1, currency="USD") == 400
+        post_goal(server, tenant, session=f"x-{index}", domain="nobody.example", expect=404)
+    post_goal(server, tenant, session="call me at 555-867-5309", expect=400)
+    post_goal(server, tenant, session="neg", value=-1, currency="USD", expect=400)
 
     tenant_id = monitored["tenant"]["tenant_id"]
     expected = ({"goal": 6}, {"USD": Decimal("119.74"), "EUR": Decimal("30.00")})
@@ -156,7 +146,8 @@ def test_a_source_goes_stale_and_recovers_via_the_clock_file(monitored):
     assert ALERTS[0]["alert"] == "source_stale"
     assert (ALERTS[0]["tenant_id"], ALERTS[0]["source_type"]) == (tenant_id, "goal")
 
-    assert send_goal(monitored, "back", value=1, currency="USD") == 202
+    post_goal(monitored["server"], monitored["tenant"], session="back", value=1, currency="USD",
+              expect=202)
     assert read(monitored, "readiness", tenant_id=tenant_id)["state"] == "ready"
     assert eventually(lambda: source_state(monitored)[1] is None)
     assert read(monitored, "health", tenant_id=tenant_id)["ingestion"]["status"] == "receiving"
