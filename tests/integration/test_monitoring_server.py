@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections import Counter
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,11 +14,13 @@ from itertools import pairwise
 import pytest
 
 from tests import support
-from tests.support import Server, http, post_goal
+from tests.support import Server, http, post_goal, until
 
 pytestmark = pytest.mark.slow
 
 WINDOW = 3600
+# How long to wait for what the jobs do on their own schedule, and how often to look.
+POLL = {"timeout": 20.0, "interval": 0.2}
 ALERTS: list[dict] = []
 
 
@@ -62,16 +63,6 @@ def read(monitored, path, **query):
     return json.loads(body)
 
 
-def eventually(check, timeout=20.0):
-    """Poll ``check`` until it returns a truthy value (jobs run on their own schedule)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
-
-
 def totals(series):
     events, values = Counter(), Counter()
     for row in series:
@@ -100,8 +91,8 @@ def test_stats_equal_what_was_ingested_and_errors_the_rejections_sent(monitored)
     assert totals(read(monitored, "stats", tenant_id=tenant_id)["series"]) == expected
 
     rejections = {"invalid_signature": 3, "pii_rejected": 1, "invalid_event": 1}
-    assert eventually(lambda: read(monitored, "health")["errors"]
-                      == {**rejections, "unknown_domain": 2})
+    until(lambda: read(monitored, "health")["errors"] == {**rejections, "unknown_domain": 2},
+          **POLL)
     assert read(monitored, "health", tenant_id=tenant_id)["errors"] == rejections
 
     def aggregated() -> bool:
@@ -113,7 +104,7 @@ def test_stats_equal_what_was_ingested_and_errors_the_rejections_sent(monitored)
             last = Event.select(Event.received_at_ms).order_by(Event.id.desc()).scalar()
             return aggregation.cursor_ms() > last
 
-    assert eventually(aggregated)
+    until(aggregated, **POLL)
     assert totals(read(monitored, "stats", tenant_id=tenant_id)["series"]) == expected
     metrics = read(monitored, "metrics", tenant_id=tenant_id, group_by="event_name",
                    granularity="day")
@@ -133,23 +124,23 @@ def source_state(monitored):
 def test_a_source_goes_stale_and_recovers_via_the_clock_file(monitored):
     tenant_id = monitored["tenant"]["tenant_id"]
     assert read(monitored, "readiness", tenant_id=tenant_id)["state"] == "ready"
-    assert eventually(lambda: source_state(monitored) and source_state(monitored)[1] is None)
+    until(lambda: source_state(monitored) and source_state(monitored)[1] is None, **POLL)
     last_event_ms = source_state(monitored)[0]
     monitored["clock_file"].write_text(str(WINDOW + 600))
 
-    assert eventually(lambda: source_state(monitored)[1] is not None)
+    until(lambda: source_state(monitored)[1] is not None, **POLL)
     assert source_state(monitored) == (last_event_ms, last_event_ms + WINDOW * 1000)
     readiness = read(monitored, "readiness", tenant_id=tenant_id)
     assert (readiness["ready"], readiness["state"]) == (False, "not_ready")
     assert read(monitored, "health", tenant_id=tenant_id)["ingestion"]["status"] == "stale"
-    assert eventually(lambda: len(ALERTS) == 1)
+    until(lambda: len(ALERTS) == 1, **POLL)
     assert ALERTS[0]["alert"] == "source_stale"
     assert (ALERTS[0]["tenant_id"], ALERTS[0]["source_type"]) == (tenant_id, "goal")
 
     post_goal(monitored["server"], monitored["tenant"], session="back", value=1, currency="USD",
               expect=202)
     assert read(monitored, "readiness", tenant_id=tenant_id)["state"] == "ready"
-    assert eventually(lambda: source_state(monitored)[1] is None)
+    until(lambda: source_state(monitored)[1] is None, **POLL)
     assert read(monitored, "health", tenant_id=tenant_id)["ingestion"]["status"] == "receiving"
     assert len(ALERTS) == 1
 
@@ -164,8 +155,8 @@ def test_each_job_ran_once_per_interval_without_overlap(monitored):
                         .order_by(JobRun.started_at_ms, JobRun.id))
 
     jobs = ("aggregate", "staleness", "prune")
-    assert eventually(lambda: all(Counter(r.job for r in finished_runs())[job] >= 3
-                                  for job in jobs))
+    until(lambda: all(Counter(r.job for r in finished_runs())[job] >= 3 for job in jobs),
+          **POLL)
     runs = finished_runs()
     for job in jobs:
         mine = [r for r in runs if r.job == job]
