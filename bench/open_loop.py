@@ -1,11 +1,8 @@
 """Open-loop load: requests sent on a fixed schedule, whatever the answers' pace (wrk2-style).
 
-wrk sends a connection's next request when the previous one is answered, so at saturation
-its latencies measure the queue it builds. Here request ``i`` is due at ``start + i / rate``;
-a connection sends the next due request as soon as it is free, and each latency counts from
-when the request was due, not from when it was sent: a server that falls behind shows its
-backlog in the figures (no coordinated omission). HTTP/1.1 keep-alive connections over
-asyncio streams, framed by ``h11``; latencies in an HDR histogram (``hdrhistogram``).
+Request ``i`` is due at ``start + i / rate`` and its latency counts from then, so a server
+that falls behind shows its backlog (no coordinated omission); docs/performance.md says why.
+HTTP/1.1 keep-alive over asyncio streams, framed by ``h11``; an HDR histogram of latencies.
 """
 from __future__ import annotations
 

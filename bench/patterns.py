@@ -1,11 +1,9 @@
 """CPU of the two rules that once backtracked: ``python -m bench.patterns [--rules FILE]``.
 
-For each size (10 KiB, the pixel and goal body limit of 64 KiB, the webhook limit of 1 MiB) it
-times, in CPU seconds, ``money()`` on a digit run ending in a bad character and ``pii_kind()``
-on a run of local-part characters before an ``@``: the inputs that made the old patterns
-quadratic. ``--rules FILE`` measures another copy of the rules module (e.g. an older one from
-``git show``). A case whose smaller size took over ``--budget`` seconds is not run at the
-next size: its figure is extrapolated from the last measured one (quadratically) and marked.
+Times ``money()`` and ``pii_kind()`` on the inputs that made the old patterns quadratic, at
+10 KiB, 64 KiB and 1 MiB; ``--rules FILE`` measures another copy of the rules module (e.g. an
+older one from ``git show``). A case over ``--budget`` seconds is extrapolated (quadratically,
+and marked) at the next size instead of run.
 """
 from __future__ import annotations
 

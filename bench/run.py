@@ -1,12 +1,9 @@
 """``make bench``: the service against a bare-WSGI baseline, an empty Flask route (the
-framework's floor) and a naive app, in one run.
+framework's floor) and a naive app, in one run, each under gunicorn with the production
+worker settings and driven by wrk; the rows stored are checked against the 2xx answers.
 
-Every server runs under gunicorn with the production worker settings (``config/
-gunicorn.conf.py``) and is driven by wrk at a fixed concurrency for a bounded time, the pixel
-and the goal also at half their maximum in open loop (``bench/open_loop.py``); after each run
-the rows stored are checked against the 2xx answers. ``BENCH_SECONDS`` (10),
-``BENCH_CONNECTIONS`` (16) and ``BENCH_WRK_THREADS`` (2) change the drive; ``BENCH_ONLY``
-(e.g. ``service,durability``) runs some groups of scenarios only.
+``BENCH_SECONDS``, ``BENCH_CONNECTIONS``, ``BENCH_WRK_THREADS`` and ``BENCH_ONLY`` change the
+drive; docs/performance.md ("Running the benchmark") describes every scenario.
 """
 from __future__ import annotations
 

@@ -1,22 +1,8 @@
 """``make scale``: the figures at a large history (``N`` events, default 2,000,000).
 
-Generates a realistic history straight into a new store through the service's own bulk path
-(``store.events.insert_new``, the CSV import's, in large transactions): ten tenants, one with
-90 % of the events, over 90 days, from every source, some of them late. Then, against a real
-gunicorn on a loopback port (the scheduler off, so the bench decides when aggregation runs):
-
-1. ingestion into an empty store (signed webhook batches, 4 client threads), for reference;
-2. the aggregation catch-up over the whole history, while the same ingestion runs (its
-   time, and the CPU time of the job's processes);
-3. ingestion at that history size, once caught up;
-4. each read endpoint and the settings page, 20 requests each (p50, p95);
-5. one incremental aggregation run after 10,000 new events.
-
-``DATABASE_URL`` picks the store: unset, a new SQLite file; ``postgresql://...``, a new
-database on that server, dropped at the end. A progress bar a phase on standard error, the
-logs in a file apart (named at the start), the table on standard output; the results in
-``bench/results/scale-<store>-<N>.json`` for the sizes docs/scaling.md quotes, in the
-temporary directory for any other (an ad-hoc size is not a figure of the project).
+Generates the history through the service's own bulk path, then measures ingestion, the
+aggregation catch-up and every read against a real gunicorn; ``DATABASE_URL`` picks the
+store. docs/scaling.md ("Measured: make scale") describes each phase and quotes the results.
 """
 from __future__ import annotations
 

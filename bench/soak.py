@@ -1,15 +1,8 @@
 """``make soak``: mixed traffic near capacity over loopback for 5 minutes, with faults.
 
-Goals, pixels and webhook batches round-robin at ``--rate`` requests a second (default:
-half the pixel's maximum, measured first on the same server with wrk). Rate limits are
-counted in a Redis of the soak's own. A gunicorn worker is SIGKILLed at 20 % of the run;
-Redis is killed at 35 % and comes back empty (limits fail open meanwhile); the database is
-made unavailable at 50 % (SQLite: another process holds an exclusive lock; PostgreSQL:
-``--postgres`` runs a throwaway cluster of its own and stops it, a DATABASE_URL naming one
-stops that cluster), during which another worker is killed mid-request; on SQLite the writer
-process is SIGKILLed at 75 %, writes in flight (store/writer_process.py). Then every event
-answered 2xx must be stored exactly once, every 5xx must be a 503 with Retry-After, and while
-the store was down the service must have answered 503, never 2xx or 500. Exits 1 otherwise.
+Workers, Redis and the store are killed or stopped in turn; then every event answered 2xx
+must be stored exactly once and every 5xx must be a 503 with Retry-After, or it exits 1.
+docs/reliability.md ("Soak: load and faults") has the schedule and the latest figures.
 """
 from __future__ import annotations
 

@@ -1,13 +1,9 @@
-"""The store's insert paths timed in-process, without HTTP: what the events table's layout
-costs ingestion (``python -m bench.store_inserts [--rounds N]``, ``DATABASE_URL`` picks the
-server; a new database is made on it and dropped after).
+"""The store's insert paths timed in-process, without HTTP: what the events' layout costs.
 
-Each round stores, into the same database (so later rounds insert beside earlier rows):
-- pixel-like single events, one transaction each (``store.events.insert_event``);
-- webhook-like batches of 100 events with their delivery (``store.events.insert_batch``);
-- the same batches from 4 threads at once, sharing commits (the group commit);
-- batches of 100 that are all duplicates (a redelivery under a new webhook-id).
-Prints events/s per path and round, with the load average.
+``python -m bench.store_inserts [--rounds N]`` makes a new database on ``DATABASE_URL``'s
+server (dropped after) and times single events, batches of 100, the same batches from 4
+threads (the group commit) and batches of duplicates, in events/s a round; docs/scaling.md
+quotes its figures.
 """
 from __future__ import annotations
 

@@ -3,6 +3,8 @@ gunicorn, goals sent and rows read through the real endpoints and store, the adm
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -22,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from conversions_client import sign_goal
+from werkzeug.wrappers import Response
 
 from conversions.store.database import connection
 from conversions.store.models import (
@@ -257,6 +260,13 @@ class Server:
             self._log.close()
             self._log = None
 
+    def post(self, path: str, data: bytes | str, headers: dict[str, str]) -> Response:
+        """POST ``path`` over HTTP, called as the Flask test client's ``post`` is; the answer
+        as a werkzeug response, whatever its status."""
+        body = data.encode() if isinstance(data, str) else data
+        status, answer_headers, answer = http("POST", self.url + path, body, headers)
+        return Response(answer, status, answer_headers)
+
     def __enter__(self) -> Server:
         return self.start()
 
@@ -317,8 +327,8 @@ def post_goal(client, tenant: dict, event_name: str = "purchase", session: str |
               domain: str | None = None, url: str | None = None, key: str | None = None,
               signature: str | None = None, extra: dict | None = None,
               headers: dict | None = None, expect: int | None = None, **fields: Any):
-    """POST with the Flask test ``client`` a goal of ``tenant`` signed by the project's Python
-    client, as a customer's server sends it; returns the response.
+    """POST with ``client`` (the Flask test client, or a ``Server``) a goal of ``tenant`` signed
+    by the project's Python client, as a customer's server sends it; returns the response.
 
     ``session`` is a fresh one unless given; ``url`` (else the goal route for ``domain``, else
     the tenant's) may carry a query; ``key`` signs instead of the tenant's pixel secret,
@@ -334,6 +344,33 @@ def post_goal(client, tenant: dict, event_name: str = "purchase", session: str |
     if expect is not None:
         assert response.status_code == expect, response.get_data(as_text=True)
     return response
+
+
+# What a refused goal signature answers.
+SIGNATURE_ERRORS = {"missing_signature", "invalid_signature"}
+
+
+def goal_mac(key: bytes, message: bytes) -> str:
+    """A goal's signature of ``message`` (a canonical rendering): HMAC-SHA256 in hex."""
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def post_goal_body(client, body: bytes | dict, signature: str | None, url: str = GOAL):
+    """POST ``body`` as it is (a dict as JSON) to the goal route with ``signature`` (no header
+    for None); the response."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["X-LP-Goal-Signature"] = signature
+    return client.post(url, data=data, headers=headers)
+
+
+def server_verifies(body: bytes | str, signature: str, tenant_id: str, key: bytes) -> bool:
+    """The service's own check: a MAC over one of the canonical renderings of ``body``."""
+    from conversions.core import canonical
+
+    renderings = canonical.renderings(canonical.parse_body(body), tenant_id)
+    return any(hmac.compare_digest(goal_mac(key, r), signature) for r in renderings)
 
 
 def seed_tenant(tenant_id: str, domain: str, pixel_secret_hex: str, created_at_ms: int = 0,

@@ -1,26 +1,9 @@
 """Refuse regular expressions whose matching can cost more than linear time (ReDoS).
 
-``python -m tools.redos_check PATH...`` (run by ``make lint``) reads every Python file under
-the paths, finds each pattern given to the ``re`` module, and reports one that a backtracking
-engine (Python's) can be driven to superlinear work with:
-
-- **overlapping runs**: an unbounded repeat followed, with nothing that must differ in
-  between, by another unbounded repeat of shared characters (``\\d+\\.?\\d*`` splits a digit
-  run in n ways: quadratic on ``"1111...x"``);
-- **nested runs**: an unbounded repeat of something that holds an unbounded repeat which may
-  run into the next iteration (``(a+)+``, ``(\\w+\\s?)*``: exponential);
-- **ambiguous alternatives** under an unbounded repeat (``(a|ab)+``);
-- **restarts**: a searched pattern (``search``, ``sub``, ``findall``...) that begins with an
-  unbounded run nothing anchors, so the search scans the rest of a run from each of its
-  positions (``[a-z]+@`` on ``"aaaa..."``: quadratic). An anchor, or a negative look-behind
-  covering the run's characters, makes a match start only where a run starts.
-
-A possessive repeat (``a++``) or an atomic group never gives back what it took, so it starts
-no overlap. A pattern that is not a literal cannot be checked and is reported too. Patterns
-bound to a module-level name count as searched unless every use is ``match``/``fullmatch``.
-
-The PyPI detectors tried (regexploit, dlint's DUO138, redos) report only exponential shapes
-or none of the quadratic ones this service had, hence this small checker.
+``python -m tools.redos_check PATH...`` (run by ``make lint``) reports each pattern given to
+the ``re`` module under the paths that a backtracking engine (Python's) can be driven to
+superlinear work with, and each that is not a literal. docs/architecture.md ("The checks
+beside the code") lists the shapes it refuses and why it exists.
 """
 from __future__ import annotations
 

@@ -1,11 +1,9 @@
 """The sources events arrive from, each declared once (as ``postback_providers`` declares
-providers): how it is authenticated, which kind of secret verifies it, whether its dead
-letters replay, whether it is rate-limited and watched for freshness, and how the settings
-page draws it.
+providers): its authentication and secret, whether its dead letters replay, whether it is
+rate-limited and watched for freshness, and how the settings page draws it.
 
-Everything keyed by source (the stored ``source_type``, refusal counts, limits, settings,
-replay, the chart, the API's enums) reads this registry; ``tests/core/test_sources.py`` fails
-when a source lacks a property.
+Everything keyed by source reads this registry; ``tests/core/test_sources.py`` fails when a
+source lacks a property.
 """
 from __future__ import annotations
 

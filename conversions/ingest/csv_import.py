@@ -1,16 +1,9 @@
 """Offline conversions from CSV (``generic`` or Google Ads' upload template), read as a stream.
 
-A file is UTF-8 with or without a byte-order mark, separated by ``,`` or ``;`` (whichever
-the header row uses), quoted as spreadsheets quote. Every row is judged by the live events'
-schema (``ingest.schemas.ImportedRow``: name, value, currency, ids, time bounds) after a check
-for personal data; a time without an offset is read in the file's time zone (Google Ads'
-``Parameters:TimeZone=`` row, else UTC; ``core.zoned_times``), and a time that cannot be read
-refuses its row: it never becomes "now". Rows are keyed by their ``event_id`` (Google Ads:
-``Order ID``), else by a digest of the row, so sending a file again stores nothing twice.
-
-Rows are staged in a scratch SQLite file in a temporary directory, so memory stays flat
-however long the file is: only the disk grows, by about the file's size. The import itself
-(``operations/imports.py``) writes the store only once every row has been read.
+Each row is judged by the live events' schema (``ingest.schemas.ImportedRow``) and staged in a
+scratch SQLite file, so memory stays flat however long the file; the import itself
+(``operations/imports.py``) writes the store once every row has been read. The formats and
+reading rules: docs/postbacks.md ("Offline CSV import").
 """
 from __future__ import annotations
 

@@ -1,12 +1,9 @@
 """Test events: flagged requests, verified and validated like real ones, kept apart.
 
-A request is a test when it carries ``?test_event_code=`` or an ``X-Conversions-Test``
-header; a webhook (whose body is signed) or a pixel may also put ``test_event_code`` in its
-body, a goal may not (its canonical form does not sign it). Its verdict is kept in its own
-table (``store.kept_test_events``), never in ``Event``, and it is tallied only as outcome
-``test``, so it cannot change stats, health's errors, readiness or attribution. Only requests
-of a known tenant are kept (verified, or for the unsigned pixel a registered buyer id); junk is
-only counted.
+A request is a test when it carries ``?test_event_code=`` or an ``X-Conversions-Test`` header
+(a webhook or a pixel may put it in its body, a goal may not: its canonical form does not sign
+it). Its verdict goes to its own table (``store.kept_test_events``), never to ``Event``, and it
+is tallied only as outcome ``test``; docs/operations.md ("Test events") has the rules.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, request
 from flask.typing import ResponseReturnValue
-from flask_limiter import RequestLimit
+from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
@@ -20,7 +20,7 @@ from conversions.tenants import settings
 from conversions.web import errors, limit_sweeper
 from conversions.web.rate_limits import (
     STORE_ERRORS,
-    limiter,
+    limiter_of,
     parsed,
     retry_after,
     store_unavailable,
@@ -54,9 +54,10 @@ def ingest(source: str, tenant: Callable[[], str | None] = signed_tenant,
     def decorate(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
         @wraps(view)
         def limited(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            limiter = limiter_of(current_app)
             if limiter.enabled:
                 try:
-                    refused = _over_limit(source, tenant(), on_breach)
+                    refused = _over_limit(limiter, source, tenant(), on_breach)
                 except STORE_ERRORS as err:
                     store_unavailable(err)
                     refused = None
@@ -69,9 +70,10 @@ def ingest(source: str, tenant: Callable[[], str | None] = signed_tenant,
     return decorate
 
 
-def _over_limit(source: str, tenant_id: str | None,
+def _over_limit(limiter: Limiter, source: str, tenant_id: str | None,
                 on_breach: Breach | None) -> ResponseReturnValue | None:
-    """Count this request against its limits; the 429 answer if one is exceeded.
+    """Count this request against its limits in ``limiter``'s store; the 429 answer if one is
+    exceeded.
 
     The address is counted first: a request its address limit refuses never spends the
     tenant's budget, so one flooding address cannot starve the tenant's other visitors.

@@ -1,13 +1,9 @@
 """``GET|POST /api/conversions/postback/<provider>/<token>``: conversions from measurement
 partners and trackers (AppsFlyer, Adjust, Branch, RedTrack, Voluum, generic).
 
-The token in the URL names the tenant (providers cannot sign; ``postback_tokens``), an
-optional allow-list restricts the sender's address, and every rule of the other sources
-applies. Postbacks are unsigned like the pixel: they never feed AI first-touch attribution.
-A declined conversion is stored without a value; a later Approved one for the same id gives
-it its value once, and a Declined after any counted one (Approved, Pending, Other or no
-status) reverses it once (its value no longer counts; the conversion then stays declined, so
-a retried Approved cannot flip it back).
+The token in the URL names the tenant (providers cannot sign; ``postback_tokens``) and every
+rule of the other sources applies; postbacks never feed AI first-touch attribution.
+docs/postbacks.md has the allow-list and what each status (declined, approved) does.
 """
 from __future__ import annotations
 

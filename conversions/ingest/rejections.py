@@ -1,12 +1,9 @@
 """What a refused ingestion request leaves behind: a count, a dead letter or a test verdict.
 
 Registered with the error handlers (``web.errors.on_refusal``) for the ingestion blueprints.
-An unverified request (no valid signature, unknown tenant) is only counted. A test request
-of a known tenant (verified, or the pixel's registered buyer) keeps its verdict with the test
-events and is counted as a test, not as a refusal. A verified real one is counted and, for
-the codes the taxonomy marks, kept as a dead letter: the unsigned pixel's refusals are only
-counted, as anyone can send them; a postback with a live token is authenticated, so its
-refused events are kept like signed ones.
+Only a known tenant's request leaves more than a count: a test its verdict (tallied as
+``test``), a verified event (a signature, or a postback's live token) a dead letter for the
+codes the taxonomy marks. docs/operations.md ("Dead letters", "Test events") has the rules.
 """
 from __future__ import annotations
 

@@ -44,12 +44,9 @@ class Freshness:
 def last_received_ms(tenant_id: str, source_type: str) -> int | None:
     """When the tenant's last event from ``source_type`` was received (ms), if ever.
 
-    The newest entry of the ``(tenant, source, received)`` index, read backwards. The source
-    is bounded by a range, not compared for equality, and the order names it: the order is
-    then one that only that index gives, so the planner cannot pick the ``(received)`` index
-    instead and walk back past every newer event of other sources (PostgreSQL did, in the
-    newest month's partition, for a source whose last event lies behind many others: the
-    very case of a stale source)."""
+    The newest entry of the ``(tenant, source, received)`` index, read backwards: the source
+    bounded by a range and named in the order, an order only that index gives, so no plan can
+    walk the ``(received)`` index instead (docs/scaling.md, "Readiness on PostgreSQL")."""
     return (Event.select(Event.received_at_ms)
             .where(Event.tenant == tenant_id, Event.source_type >= source_type,
                    Event.source_type <= source_type)

@@ -1,11 +1,9 @@
 """Every Prometheus instrument of the service (``prometheus_client``), one definition each.
 
-Under gunicorn each process (the workers, the SQLite writer process, the master) writes its
-samples to ``PROMETHEUS_MULTIPROC_DIR``, set before any of them imports the library
-(``config/gunicorn.conf.py``), and a scrape merges them (``monitoring/exposition.py``).
-Label values come from closed sets only: endpoint names, methods, status classes, sources,
-error codes. Never an event, token or address, and a tenant only as one of the few domains
-``METRICS_TENANTS`` names (``rollups/tenant_series.py``).
+Under gunicorn each process writes its samples to ``PROMETHEUS_MULTIPROC_DIR`` (set in
+``config/gunicorn.conf.py``) and a scrape merges them (``monitoring/exposition.py``). Label
+values come from closed sets only: never an event, token or address, and a tenant only as one
+of the few domains ``METRICS_TENANTS`` names (``rollups/tenant_series.py``).
 """
 from __future__ import annotations
 

@@ -1,23 +1,9 @@
 """The rollups' driver: the cursor, the batches, and the retry when a change came between.
 Each rollup computes its own rows (``count_rows``, ``attribution_rows``).
 
-The cursor is a receive time: the rollups hold exactly the events received before it, and
-readers add the events received since (the tail) to be exact up to now. A run walks the
-receive times since the cursor in batches of at most ``BATCH_EVENTS`` events. Each batch's
-events are read and grouped first, outside any transaction, by receive time (so a batch
-costs the same whatever the history); then one short transaction moves the cursor past the
-batch (compare-and-set: a run that finds it moved writes nothing) and adds the batch to
-the rows it touches. The cursor and the rows move together, so an event counts once however
-runs crash or overlap.
-
-What cannot be added is recomputed, period by period, from the raw events received before
-the cursor: an event that changes (an approved postback moves to the tail and leaves the
-rollup it was in, ``refresh_event``, which bumps the ``ROLLUP_CHANGES`` counter), and events
-stored behind the cursor (a dead-letter replay, ``request_refresh``; an import,
-``aggregate_received_since``).
-
-Periods that start before the prune horizon (``store.retention``) are never changed: their
-raw events may have been pruned, and the rollups are then all that is left of them.
+The cursor and the rows a batch touches move in one transaction, so an event counts once
+however runs crash or overlap; docs/scaling.md ("Aggregation is incremental and bounded") has
+the design.
 """
 from __future__ import annotations
 

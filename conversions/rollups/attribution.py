@@ -2,22 +2,8 @@
 of event time: the attribution rollup (``DailyAttribution``) plus the goals received since
 the aggregation cursor (the tail), so figures are exact up to now.
 
-Used by ``GET /api/conversions/attribution`` and by anything else that shows the figures.
-Unsigned browser hints (pixel events) and webhook events never count.
-
-The discovery-to-revenue lag is the time from an honored first touch
-(``Event.first_touch_at_ms``, set only when ``first_touch_ts`` was within 180 days and not in
-the future) to the goal event, in days. Method:
-
-- median: the middle lag, or the mean of the two middle lags when there is an even number;
-- p90: nearest rank, the lag at position ``ceil(0.9 * n)`` of the lags sorted ascending;
-- both are read from the merged DDSketch of the days in range (``lag_sketch``): each lag
-  it gives is within 1 % (``relative_accuracy``) of the exact lag at that rank, then given
-  in days rounded to two decimals;
-- a negative lag (a first touch a little after the event, within the clock-skew allowance)
-  counts as 0;
-- the histogram counts lags exactly in the fixed bins of ``LAG_BINS_DAYS``: ``[low, high)``
-  days, the last bin open-ended.
+docs/api.md ("Revenue attribution") defines each figure: the lag's median and p90, read from
+the merged DDSketch (``lag_sketch``) within 1 %, and its histogram, counted exactly.
 """
 from __future__ import annotations
 

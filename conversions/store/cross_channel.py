@@ -1,18 +1,9 @@
 """One conversion reported by a browser and by a server, counted once.
 
-A conversion's identity across channels is ``(tenant, event_name, event_id)`` within a window
-of receipt (``dedup_window_seconds``, by tenant). Its first report claims it
-(``ConversionClaim``); a later one within the window settles against the claim, whose row it
-locks (a unique key, then ``FOR UPDATE`` on PostgreSQL; SQLite has one writer), so reports
-arriving at once, on any instance, take turns. The authenticated report (webhook, postback,
-CSV import) wins whatever the order: a pixel after it is stored and never counts; a server
-report after a pixel takes over, and the pixel, already in the count rollups perhaps, is taken
-out of them. Between two authenticated reports the first stays. A report that loses is
-recorded in ``SupersededEvent`` and stays stored as received. Signed goals keep their own
-rules. Every settlement keeps ``HourlyCoverage`` exact in the same transaction.
-
-Nothing here changes what a sender is answered: a pixel cannot learn whether the server
-reported its conversion.
+The first report of ``(tenant, event_name, event_id)`` within the dedup window claims it
+(``ConversionClaim``); a later one settles against the claim, locked, and the authenticated
+report wins whatever the order, without changing what any sender is answered. The rules:
+docs/api.md ("One conversion, counted once"); the rollups: docs/scaling.md.
 """
 from __future__ import annotations
 

@@ -1,21 +1,18 @@
 """Counters a change bumps, so that every process, on every instance, sees at once that what
-it cached is stale: the invalidation of a cache, not its ageing.
-
-``SIGNING_KEYS`` is bumped with every change of a secret (a tenant created, a rotation);
-workers read it before trusting a cached keyring, one primary-key read
-(``store.statements``). ``ADMIN_SESSIONS`` is bumped at sign-out: a settings session
-remembers the value it was opened at and ends when the value moves on. ``ROLLUP_CHANGES`` is
-bumped with every recomputation of a changed event's rollups: an aggregation batch read
-meanwhile is read again.
-"""
+it cached is stale: the invalidation of a cache, not its ageing."""
 from __future__ import annotations
 
 from conversions.store.models import Generation
 from conversions.store.statements.generations import GENERATION
 
+# Bumped with every change of a secret (a tenant created, a rotation): workers read it, one
+# primary-key read, before trusting a cached keyring.
 SIGNING_KEYS = "signing-keys"
+# Bumped at sign-out: a settings session remembers the value it was opened at and ends when
+# the value moves on.
 ADMIN_SESSIONS = "admin-sessions"
-# Bumped when rows of the rollups are recomputed for a changed event (``rollups.aggregation``).
+# Bumped when rows of the rollups are recomputed for a changed event: an aggregation batch
+# read meanwhile is read again (``rollups.aggregation``).
 ROLLUP_CHANGES = "rollup-changes"
 
 

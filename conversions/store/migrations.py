@@ -1,12 +1,8 @@
 """Schema versions: a database records the migrations it has; start-up applies the rest.
 
-A new table or index needs no migration: ``upgrade`` creates whatever the models declare and the
-database lacks. A change to an existing table (a new column, a changed type) does: append a
-``Migration`` with the next version whose ``steps`` return ``playhouse.migrate`` operations, so
-it runs on SQLite and PostgreSQL alike. On SQLite prefer ``add_column``/``add_index``: the
-operations that rebuild a table run with foreign keys on, and dropping a parent table cascades.
-On PostgreSQL the events table has a layout of its own, partitioned by month
-(``store.partitions``): it is made, and its indexes kept, there.
+A new table or index needs no migration (``upgrade`` creates what the models declare and the
+database lacks); a change to an existing table does: a ``Migration`` with the next version.
+docs/architecture.md ("Changing the schema") says how to write one.
 """
 from __future__ import annotations
 

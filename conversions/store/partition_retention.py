@@ -19,12 +19,10 @@ def drop_months(database: Database, before_ms: int, received_before_ms: int,
     """Drop each month that ends by ``before_ms`` and whose events were all received before
     ``received_before_ms`` (the rollups hold them); returns how many events went.
 
-    A month is detached first, in one short transaction that checks again under its lock that
-    no event the rollups lack has arrived meanwhile, and that gives up (for the next run)
-    rather than wait long for the lock; from then on no read sees its events. Then its keys
-    are deleted, ``batch`` events a transaction, so a key is kept as long as its event and
-    never longer, and the detached table dropped. A month a stopped run left detached is
-    finished by the next.
+    A month is detached in one short transaction that checks again, under its lock, that the
+    rollups hold its events; then its keys are deleted, ``batch`` events a transaction, and the
+    table dropped. A month a stopped run left detached is finished by the next
+    (docs/scaling.md, "The prune drops months").
     """
     for month in months(database):
         name = partition_name(month)

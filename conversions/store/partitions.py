@@ -1,18 +1,9 @@
 """The events table on PostgreSQL: partitioned by month of event time, each event kept once.
 
-``event`` is ``PARTITION BY RANGE (occurred_at_ms)``: one partition a UTC month
-(``event_pYYYY_MM``, ``[first ms of the month, first ms of the next)``), made ahead of time
-(``ensure_months``: at start-up and by the prune job, from ``MONTHS_BACK`` months before the
-current one to ``MONTHS_AHEAD`` after), and a DEFAULT partition that takes any other event
-time, so an insert never fails for lack of a partition. The prune drops whole months
-(``store.partition_retention``), and each month's indexes cover only its own events.
-
-PostgreSQL enforces a unique index on a partitioned table only when it holds the partition
-key, and the event time is not part of an event's identity (a retried webhook may carry
-another ``event_ts``). So the idempotency key lives in ``event_key`` (``store.event_keys``),
-which the event inserts (``store.statements``) fill first, in the same statement. The
-events' primary key is ``(id, occurred_at_ms)``; ids come from one sequence. SQLite keeps the
-plain table and its unique index.
+One partition a UTC month, made ahead (``ensure_months``), and a DEFAULT partition for any
+other event time; the key of each event lives in ``event_key`` (``store.event_keys``), as a
+unique index on a partitioned table must hold the partition key. SQLite keeps the plain
+table. docs/scaling.md ("PostgreSQL: the events partitioned by month") has the layout.
 """
 from __future__ import annotations
 

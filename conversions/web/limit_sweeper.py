@@ -1,13 +1,8 @@
 """One long-lived thread expiring in-memory rate-limit counters, instead of one per hit.
 
-``limits``' ``MemoryStorage`` starts a ``threading.Timer`` (a new thread) to expire old
-counters whenever its previous timer, 10 ms long, has ended: under load that is a thread
-started and awaited on most requests, the costliest step of a pixel. A counter's expiry is
-also checked when it is read, so sweeping once a second changes no limit; it only bounds
-memory. A storage handed to ``adopt`` gets this sweeper as its ``timer``, which never ends,
-and the sweeper expires its counters through the storage's public ``get_expiry`` and
-``clear``, each under the counter's own lock (as ``incr`` takes it), so a window a hit has
-just restarted is never cleared.
+A storage handed to ``adopt`` gets the sweeper as its expiry ``timer``, which never ends; it
+expires counters once a second through the storage's public ``get_expiry`` and ``clear``.
+docs/performance.md ("What was made faster") says what it saves and why no limit changes.
 """
 from __future__ import annotations
 
@@ -28,6 +23,8 @@ _sweeper: tuple[int, threading.Thread] | None = None
 def sweep(storage: MemoryStorage) -> None:
     """Clear the counters of ``storage`` whose window has ended."""
     for key in list(storage.expirations):
+        # Under the counter's own lock, as ``incr`` takes it: a window a hit has just
+        # restarted is never cleared.
         with storage.locks[key]:
             if storage.get_expiry(key) <= time.time():
                 storage.clear(key)

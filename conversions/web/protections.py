@@ -2,10 +2,8 @@
 endpoint, and security headers.
 
 Each route's body limit is a setting named in ``BODY_LIMITS`` (any other route:
-``MAX_CONTENT_LENGTH``), applied before anything reads the body: by the body deadline, which
-reads no body over its route's limit (nor, whole, any over the largest in-memory limit: a
-CSV upload reaches its view as a stream), and by ``check_body_size`` before the view runs,
-whether or not the view reads the body. Signed routes check theirs again in the middleware.
+``MAX_CONTENT_LENGTH``), applied by the body deadline before anything reads the body and by
+``check_body_size`` before the view runs (docs/architecture.md walks a request through both).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Flask-Limiter for this app: the limiter, its shared store (``RATELIMIT_STORAGE_URI``), the
-429 answer, and failing open while the store is unreachable.
+"""Flask-Limiter for this app: a limiter each app of its own (``limiter_of``), its shared store
+(``RATELIMIT_STORAGE_URI``), the 429 answer, and failing open while the store is unreachable.
 
 Counters live in ``memory://`` per process or in ``redis://`` shared by every worker and
 instance. The client address is ``REMOTE_ADDR`` as ``web.proxies`` leaves it.
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import lru_cache, partial, wraps
 from typing import Any
 
-from flask import Flask, g, jsonify
+from flask import Flask, current_app, g, jsonify
 from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -22,8 +22,11 @@ from redis.exceptions import RedisError
 from conversions.observability import instruments
 from conversions.web import errors, limit_sweeper
 
-limiter = Limiter(get_remote_address)
 log = logging.getLogger(__name__)
+# Where an app keeps its limiter, in ``app.extensions``.
+EXTENSION = "conversions.rate_limits"
+# The attribute by which ``limit`` marks a view: its limit's value and options.
+MARK = "conversions_rate_limit"
 
 # An unreachable limit store must neither refuse nor lose events: limits fail open, and say
 # so in the log (at most once a minute a process).
@@ -58,8 +61,14 @@ def parsed(text: str) -> RateLimitItem:
     return parse(text)
 
 
+def limiter_of(app: Flask) -> Limiter:
+    """The limiter ``init_app`` bound to ``app``."""
+    limiter: Limiter = app.extensions[EXTENSION]
+    return limiter
+
+
 def _rate_limited(err: RateLimitExceeded) -> ResponseReturnValue:
-    current = limiter.current_limit
+    current = limiter_of(current_app).current_limit
     wait = retry_after(current.reset_at) if current else 60
     errors.count_rejection("rate_limited")
     instruments.rate_limited("route")
@@ -70,14 +79,18 @@ def _rate_limited(err: RateLimitExceeded) -> ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
-    """Bind the limiter to ``app``, its store failing fast and open."""
+    """Give ``app`` a limiter of its own (one keeps the store and settings of the app it was
+    last bound to), its store failing fast and open, and limit the views ``limit`` marked:
+    call it once the blueprints are registered."""
     if str(app.config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
         # A Redis that hangs must not hang ingestion: give up quickly and fail open.
         app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {
             "socket_timeout": float(app.config["RATELIMIT_REDIS_TIMEOUT_SECONDS"]),
             "socket_connect_timeout": float(app.config["RATELIMIT_REDIS_TIMEOUT_SECONDS"]),
         })
+    limiter = Limiter(get_remote_address)
     limiter.init_app(app)
+    app.extensions[EXTENSION] = limiter
     if limiter.enabled:
         limit_sweeper.adopt(limiter.storage)
     if not (app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION")):
@@ -85,29 +98,44 @@ def init_app(app: Flask) -> None:
         # (``ingest.limits``) and ``limit`` checks its view itself, so flask-limiter's
         # before-request resolution (empty) is spared on every request.
         hooks = app.before_request_funcs.get(None, [])
-        hooks[:] = [hook for hook in hooks if not _of_limiter(hook)]
-    _after_use_only(app)
+        hooks[:] = [hook for hook in hooks if not _of_limiter(hook, limiter)]
+    _limit_marked_views(app, limiter)
+    _after_use_only(app, limiter)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
 
 
 def limit(value: str | Callable[[], str], **options: Any
           ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``limiter.limit(value, **options)`` on a view, noted in ``g`` so that flask-limiter's
-    after-request and teardown hooks run in its requests (``_after_use_only``)."""
+    """Mark a view to be limited by ``limiter.limit(value, **options)`` of each app that
+    registers it (``init_app``)."""
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        limited = limiter.limit(value, **options)(view)
-
-        @wraps(view)
-        def noted(*args: Any, **kwargs: Any) -> Any:
-            g.rate_limit_used = True
-            return limited(*args, **kwargs)
-
-        return noted
+        setattr(view, MARK, (value, options))
+        return view
 
     return decorate
 
 
-def _of_limiter(hook: Callable[..., Any]) -> bool:
+def _limit_marked_views(app: Flask, limiter: Limiter) -> None:
+    """Wrap each view of ``app`` that ``limit`` marked in ``limiter``'s check, noted in ``g``
+    so that flask-limiter's after-request and teardown hooks run in its requests
+    (``_after_use_only``)."""
+    for endpoint, view in list(app.view_functions.items()):
+        marked = getattr(view, MARK, None)
+        if marked is not None:
+            value, options = marked
+            app.view_functions[endpoint] = _noted(view, limiter.limit(value, **options)(view))
+
+
+def _noted(view: Callable[..., Any], limited: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        g.rate_limit_used = True
+        return limited(*args, **kwargs)
+
+    return noted
+
+
+def _of_limiter(hook: Callable[..., Any], limiter: Limiter) -> bool:
     """Whether a Flask hook is flask-limiter's: a method of ``limiter``, or a ``partial``
     bound to it. One not recognised stays and runs as flask-limiter means it to: only the
     saving is lost, never a limit."""
@@ -116,7 +144,7 @@ def _of_limiter(hook: Callable[..., Any]) -> bool:
     return getattr(hook, "__self__", None) is limiter
 
 
-def _after_use_only(app: Flask) -> None:
+def _after_use_only(app: Flask, limiter: Limiter) -> None:
     """Run flask-limiter's after-request and teardown hooks only in a request of a view
     decorated with ``limit`` (the sign-in page): they act on what its check did (deductions,
     headers, the request's limiter context) and find nothing in any other request, every
@@ -131,4 +159,5 @@ def _after_use_only(app: Flask) -> None:
         return wrapped
 
     for hooks in (app.after_request_funcs.get(None, []), app.teardown_request_funcs.get(None, [])):
-        hooks[:] = [only_when_used(hook) if _of_limiter(hook) else hook for hook in hooks]
+        hooks[:] = [only_when_used(hook) if _of_limiter(hook, limiter) else hook
+                    for hook in hooks]

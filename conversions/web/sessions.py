@@ -1,10 +1,8 @@
 """Flask's signed-cookie sessions, without their cost on requests that carry no session.
 
-Only the settings page uses a session; every ingestion request comes without the cookie,
-yet Flask's stock interface builds a signer (key derivation included) for each request
-before it looks for one, and reads every cookie setting after it to save nothing. This one
-looks first and saves only a session that was used; a request with the cookie is handled
-exactly as before.
+Only the settings page uses a session: this interface looks for the cookie before it builds a
+signer, and saves only a session that was used; a request with the cookie is handled as by
+Flask's own (docs/performance.md says what it saves).
 """
 from __future__ import annotations
 

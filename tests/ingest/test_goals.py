@@ -11,22 +11,8 @@ from conversions_client import SignedGoal, canonical_goal, sign_goal
 
 from conversions.store.database import connection
 from conversions.store.models import Event
-from tests.support import wsgi_layer
+from tests.support import GOAL, goal_mac, post_goal_body, wsgi_layer
 from wsgi_hmac import HmacMiddleware
-
-GOAL = "/api/v1/track/pixel/goal?domain=shop.example.com"
-
-
-def post(client, body, signature, url=GOAL):
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"}
-    if signature is not None:
-        headers["X-LP-Goal-Signature"] = signature
-    return client.post(url, data=data, headers=headers)
-
-
-def sign(tenant, canonical: bytes) -> str:
-    return hmac.new(bytes.fromhex(tenant["pixel_secret"]), canonical, hashlib.sha256).hexdigest()
 
 
 def build(tenant, **kwargs) -> SignedGoal:
@@ -44,8 +30,8 @@ def stored() -> list[Event]:
 @pytest.mark.parametrize("side", ["escaped", "raw"])
 def test_every_vector_is_accepted(client, vectors, vector_tenants, side):
     for case, domain in zip(vectors, vector_tenants, strict=True):
-        response = post(client, case[side]["body"].encode(), case[side]["signature"],
-                        f"/api/v1/track/pixel/goal?domain={domain}")
+        response = post_goal_body(client, case[side]["body"].encode(), case[side]["signature"],
+                                  f"/api/v1/track/pixel/goal?domain={domain}")
         assert response.status_code == 202, (case["name"], response.json)
     assert len(stored()) == len(vectors)
 
@@ -57,7 +43,7 @@ def test_every_rendering_and_equivalent_body_of_a_vector_is_the_same_event(clien
         url = f"/api/v1/track/pixel/goal?domain={domain}"
         bodies = [case["escaped"]["body"], case["raw"]["body"],
                   *case.get("equivalent_bodies", [])]
-        answers = [post(client, body.encode(), case[side]["signature"], url)
+        answers = [post_goal_body(client, body.encode(), case[side]["signature"], url)
                    for body in bodies for side in ("escaped", "raw")]
         assert [answer.status_code for answer in answers] == [202] + [200] * (len(answers) - 1), \
             (case["name"], [answer.json for answer in answers])
@@ -68,7 +54,7 @@ def test_every_rendering_and_equivalent_body_of_a_vector_is_the_same_event(clien
 def test_accepted_goal_is_stored_with_every_field(client, tenant):
     signed = build(tenant, value=1234.5, currency="eur", plan="pro",
                    first_touch_bucket="ai_search", first_touch_ts="2026-11-01T10:15:00Z")
-    response = post(client, signed.body, signed.signature)
+    response = post_goal_body(client, signed.body, signed.signature)
     assert response.status_code == 202
     assert response.json["duplicate"] is False
     (event,) = stored()
@@ -86,8 +72,8 @@ def test_accepted_goal_is_stored_with_every_field(client, tenant):
 
 def test_replay_is_acknowledged_as_duplicate_and_stored_once(client, tenant):
     signed = build(tenant, value=10, currency="USD")
-    first, again = (post(client, signed.body, signed.signature),
-                    post(client, signed.body, signed.signature))
+    first, again = (post_goal_body(client, signed.body, signed.signature),
+                    post_goal_body(client, signed.body, signed.signature))
     assert first.status_code == 202
     assert again.status_code == 200
     assert again.json == {"event_id": first.json["event_id"], "duplicate": True}
@@ -112,7 +98,7 @@ def test_tampering_any_signed_field_is_refused(client, tenant, field, tampered):
     body = json.loads(signed.body)
     target = body["properties"] if field in ("value", "currency", "plan") else body
     target[field] = tampered
-    response = post(client, body, signed.signature)
+    response = post_goal_body(client, body, signed.signature)
     assert response.status_code == 401
     assert response.json["error"] == "invalid_signature"
     assert stored() == []
@@ -122,7 +108,8 @@ def test_signature_over_another_tenant_id_is_refused(client, tenant):
     signed = build(tenant)
     forged = signed.canonical.replace(tenant["tenant_id"].encode(),
                                       b"00000000-0000-0000-0000-000000000000")
-    assert post(client, signed.body, sign(tenant, forged)).status_code == 401
+    signature = goal_mac(bytes.fromhex(tenant["pixel_secret"]), forged)
+    assert post_goal_body(client, signed.body, signature).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -135,7 +122,7 @@ def test_signature_over_another_tenant_id_is_refused(client, tenant):
     ],
 )
 def test_bad_signature_headers_are_refused(client, tenant, signature, error):
-    response = post(client, build(tenant).body, signature)
+    response = post_goal_body(client, build(tenant).body, signature)
     assert (response.status_code, response.json["error"]) == (401, error)
 
 
@@ -143,12 +130,13 @@ def test_hex_secret_used_as_text_instead_of_bytes_is_refused(client, tenant):
     signed = build(tenant)
     as_text = hmac.new(tenant["pixel_secret"].encode(), signed.canonical,
                        hashlib.sha256).hexdigest()
-    assert post(client, signed.body, as_text).status_code == 401
+    assert post_goal_body(client, signed.body, as_text).status_code == 401
 
 
 def test_wrong_secret_is_refused(client, tenant):
     signed = sign_goal(tenant["tenant_id"], "11" * 32, "purchase", "s")
-    assert post(client, signed.body, signed.signature).json["error"] == "invalid_signature"
+    answer = post_goal_body(client, signed.body, signed.signature)
+    assert answer.json["error"] == "invalid_signature"
 
 
 @pytest.mark.parametrize(
@@ -164,7 +152,7 @@ def test_wrong_secret_is_refused(client, tenant):
 )
 def test_domain_is_required_and_must_be_registered(client, tenant, url, status, error):
     signed = build(tenant)
-    response = post(client, signed.body, signed.signature, url)
+    response = post_goal_body(client, signed.body, signed.signature, url)
     assert (response.status_code, response.json["error"]) == (status, error)
 
 
@@ -173,7 +161,7 @@ def test_store_unreachable_while_finding_the_keys_is_a_503(client, tenant):
 
     database.initialize(connect("postgresql://nobody@127.0.0.1:1/conversions"))
     signed = build(tenant)
-    response = post(client, signed.body, signed.signature)
+    response = post_goal_body(client, signed.body, signed.signature)
     assert (response.status_code, response.json["error"]) == (503, "store_unavailable")
     assert response.headers["Retry-After"] == "2"
 
@@ -190,12 +178,12 @@ def test_store_unreachable_while_finding_the_keys_is_a_503(client, tenant):
     ],
 )
 def test_body_that_is_not_a_json_object_is_refused(client, tenant, raw):
-    response = post(client, raw, "00" * 32)
+    response = post_goal_body(client, raw, "00" * 32)
     assert (response.status_code, response.json["error"]) == (400, "invalid_json")
 
 
 def test_oversize_body_is_refused_before_anything_else(client, tenant):
-    response = post(client, b"{" + b" " * (64 * 1024) + b"}", "00" * 32)
+    response = post_goal_body(client, b"{" + b" " * (64 * 1024) + b"}", "00" * 32)
     assert (response.status_code, response.json["error"]) == (413, "payload_too_large")
 
 
@@ -211,7 +199,7 @@ def test_oversize_body_is_refused_before_anything_else(client, tenant):
 )
 def test_goal_with_pii_is_rejected(client, tenant, kwargs, where):
     signed = build(tenant, **kwargs)
-    response = post(client, signed.body, signed.signature)
+    response = post_goal_body(client, signed.body, signed.signature)
     assert response.status_code == 400
     assert response.json["error"] == "pii_rejected"
     assert where in response.json["fields"]
@@ -221,7 +209,8 @@ def test_goal_with_pii_is_rejected(client, tenant, kwargs, where):
 
 def signed_raw(tenant, body: dict) -> tuple[dict, str]:
     """Sign an arbitrary body (one the rules refuse) as the Python client canonicalises it."""
-    return body, sign(tenant, canonical_goal(body, tenant["tenant_id"]))
+    return body, goal_mac(bytes.fromhex(tenant["pixel_secret"]),
+                          canonical_goal(body, tenant["tenant_id"]))
 
 
 @pytest.mark.parametrize(
@@ -246,7 +235,7 @@ def signed_raw(tenant, body: dict) -> tuple[dict, str]:
 def test_property_rules(client, tenant, properties, field):
     body, sig = signed_raw(tenant,
                            {"event_name": "purchase", "session_id": "s", "properties": properties})
-    response = post(client, body, sig)
+    response = post_goal_body(client, body, sig)
     assert response.status_code == 400, response.json
     assert response.json["error"] == "invalid_event"
     assert field in response.json["fields"]
@@ -271,7 +260,7 @@ def test_property_rules(client, tenant, properties, field):
 )
 def test_field_rules(client, tenant, body, field):
     body, sig = signed_raw(tenant, body)
-    response = post(client, body, sig)
+    response = post_goal_body(client, body, sig)
     assert (response.status_code, response.json["error"]) == (400, "invalid_event")
     assert field in response.json["fields"]
 
@@ -290,7 +279,7 @@ def test_first_touch_is_honored_only_within_180_days(app, client, tenant, bucket
     frozen_clock.now = 1795600000.0  # 2026-11-24
     signed = build(tenant, value=5, currency="USD", first_touch_bucket=bucket,
                    first_touch_ts=ts)
-    assert post(client, signed.body, signed.signature).status_code == 202
+    assert post_goal_body(client, signed.body, signed.signature).status_code == 202
     (event,) = stored()
     assert event.first_touch_bucket == bucket
     assert (event.first_touch_at_ms is not None) is honored

@@ -3,16 +3,14 @@ against clients that misbehave: senders that trickle their bodies, query strings
 personal data, and requests signed with a secret rotated away a moment before."""
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
 import urllib.request
-import uuid
 
 import pytest
 
-from tests.support import Server, http, served_database
+from tests.support import Server, http, post_goal, served_database
 
 pytestmark = pytest.mark.slow
 
@@ -90,20 +88,6 @@ def test_the_access_log_keeps_the_path_but_never_the_query_string(served):
     assert all("example.com" not in line and "?" not in line for line in lines)  # ...nor its log
 
 
-def goal(server, tenant, secret: str):
-    """A new signed goal (its own session), as the reference client signs it."""
-    from conversions.core import canonical
-    from tests.reliability.goal_signing import mac
-
-    body = json.dumps({"event_name": "purchase", "session_id": f"s-{uuid.uuid4()}"}).encode()
-    rendering = canonical.renderings(canonical.parse_body(body), tenant["tenant_id"])[0]
-    status, _, answer = http(
-        "POST", f"{server.url}/api/v1/track/pixel/goal?domain=hostile.example.com", body,
-        {"Content-Type": "application/json",
-         "X-LP-Goal-Signature": mac(bytes.fromhex(secret), rendering)})
-    return status, json.loads(answer)
-
-
 def test_a_rotation_without_grace_ends_the_old_secret_at_once_in_every_worker(served):
     from conversions.store.database import connection
     from conversions.tenants import accounts
@@ -111,9 +95,10 @@ def test_a_rotation_without_grace_ends_the_old_secret_at_once_in_every_worker(se
     server, tenant, _ = served
     old = tenant["pixel_secret"]
     # Enough requests that both workers (and their threads) have the keys cached.
-    assert {goal(server, tenant, old)[0] for _ in range(30)} == {202}
+    assert {post_goal(server, tenant, key=old).status_code for _ in range(30)} == {202}
     with connection():  # another process, as the CLI or the settings page of another worker
         new = accounts.rotate(tenant["tenant_id"], "pixel", 0)["pixel_secret"]
-    refused = [goal(server, tenant, old) for _ in range(30)]
-    assert {(status, body["error"]) for status, body in refused} == {(401, "invalid_signature")}
-    assert {goal(server, tenant, new)[0] for _ in range(10)} == {202}
+    refused = [post_goal(server, tenant, key=old) for _ in range(30)]
+    assert {(answer.status_code, answer.get_json()["error"]) for answer in refused} \
+        == {(401, "invalid_signature")}
+    assert {post_goal(server, tenant, key=new).status_code for _ in range(10)} == {202}

@@ -6,21 +6,21 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections import Counter
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
 
 import pytest
-from conversions_client import sign_goal
 
 from tests import support
-from tests.support import Server, http
+from tests.support import Server, http, post_goal, until
 
 pytestmark = pytest.mark.slow
 
 WINDOW = 3600
+# How long to wait for what the jobs do on their own schedule, and how often to look.
+POLL = {"timeout": 20.0, "interval": 0.2}
 ALERTS: list[dict] = []
 
 
@@ -55,32 +55,12 @@ def monitored(tmp_path_factory):
     receiver.shutdown()
 
 
-def send_goal(monitored, session, signature=None, domain=None, **fields):
-    tenant = monitored["tenant"]
-    signed = sign_goal(tenant["tenant_id"], tenant["pixel_secret"],
-                       fields.pop("event_name", "purchase"), session, **fields)
-    status, _, _ = http("POST", f"{monitored['server'].url}/api/v1/track/pixel/goal?domain="
-                        f"{domain or tenant['domain']}", signed.body,
-                        {**signed.headers, "X-LP-Goal-Signature": signature or signed.signature})
-    return status
-
-
 def read(monitored, path, **query):
     query_string = "&".join(f"{k}={v}" for k, v in query.items())
     status, _, body = http("GET", f"{monitored['server'].url}/api/conversions/{path}?"
                            + query_string)
     assert status == 200, body
     return json.loads(body)
-
-
-def eventually(check, timeout=20.0):
-    """Poll ``check`` until it returns a truthy value (jobs run on their own schedule)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
 
 
 def totals(series):
@@ -95,23 +75,24 @@ def totals(series):
 def test_stats_equal_what_was_ingested_and_errors_the_rejections_sent(monitored):
     goals = [("purchase", 12.5, "USD"), ("purchase", 7.25, "USD"), ("purchase", 30, "EUR"),
              ("signup", None, None), ("signup", None, None), ("upgrade", 99.99, "USD")]
+    server, tenant = monitored["server"], monitored["tenant"]
     for index, (name, value, currency) in enumerate(goals):
-        assert send_goal(monitored, f"ok-{index}", event_name=name,
-                         value=value, currency=currency) == 202
+        post_goal(server, tenant, name, f"ok-{index}", value=value, currency=currency,
+                  expect=202)
     for index in range(3):
-        assert send_goal(monitored, f"bad-{index}", signature="ab" * 32) == 401
+        post_goal(server, tenant, session=f"bad-{index}", signature="ab" * 32, expect=401)
     for index in range(2):
-        assert send_goal(monitored, f"x-{index}", domain="nobody.example") == 404
-    assert send_goal(monitored, "call me at 555-867-5309") == 400
-    assert send_goal(monitored, "neg", value=-1, currency="USD") == 400
+        post_goal(server, tenant, session=f"x-{index}", domain="nobody.example", expect=404)
+    post_goal(server, tenant, session="call me at 555-867-5309", expect=400)
+    post_goal(server, tenant, session="neg", value=-1, currency="USD", expect=400)
 
     tenant_id = monitored["tenant"]["tenant_id"]
     expected = ({"goal": 6}, {"USD": Decimal("119.74"), "EUR": Decimal("30.00")})
     assert totals(read(monitored, "stats", tenant_id=tenant_id)["series"]) == expected
 
     rejections = {"invalid_signature": 3, "pii_rejected": 1, "invalid_event": 1}
-    assert eventually(lambda: read(monitored, "health")["errors"]
-                      == {**rejections, "unknown_domain": 2})
+    until(lambda: read(monitored, "health")["errors"] == {**rejections, "unknown_domain": 2},
+          **POLL)
     assert read(monitored, "health", tenant_id=tenant_id)["errors"] == rejections
 
     def aggregated() -> bool:
@@ -123,7 +104,7 @@ def test_stats_equal_what_was_ingested_and_errors_the_rejections_sent(monitored)
             last = Event.select(Event.received_at_ms).order_by(Event.id.desc()).scalar()
             return aggregation.cursor_ms() > last
 
-    assert eventually(aggregated)
+    until(aggregated, **POLL)
     assert totals(read(monitored, "stats", tenant_id=tenant_id)["series"]) == expected
     metrics = read(monitored, "metrics", tenant_id=tenant_id, group_by="event_name",
                    granularity="day")
@@ -143,22 +124,23 @@ def source_state(monitored):
 def test_a_source_goes_stale_and_recovers_via_the_clock_file(monitored):
     tenant_id = monitored["tenant"]["tenant_id"]
     assert read(monitored, "readiness", tenant_id=tenant_id)["state"] == "ready"
-    assert eventually(lambda: source_state(monitored) and source_state(monitored)[1] is None)
+    until(lambda: source_state(monitored) and source_state(monitored)[1] is None, **POLL)
     last_event_ms = source_state(monitored)[0]
     monitored["clock_file"].write_text(str(WINDOW + 600))
 
-    assert eventually(lambda: source_state(monitored)[1] is not None)
+    until(lambda: source_state(monitored)[1] is not None, **POLL)
     assert source_state(monitored) == (last_event_ms, last_event_ms + WINDOW * 1000)
     readiness = read(monitored, "readiness", tenant_id=tenant_id)
     assert (readiness["ready"], readiness["state"]) == (False, "not_ready")
     assert read(monitored, "health", tenant_id=tenant_id)["ingestion"]["status"] == "stale"
-    assert eventually(lambda: len(ALERTS) == 1)
+    until(lambda: len(ALERTS) == 1, **POLL)
     assert ALERTS[0]["alert"] == "source_stale"
     assert (ALERTS[0]["tenant_id"], ALERTS[0]["source_type"]) == (tenant_id, "goal")
 
-    assert send_goal(monitored, "back", value=1, currency="USD") == 202
+    post_goal(monitored["server"], monitored["tenant"], session="back", value=1, currency="USD",
+              expect=202)
     assert read(monitored, "readiness", tenant_id=tenant_id)["state"] == "ready"
-    assert eventually(lambda: source_state(monitored)[1] is None)
+    until(lambda: source_state(monitored)[1] is None, **POLL)
     assert read(monitored, "health", tenant_id=tenant_id)["ingestion"]["status"] == "receiving"
     assert len(ALERTS) == 1
 
@@ -173,8 +155,8 @@ def test_each_job_ran_once_per_interval_without_overlap(monitored):
                         .order_by(JobRun.started_at_ms, JobRun.id))
 
     jobs = ("aggregate", "staleness", "prune")
-    assert eventually(lambda: all(Counter(r.job for r in finished_runs())[job] >= 3
-                                  for job in jobs))
+    until(lambda: all(Counter(r.job for r in finished_runs())[job] >= 3 for job in jobs),
+          **POLL)
     runs = finished_runs()
     for job in jobs:
         mine = [r for r in runs if r.job == job]

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -20,7 +19,7 @@ import pytest
 from conversions_client import SignedGoal, sign_goal
 
 from tests import support
-from tests.support import Server, http
+from tests.support import Server, http, until
 from tests.webhook_senders import body_of, event, package_headers
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -104,14 +103,6 @@ def stored(tenant: dict, **where: object) -> int:
         return query.count()
 
 
-def eventually(check: Callable[[], object], timeout: float = 10.0) -> object:
-    """Poll ``check`` until it is truthy (logs are written after the answer; jobs run on time)."""
-    deadline = time.monotonic() + timeout
-    while not (result := check()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return result
-
-
 def served_pixels(server: Server) -> int:
     assert server.log_path is not None
     return server.log_path.read_text().count('"GET /api/conversions/pixel HTTP')
@@ -123,8 +114,9 @@ def test_requests_spread_over_both_instances_and_each_is_stored(deployment):
     answers = [pixel(server, "buyer-shop", event_id=f"spread-{index}")
                for index, server in zip(range(20), cycle(servers), strict=False)]
     assert answers == [(200, "accepted")] * 20
-    assert eventually(lambda: [served_pixels(s) - b for s, b in zip(servers, before, strict=True)]
-                      == [10, 10])  # each instance's access log names the ten it served
+    # Each instance's access log names the ten it served (written after the answer).
+    until(lambda: [served_pixels(s) - b for s, b in zip(servers, before, strict=True)]
+          == [10, 10], interval=0.1)
     assert stored(deployment["shop"], source_type="pixel") >= 20
 
 
@@ -184,8 +176,8 @@ def test_each_job_ran_once_per_interval_across_both_instances(deployment):
             return list(JobRun.select().where(JobRun.finished_at_ms.is_null(False))
                         .order_by(JobRun.started_at_ms, JobRun.id))
 
-    assert eventually(lambda: all(sum(r.job == job for r in finished()) >= 3 for job in JOBS),
-                      timeout=30)
+    until(lambda: all(sum(r.job == job for r in finished()) >= 3 for job in JOBS),
+          timeout=30, interval=0.1)
     runs = finished()
     pids = {pid for server in deployment["servers"]
             for pid in re.findall(r"Booting worker with pid: (\d+)", server.log_path.read_text())}
@@ -248,5 +240,5 @@ def test_stats_from_either_instance_equal_what_was_ingested(deployment):
             last = Event.select(Event.received_at_ms).order_by(Event.id.desc()).scalar()
             return aggregation.cursor_ms() > last
 
-    assert eventually(aggregated, timeout=30)  # now from the aggregates, not the raw tail
+    until(aggregated, timeout=30, interval=0.1)  # now from the aggregates, not the raw tail
     assert [stats(server) for server in servers] == [expected, expected]

@@ -8,7 +8,6 @@ import sys
 import pytest
 
 from tests import support
-from tests.integration.test_monitoring_server import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +32,7 @@ def test_the_scheduler_runs_as_its_own_process(tmp_path):
                 return JobRun.select().where(JobRun.job == "aggregate",
                                              JobRun.holder.endswith(f":{process.pid}")).count()
 
-        assert eventually(lambda: aggregate_runs() >= 2, timeout=30)
+        support.until(lambda: aggregate_runs() >= 2, timeout=30, interval=0.2)
     finally:
         process.terminate()
         output = process.communicate(timeout=20)[0].decode()

@@ -10,8 +10,8 @@ from marshmallow import ValidationError
 
 from conversions.core import budget, canonical, rules
 from conversions.ingest.schemas import flatten, goal_event
-from tests.reliability.goal_signing import mac, post
 from tests.reliability.strategies import goal_shaped, json_values
+from tests.support import goal_mac, post_goal_body
 
 
 @settings(max_examples=300)
@@ -54,8 +54,9 @@ def test_any_number_as_value_has_a_canonical_form(value):
 def test_any_signed_object_gets_an_answer_never_a_500(client, tenant, body):
     raw = json.dumps(body).encode()
     renderings = canonical.renderings(canonical.parse_body(raw), tenant["tenant_id"])
-    signature = mac(bytes.fromhex(tenant["pixel_secret"]), renderings[0]) if renderings else "0"
-    response = post(client, raw, signature)
+    key = bytes.fromhex(tenant["pixel_secret"])
+    signature = goal_mac(key, renderings[0]) if renderings else "0"
+    response = post_goal_body(client, raw, signature)
     assert response.status_code in (200, 202, 400, 401), response.get_json()
     answer = response.get_json()
     assert answer is not None

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from conversions.core import canonical, clock
 from conversions.store.database import connection
 from conversions.store.models import IngestionFailure
-from tests.reliability.goal_signing import mac, post
 from tests.reliability.strategies import SAFE_TEXT
+from tests.support import goal_mac, post_goal_body
 from tests.webhook_senders import hand_headers
 
 # Some text with one lone surrogate in it (a high or low half alone).
@@ -54,7 +54,7 @@ def put(body: dict, path: str, text: str) -> dict:
 def sign_and_post_goal(client, tenant, body: dict):
     raw = json.dumps(body).encode()  # ensure_ascii: the surrogate goes as a \\u escape
     rendering = canonical.renderings(canonical.parse_body(raw), tenant["tenant_id"])[0]
-    return post(client, raw, mac(bytes.fromhex(tenant["pixel_secret"]), rendering))
+    return post_goal_body(client, raw, goal_mac(bytes.fromhex(tenant["pixel_secret"]), rendering))
 
 
 def assert_refused(response, field: str) -> None:

@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conversions.core import canonical
-from tests.reliability.goal_signing import SIGNATURE_ERRORS, post, server_verifies
 from tests.reliability.strategies import valid_goals, wild_goals
-from tests.support import run_node
+from tests.support import SIGNATURE_ERRORS, post_goal_body, run_node, server_verifies
 
 
 @settings(max_examples=300)
@@ -27,7 +26,7 @@ def test_whatever_the_python_client_signs_the_service_verifies(case, tenant_id, 
 def test_a_valid_goal_signed_by_the_python_client_is_accepted(client, tenant, case, escape):
     signed = sign_goal(tenant["tenant_id"], tenant["pixel_secret"], escape_non_ascii=escape,
                        **case)
-    response = post(client, signed.body, signed.signature)
+    response = post_goal_body(client, signed.body, signed.signature)
     assert response.status_code in (200, 202), response.get_json()
 
 
@@ -57,7 +56,7 @@ def node_sign(tenant: dict, cases: list[dict]) -> list[dict]:
 def test_whatever_the_js_client_signs_the_service_verifies(client, tenant, valid, wild):
     signed = node_sign(tenant, valid + wild)
     for index, case in enumerate(signed):
-        response = post(client, case["body"].encode(), case["signature"])
+        response = post_goal_body(client, case["body"].encode(), case["signature"])
         if index < len(valid):
             assert response.status_code in (200, 202), (case, response.get_json())
         else:
@@ -74,7 +73,7 @@ def test_any_single_byte_change_to_a_signed_body_is_refused(client, tenant, case
     position = data.draw(st.integers(0, len(raw) - 1), label="position")
     byte = data.draw(st.integers(0, 255).filter(lambda b: b != raw[position]), label="byte")
     changed = raw[:position] + bytes([byte]) + raw[position + 1:]
-    response = post(client, changed, signed.signature)
+    response = post_goal_body(client, changed, signed.signature)
     try:
         same_payload = signed.canonical in canonical.renderings(canonical.parse_body(changed),
                                                      tenant["tenant_id"])
@@ -104,6 +103,6 @@ def test_any_change_to_a_signed_field_or_the_signature_is_refused(client, tenant
         signature = changed
     else:
         body = {**body, target: changed}
-    response = post(client, json.dumps(body).encode(), signature)
+    response = post_goal_body(client, json.dumps(body).encode(), signature)
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_signature"

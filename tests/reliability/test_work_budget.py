@@ -37,8 +37,7 @@ from conversions.store.models import (
 )
 from conversions.tenants import postback_tokens
 from conversions.tenants import settings as tenant_settings
-from tests.reliability.goal_signing import mac
-from tests.support import ROOT, concrete, csrf, openapi_document, postgres_pass
+from tests.support import ROOT, concrete, csrf, goal_mac, openapi_document, postgres_pass
 from tests.webhook_senders import hand_headers
 
 pytestmark = [
@@ -210,8 +209,8 @@ class Driver:
         raw = json.dumps(body).encode()
         rendering = canonical.renderings(canonical.parse_body(raw), self.tenant["tenant_id"])[0]
         headers = {**headers, "Content-Type": "application/json",
-                   "X-LP-Goal-Signature": mac(bytes.fromhex(self.tenant["pixel_secret"]),
-                                              rendering)}
+                   "X-LP-Goal-Signature": goal_mac(bytes.fromhex(self.tenant["pixel_secret"]),
+                                                   rendering)}
         return self.client.post(url, query_string=query, headers=headers, data=raw)
 
     def webhook(self, url, query, headers, where, field, text_for, size):
@@ -367,7 +366,7 @@ def _batch(driver: Driver, value: Any, query: str):
 def _goal(driver: Driver, value: Any, query: str):
     raw = json.dumps({**GOAL, "extra": value}).encode()
     rendering = canonical.renderings(canonical.parse_body(raw), driver.tenant["tenant_id"])[0]
-    signature = mac(bytes.fromhex(driver.tenant["pixel_secret"]), rendering)
+    signature = goal_mac(bytes.fromhex(driver.tenant["pixel_secret"]), rendering)
     return driver.json_post("/api/v1/track/pixel/goal", raw, f"domain=shop.example.com&{query}",
                             {"X-LP-Goal-Signature": signature})
 

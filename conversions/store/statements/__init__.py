@@ -1,14 +1,10 @@
-"""The store's hot statements: SQL text for SQLite and for PostgreSQL, written once here,
-each parameter named where the text is written, and run again and again as they are
-(building a Peewee query costs more than running it). Everything else is a Peewee query
-where it is used.
+"""The store's hot statements: SQL text for SQLite and for PostgreSQL, written once here, each
+parameter named where its placeholder is written, never edited after (building a Peewee query
+costs more than running it; everything else is a Peewee query where it is used).
 
-A statement is made at import by a template called once per dialect; ``Dialect.param(name)``
-writes a placeholder and records the name (so a template names them in the order of its
-text: tests/store/test_statements.py holds it), so a statement knows its parameters' order and
-callers pass a mapping (``run``), or, on the hottest path, values in ``names`` order. The
-driver binds them by position: sqlite3 binds a named parameter about 0.35 us slower (6 us on
-an event insert). The text is never edited after it is made.
+A template runs once per dialect at import; ``Dialect.param(name)`` records the names in the
+order of the text, so callers pass a mapping (``run``) or, on the hottest path, values in
+``names`` order (docs/performance.md says why they are bound by position).
 """
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
 """The event writes' statements (``store.prepared``).
 
-An event's parameters are named after its fields (``tenant``, ``source_type``, ...), every
-field but ``id``. A statement of many rows (a batch) takes its values by position instead,
-each row's in ``EVENT_FIELDS``' order, one statement per number of rows, made on first use.
-On PostgreSQL an event's key goes to ``event_key`` (``store.event_keys``) in the same
-statement, and a duplicate is looked up there.
+An event's parameters are named after its fields, every field but ``id``; a statement of many
+rows takes its values by position, each row's in ``EVENT_FIELDS``' order, one statement per
+number of rows, made on first use. On PostgreSQL the event's key goes to ``event_key``
+(``store.event_keys``) in the same statement.
 """
 from __future__ import annotations
 

@@ -1,11 +1,9 @@
 """The rollups' statements (``store.rollups``): the events grouped by hour, the signed goals,
-and each rollup's rows read, deleted and written.
+and each rollup's rows read, deleted and written, those made from the rollup's model.
 
-A catch-up runs thousands of small statements; each rollup's row statements are made from its
-model (its table, columns, period and key), the others are written out. Parameters are named
-after the columns' fields (``tenant``, ``hour_start_ms``, ...) or say what bounds they are
-(``start_ms``, ``end_ms``, ``received_before``). On PostgreSQL a write carries every row in
-one statement, each column an array (``unnest``), far cheaper than a statement a row.
+Parameters are named after the columns' fields (``tenant``, ``hour_start_ms``, ...) or the
+bounds they are (``start_ms``, ``end_ms``, ``received_before``). On PostgreSQL a write carries
+every row in one statement, each column an array (``unnest``), far cheaper than one a row.
 """
 from __future__ import annotations
 

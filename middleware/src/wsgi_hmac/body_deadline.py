@@ -34,10 +34,7 @@ class BodyDeadline:
     that has not arrived within ``seconds`` is answered 408 ``request_timeout`` (and the
     connection closed), and a request still finding every reader busy after ``wait`` seconds
     is answered 503 ``server_busy`` with ``Retry-After``, so the threads above ``readers``
-    stay free for everything else (health checks included). A fast sender's reader is busy
-    only for a copy of bytes already there, and under load for the interpreter lock: the
-    short ``wait`` lets it finish rather than refuse the next body, while slow senders, which
-    hold theirs up to ``seconds``, still meet the limit.
+    stay free for everything else (health checks included).
 
     The deadline holds however the bytes trickle in: when it passes, a watchdog thread shuts
     the read side of the socket (gunicorn puts it in the environ as ``gunicorn.socket``),
