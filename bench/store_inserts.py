@@ -6,7 +6,10 @@ Each round stores, into the same database (so later rounds insert beside earlier
 - pixel-like single events, one transaction each (``store.events.insert_event``);
 - webhook-like batches of 100 events with their delivery (``store.events.insert_batch``);
 - the same batches from 4 threads at once, sharing commits (the group commit);
-- batches of 100 that are all duplicates (a redelivery under a new webhook-id).
+- batches of 100 that are all duplicates (a redelivery under a new webhook-id);
+- the bulk path (``store.events.insert_new``: CSV imports, ``make scale``'s history), 20,000
+  rows a transaction, of new conversions, then of conversions a pixel reported before (each
+  row's claim settled: the import takes over).
 Prints events/s per path and round, with the load average.
 """
 from __future__ import annotations
@@ -22,19 +25,25 @@ from typing import Any
 from app import create_app
 from bench.scale import store
 from conversions.store.database import connection
-from conversions.store.events import insert_batch, insert_event
+from conversions.store.events import insert_batch, insert_event, insert_new
 from conversions.tenants import accounts
 
 SINGLES = 2000
 BATCHES = 100
 BATCH = 100
 THREADS = 4
+BULK = 20_000
 
 
 def row(tenant_id: str, key: str, now_ms: int) -> dict[str, Any]:
     return {"tenant": tenant_id, "source_type": "webhook", "signed": True,
             "event_name": "purchase", "value_hundredths": 1250, "currency": "USD",
             "occurred_at_ms": now_ms - 1000, "received_at_ms": now_ms, "dedup_key": key}
+
+
+def bulk_rows(tenant_id: str, tag: str, now_ms: int, source: str) -> list[dict[str, Any]]:
+    return [{**row(tenant_id, f"id:{tag}-{n}", now_ms), "source_type": source,
+             "signed": source != "pixel"} for n in range(BULK)]
 
 
 def timed(work: Any) -> float:
@@ -66,6 +75,9 @@ def one_round(tenant_id: str, tag: str) -> dict[str, float]:
         for worker in workers:
             worker.join()
 
+    imported = bulk_rows(tenant_id, f"{tag}-i", now_ms, "import")
+    insert_new(bulk_rows(tenant_id, f"{tag}-o", now_ms, "pixel"))
+    over_pixels = bulk_rows(tenant_id, f"{tag}-o", now_ms, "import")
     return {
         "single events/s": SINGLES / timed(singles),
         "batches of 100, 1 thread, events/s": BATCHES * BATCH / timed(
@@ -73,6 +85,8 @@ def one_round(tenant_id: str, tag: str) -> dict[str, float]:
         "batches of 100, 4 threads, events/s": BATCHES * BATCH / timed(threaded),
         "duplicate batches, events/s": BATCHES * BATCH / timed(
             lambda: batches(f"{tag}-d", BATCHES, keys=f"{tag}-b")),
+        "bulk import, rows/s": BULK / timed(lambda: insert_new(imported)),
+        "bulk import over pixels, rows/s": BULK / timed(lambda: insert_new(over_pixels)),
     }
 
 

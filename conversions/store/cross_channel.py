@@ -3,13 +3,13 @@
 A conversion's identity across channels is ``(tenant, event_name, event_id)`` within a window
 of receipt (``dedup_window_seconds``, by tenant). Its first report claims it
 (``ConversionClaim``); a later one within the window settles against the claim, whose row it
-locks (a unique key, then ``FOR UPDATE`` on PostgreSQL; SQLite has one writer), so reports
-arriving at once, on any instance, take turns. The authenticated report (webhook, postback,
-CSV import) wins whatever the order: a pixel after it is stored and never counts; a server
-report after a pixel takes over, and the pixel, already in the count rollups perhaps, is taken
-out of them. Between two authenticated reports the first stays. A report that loses is
-recorded in ``SupersededEvent`` and stays stored as received. Signed goals keep their own
-rules. Every settlement keeps ``HourlyCoverage`` exact in the same transaction.
+locks (the claim's upsert does on PostgreSQL, ``store.statements.claims``; SQLite has one
+writer), so reports arriving at once, on any instance, take turns. The authenticated report
+(webhook, postback, CSV import) wins whatever the order: a pixel after it is stored and never
+counts; a server report after a pixel takes over, and the pixel, already in the count rollups
+perhaps, is taken out of them. Between two authenticated reports the first stays. A report
+that loses is recorded in ``SupersededEvent`` and stays stored as received. Signed goals keep
+their own rules. Every settlement keeps ``HourlyCoverage`` exact in the same transaction.
 
 Nothing here changes what a sender is answered: a pixel cannot learn whether the server
 reported its conversion.
@@ -18,22 +18,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from conversions.core import clock
 from conversions.core.periods import DAY_MS, HOUR_MS
 from conversions.core.sources import GOAL, SOURCES
 from conversions.store import generations, rollups
-from conversions.store.database import is_postgres
 from conversions.store.generations import ROLLUP_CHANGES
 from conversions.store.models import (
     AGGREGATE_CURSOR,
-    ConversionClaim,
     DailyAggregate,
     Event,
     HourlyAggregate,
     JobCursor,
-    SupersededEvent,
     TenantSetting,
 )
 from conversions.store.statements import claims
@@ -66,56 +64,76 @@ def takes_part(row: dict[str, Any]) -> bool:
 def settle(rows: Sequence[dict[str, Any]], results: Sequence[tuple[int, bool] | None],
            default_window_ms: int) -> None:
     """Settle each newly stored report of ``rows`` (``results``: ``(event id, duplicate)``
-    as the insert answered, None: not stored) in the caller's transaction."""
-    new = sorted(((row, result[0]) for row, result in zip(rows, results, strict=True)
+    as the insert answered, None: not stored) in the caller's transaction.
+
+    Their conversions are claimed in identity order (two transactions claiming the same ones
+    lock them in one order, so neither waits on the other while holding what it needs), a
+    statement per ``CHUNK``; a report of a conversion claimed already settles against its
+    claim, and the claims it changed and the reports that lost are written after, a
+    statement each for all.
+    """
+    new = sorted(((_identity(row), row, result[0])
+                  for row, result in zip(rows, results, strict=True)
                   if result is not None and not result[1] and takes_part(row)),
-                 key=lambda item: _identity(item[0]))  # claims locked in one order
+                 key=itemgetter(0))
     if not new:
         return
+    stored = _claims(new)
     change: CoverageChange = {}
+    lost: list[dict[str, Any]] = []
     taken_out: list[int] = []
-    claimed = _claim_new(new)
-    for row, event_id in new:
-        if _identity(row) in claimed:  # the first report of its conversion
-            claimed.discard(_identity(row))
-            _count(change, row["tenant"], row["event_name"], _claim_fields(row, event_id), 1)
+    settled: dict[int, dict[str, Any]] = {}  # claim id -> the claim as settled
+    windows: dict[str, int] = {}
+    for identity, row, event_id in new:
+        claim, fields = stored[identity], _claim_fields(row, event_id)
+        if claim["winner"] == event_id:  # the first report of its conversion
+            _count(change, row["tenant"], row["event_name"], fields, 1)
             continue
-        loser = _settle(row, event_id, default_window_ms, change)
+        tenant_id = row["tenant"]
+        if tenant_id not in windows:
+            windows[tenant_id] = window_ms(tenant_id, default_window_ms)
+        loser = _settle(claim, row, fields, windows[tenant_id], change, lost)
         if loser is not None:
             taken_out.append(loser)
+        settled[claim["id"]] = claim
+    if settled:
+        claims.UPDATE.run_many(list(settled.values()))
+    if lost:
+        claims.SUPERSEDE.run_many(lost)
     if taken_out:
         _take_out_of_rollups(taken_out)
     _add_coverage(change)
 
 
-def _identity(row: dict[str, Any]) -> tuple[str, str, str]:
+Identity = tuple[str, str, str]
+
+
+def _identity(row: dict[str, Any]) -> Identity:
     return row["tenant"], row["event_name"], event_key(row)  # type: ignore[return-value]
 
 
-# Claims a statement inserts at most (14 columns each).
+# Claims a statement takes at most (12 parameters each).
 CHUNK = 100
 
 
-def _claim_new(new: list[tuple[dict[str, Any], int]]) -> set[tuple[str, str, str]]:
-    """Claim in a few statements the conversions of ``new`` that no report claimed yet; the
-    identities claimed (a bulk import's are nearly all new)."""
-    first: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row, event_id in new:
-        tenant_id, name, key = _identity(row)
-        first.setdefault((tenant_id, name, key), {
-            "tenant": tenant_id, "event_name": name, "event_key": key,
-            **_claim_fields(row, event_id)})
-    if len(first) == 1:  # one report (a pixel, a webhook): the prepared statement
-        ((identity, claim),) = first.items()
-        return {identity} if claims.CLAIM.run(claim).fetchall() else set()
-    claimed: set[tuple[str, str, str]] = set()
-    rows = list(first.values())
-    for start in range(0, len(rows), CHUNK):
-        claimed.update(ConversionClaim.insert_many(rows[start:start + CHUNK])
-                       .on_conflict_ignore()
-                       .returning(ConversionClaim.tenant, ConversionClaim.event_name,
-                                  ConversionClaim.event_key).tuples().execute())
-    return claimed
+def _claims(new: list[tuple[Identity, dict[str, Any], int]]) -> dict[Identity, dict[str, Any]]:
+    """Claim the conversions of ``new`` (in identity order) that no report claimed yet;
+    every one's claim (``claims.RETURNED``), new or stored, by identity."""
+    first: dict[Identity, list[Any]] = {}
+    for identity, row, event_id in new:
+        if identity not in first:
+            claim = {"tenant": identity[0], "event_name": identity[1],
+                     "event_key": identity[2], **_claim_fields(row, event_id)}
+            first[identity] = [claim[name] for name in claims.CLAIMED]
+    values = list(first.values())
+    found: dict[Identity, dict[str, Any]] = {}
+    for start in range(0, len(values), CHUNK):
+        chunk = values[start:start + CHUNK]
+        cursor = claims.claim(len(chunk)).run_values([value for each in chunk for value in each])
+        for returned in cursor.fetchall():
+            claim = dict(zip(claims.RETURNED, returned, strict=True))
+            found[claim["tenant"], claim["event_name"], claim["event_key"]] = claim
+    return found
 
 
 def window_ms(tenant_id: str, default_ms: int) -> int:
@@ -138,25 +156,20 @@ def _claim_fields(row: dict[str, Any], event_id: int) -> dict[str, Any]:
             "browser_currency": None if server else currency}
 
 
-def _settle(row: dict[str, Any], event_id: int, default_window_ms: int,
-            change: CoverageChange) -> int | None:
-    """Claim or settle ``row``'s conversion; the event id of a report taken out of the
-    rollups (a pixel a server report took over), else None."""
-    tenant_id, name, key = _identity(row)
-    fields = _claim_fields(row, event_id)
-    query = ConversionClaim.select().where(ConversionClaim.tenant == tenant_id,
-                                           ConversionClaim.event_name == name,
-                                           ConversionClaim.event_key == key)
-    claim = (query.for_update() if is_postgres() else query).get()
-    before = {field: getattr(claim, field) for field in fields}
-    if abs(row["received_at_ms"] - claim.received_at_ms) > window_ms(tenant_id,
-                                                                    default_window_ms):
+def _settle(claim: dict[str, Any], row: dict[str, Any], fields: dict[str, Any], window: int,
+            change: CoverageChange, lost: list[dict[str, Any]]) -> int | None:
+    """Settle ``row`` (its claim's ``fields``), a later report of ``claim``'s conversion,
+    into ``claim``, changed in place; a report that lost goes to ``lost``. The event id of
+    a report to take out of the rollups (a pixel a server report took over), else None."""
+    tenant_id, name = row["tenant"], row["event_name"]
+    before = {field: claim[field] for field in fields}
+    if abs(row["received_at_ms"] - claim["received_at_ms"]) > window:
         # Outside the window: a new conversion, which the claim follows from now on.
-        _update(claim, fields)
+        claim.update(fields)
         _count(change, tenant_id, name, fields, 1)
         return None
     after = dict(before)
-    server = fields["server"]
+    server, event_id = fields["server"], fields["winner"]
     if server and not before["server"]:
         after.update(server=True, server_value=fields["server_value"],
                      server_currency=fields["server_currency"])
@@ -167,16 +180,12 @@ def _settle(row: dict[str, Any], event_id: int, default_window_ms: int,
     if server and not before["server"]:  # the authenticated report takes over
         loser, winner, lost_at = before["winner"], event_id, before["occurred_at_ms"]
         after.update(winner=event_id, occurred_at_ms=row["occurred_at_ms"])
-    SupersededEvent.insert(event=loser, tenant=tenant_id, occurred_at_ms=lost_at, by=winner,
-                           at_ms=clock.now_ms()).on_conflict_ignore().execute()
-    _update(claim, after)
+    lost.append({"event": loser, "tenant": tenant_id, "occurred_at_ms": lost_at, "by": winner,
+                 "at_ms": clock.now_ms()})
+    claim.update(after)
     _count(change, tenant_id, name, before, -1)
     _count(change, tenant_id, name, after, 1)
     return loser if loser != event_id else None
-
-
-def _update(claim: ConversionClaim, fields: dict[str, Any]) -> None:
-    ConversionClaim.update(**fields).where(ConversionClaim.id == claim.id).execute()
 
 
 def _count(change: CoverageChange, tenant_id: str, name: str, fields: dict[str, Any],
@@ -206,18 +215,23 @@ def _take_out_of_rollups(event_ids: list[int]) -> None:
 
     The rollup change counter is bumped first: a batch being written is waited for (then the
     cursor read here has passed its events), and one computed before this commits is
-    computed again (``aggregation._add``), so it cannot count a report taken out here.
+    computed again (``aggregation``), so it cannot count a report taken out here.
     """
     generations.bump(ROLLUP_CHANGES)
     cursor = (JobCursor.select(JobCursor.position_ms)
               .where(JobCursor.name == AGGREGATE_CURSOR).scalar() or 0)
-    reports = (Event.select(Event.tenant, Event.occurred_at_ms, Event.source_type,
-                            Event.event_name, Event.currency, Event.value_hundredths)
-               .where(Event.id.in_(event_ids), Event.received_at_ms < cursor).tuples())
-    for tenant_id, occurred_ms, source, name, currency, value in reports:
-        for model, size in ((HourlyAggregate, HOUR_MS), (DailyAggregate, DAY_MS)):
-            period = sql.PERIOD[model].name
-            rollups.add_counts(model, [{
-                "tenant": tenant_id, period: occurred_ms // size * size, "source_type": source,
-                "event_name": name, "currency": currency or "", "events": -1,
-                "value_hundredths": -(value or 0), "superseded": 1}])
+    reports = list(Event.select(Event.tenant, Event.occurred_at_ms, Event.source_type,
+                                Event.event_name, Event.currency, Event.value_hundredths)
+                   .where(Event.id.in_(event_ids), Event.received_at_ms < cursor).tuples())
+    for model, size in ((HourlyAggregate, HOUR_MS), (DailyAggregate, DAY_MS)):
+        period = sql.PERIOD[model].name
+        rows: dict[tuple[Any, ...], dict[str, Any]] = {}  # one a key: an upsert meets it once
+        for tenant_id, occurred_ms, source, name, currency, value in reports:
+            start = occurred_ms // size * size
+            counts = rows.setdefault((tenant_id, start, source, name, currency or ""), {
+                "tenant": tenant_id, period: start, "source_type": source, "event_name": name,
+                "currency": currency or "", "events": 0, "value_hundredths": 0, "superseded": 0})
+            counts["events"] -= 1
+            counts["value_hundredths"] -= value or 0
+            counts["superseded"] += 1
+        rollups.add_counts(model, list(rows.values()))

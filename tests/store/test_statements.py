@@ -6,16 +6,25 @@ import re
 import pytest
 
 from conversions.store.models import Event
-from conversions.store.statements import Dialect, Statement, events, generations, rollups
+from conversions.store.statements import (
+    Dialect,
+    Statement,
+    claims,
+    events,
+    generations,
+    rollups,
+)
 
 STATEMENTS = {
     f"{module.__name__.rsplit('.', 1)[1]}.{name}{'' if key is None else '.' + key.__name__}":
         statement
-    for module in (events, generations, rollups)
+    for module in (claims, events, generations, rollups)
     for name, value in vars(module).items() if name.isupper()
     for key, statement in (value.items() if isinstance(value, dict) else [(None, value)])
     if isinstance(statement, Statement)
 }
+# A statement made per number of rows: one of them.
+STATEMENTS["claims.claim(3)"] = claims.claim(3)
 
 
 def test_there_are_statements_to_check():

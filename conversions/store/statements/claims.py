@@ -1,14 +1,53 @@
-"""Cross-channel settlement's hot statement (``store.cross_channel``): a conversion's first
-report claims it, unless a report claimed it already (then nothing is returned)."""
+"""Cross-channel settlement's statements (``store.cross_channel``): a batch's conversions
+claimed by one statement, the claims it settled written back, and the reports that lost.
+
+The claim is an upsert that changes nothing of a stored claim: it inserts the new ones and
+returns every claim of the batch, new or stored, with no lookup before it. On PostgreSQL
+the upsert locks each stored row it meets for the transaction, as ``FOR UPDATE`` would;
+SQLite has one writer. One statement per number of rows, made on first use; its rows'
+parameters are ``CLAIMED``' names, over and over.
+"""
 from __future__ import annotations
 
-from conversions.store.models import ConversionClaim
+from functools import cache
+
+from conversions.store.models import ConversionClaim, SupersededEvent
 from conversions.store.statements import Statement, columns, quoted, table
 
+IDENTITY = (ConversionClaim.tenant, ConversionClaim.event_name, ConversionClaim.event_key)
 FIELDS = tuple(field for field in ConversionClaim._meta.sorted_fields
                if field is not ConversionClaim.id)
+CLAIMED = tuple(field.name for field in FIELDS)
+# What settlement changes of a claim: every field but its identity.
+SETTLED = tuple(field for field in FIELDS
+                if field.name not in {each.name for each in IDENTITY})
+# What a claim statement returns of each claim, new or stored.
+RETURNED = ("id", *CLAIMED)
 
-CLAIM = Statement.of(
-    lambda d: f"{'INSERT' if d.postgres else 'INSERT OR IGNORE'} INTO {table(ConversionClaim)} "
-              f"({columns(FIELDS)}) VALUES ({d.params(field.name for field in FIELDS)})"
-              f"{' ON CONFLICT DO NOTHING' if d.postgres else ''} RETURNING {quoted('id')}")
+
+@cache
+def claim(rows: int) -> Statement:
+    """``rows`` conversions, each claimed unless it is already (their identities distinct);
+    returns ``RETURNED`` of every one's claim. A new claim's ``winner`` is the report
+    that made it: that is how a caller tells its new claims from the stored ones."""
+    winner = quoted(ConversionClaim.winner.column_name)
+    return Statement.of(lambda d: (
+        f"INSERT INTO {table(ConversionClaim)} ({columns(FIELDS)}) VALUES "
+        + ", ".join(f"({d.params(CLAIMED)})" for _ in range(rows))
+        + f" ON CONFLICT ({columns(IDENTITY)}) DO UPDATE SET "
+          f"{winner} = {table(ConversionClaim)}.{winner} "
+          f"RETURNING {quoted('id')}, {columns(FIELDS)}"))
+
+
+# A settled claim written back (run once per claim, ``run_many``).
+UPDATE = Statement.of(lambda d: (
+    f"UPDATE {table(ConversionClaim)} SET "
+    + ", ".join(f"{quoted(field.column_name)} = {d.param(field.name)}" for field in SETTLED)
+    + f" WHERE {quoted('id')} = {d.param('id')}"))
+
+_SUPERSEDED = tuple(SupersededEvent._meta.sorted_fields)
+# A report that lost to another channel's (run once per report, ``run_many``).
+SUPERSEDE = Statement.of(lambda d: (
+    f"{'INSERT' if d.postgres else 'INSERT OR IGNORE'} INTO {table(SupersededEvent)} "
+    f"({columns(_SUPERSEDED)}) VALUES ({d.params(field.name for field in _SUPERSEDED)})"
+    f"{' ON CONFLICT DO NOTHING' if d.postgres else ''}"))
