@@ -16,7 +16,6 @@ reported its conversion.
 """
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
@@ -40,8 +39,8 @@ from conversions.store.statements import rollups as sql
 # The per-tenant setting of the window (``tenants.settings`` parses and stores it).
 WINDOW_SETTING = "dedup_window_seconds"
 COVERAGE_FIELDS = ("server", "browser", "both", "value_mismatches")
-# (tenant, hour start, event name) -> the change of each of ``COVERAGE_FIELDS``
-CoverageChange = dict[tuple[str, int, str], Counter[str]]
+# (tenant, hour start, event name) -> the change of each of ``COVERAGE_FIELDS``, in order
+CoverageChange = dict[tuple[str, int, str], list[int]]
 
 
 def event_key(row: dict[str, Any]) -> str | None:
@@ -56,11 +55,6 @@ def event_key(row: dict[str, Any]) -> str | None:
     return key if key.startswith("id:") else None
 
 
-def takes_part(row: dict[str, Any]) -> bool:
-    """Whether a stored report is settled across channels: it has an ``event_id``."""
-    return event_key(row) is not None
-
-
 def settle(rows: Sequence[dict[str, Any]], results: Sequence[tuple[int, bool] | None],
            default_window_ms: int) -> None:
     """Settle each newly stored report of ``rows`` (``results``: ``(event id, duplicate)``
@@ -72,23 +66,30 @@ def settle(rows: Sequence[dict[str, Any]], results: Sequence[tuple[int, bool] | 
     claim, and the claims it changed and the reports that lost are written after, a
     statement each for all.
     """
-    new = sorted(((_identity(row), row, result[0])
-                  for row, result in zip(rows, results, strict=True)
-                  if result is not None and not result[1] and takes_part(row)),
-                 key=itemgetter(0))
+    new: list[tuple[Identity, dict[str, Any], dict[str, Any]]] = []
+    for row, result in zip(rows, results, strict=True):
+        if result is None or result[1]:
+            continue
+        key = event_key(row)
+        if key is not None:
+            new.append(((row["tenant"], row["event_name"], key), row,
+                        _claim_fields(row, result[0])))
     if not new:
         return
+    new.sort(key=itemgetter(0))
     stored = _claims(new)
     change: CoverageChange = {}
     lost: list[dict[str, Any]] = []
     taken_out: list[int] = []
     settled: dict[int, dict[str, Any]] = {}  # claim id -> the claim as settled
     windows: dict[str, int] = {}
-    for identity, row, event_id in new:
-        claim, fields = stored[identity], _claim_fields(row, event_id)
-        if claim["winner"] == event_id:  # the first report of its conversion
-            _count(change, row["tenant"], row["event_name"], fields, 1)
-            continue
+    for identity, row, fields in new:
+        claim = stored[identity]
+        if isinstance(claim, tuple):  # as the claim statement returned it
+            if claim[_WINNER] == fields["winner"]:  # the first report of its conversion
+                _count(change, row["tenant"], row["event_name"], fields, 1)
+                continue
+            claim = stored[identity] = dict(zip(claims.RETURNED, claim, strict=True))
         tenant_id = row["tenant"]
         if tenant_id not in windows:
             windows[tenant_id] = window_ms(tenant_id, default_window_ms)
@@ -106,33 +107,32 @@ def settle(rows: Sequence[dict[str, Any]], results: Sequence[tuple[int, bool] | 
 
 
 Identity = tuple[str, str, str]
-
-
-def _identity(row: dict[str, Any]) -> Identity:
-    return row["tenant"], row["event_name"], event_key(row)  # type: ignore[return-value]
-
-
 # Claims a statement takes at most (12 parameters each).
 CHUNK = 100
+# Where a claim statement's row has the claim's winner.
+_WINNER = claims.RETURNED.index("winner")
+# A claim's fields but its identity, in the claim statement's order.
+_SETTLED = itemgetter(*claims.SETTLED_NAMES)
+# Whether a source's report is a server's (authenticated), by source name.
+_SERVER = {name: source.authenticated for name, source in SOURCES.items()}
 
 
-def _claims(new: list[tuple[Identity, dict[str, Any], int]]) -> dict[Identity, dict[str, Any]]:
-    """Claim the conversions of ``new`` (in identity order) that no report claimed yet;
-    every one's claim (``claims.RETURNED``), new or stored, by identity."""
+def _claims(new: list[tuple[Identity, dict[str, Any], dict[str, Any]]]
+            ) -> dict[Identity, tuple[Any, ...] | dict[str, Any]]:
+    """Claim the conversions of ``new`` (in identity order; each report with its claim's
+    fields) that no report claimed yet; every one's claim, new or stored, by identity, as
+    the statement returned it (``claims.RETURNED``)."""
     first: dict[Identity, list[Any]] = {}
-    for identity, row, event_id in new:
+    for identity, _, fields in new:
         if identity not in first:
-            claim = {"tenant": identity[0], "event_name": identity[1],
-                     "event_key": identity[2], **_claim_fields(row, event_id)}
-            first[identity] = [claim[name] for name in claims.CLAIMED]
+            first[identity] = [*identity, *_SETTLED(fields)]
     values = list(first.values())
-    found: dict[Identity, dict[str, Any]] = {}
+    found: dict[Identity, tuple[Any, ...] | dict[str, Any]] = {}
     for start in range(0, len(values), CHUNK):
         chunk = values[start:start + CHUNK]
         cursor = claims.claim(len(chunk)).run_values([value for each in chunk for value in each])
         for returned in cursor.fetchall():
-            claim = dict(zip(claims.RETURNED, returned, strict=True))
-            found[claim["tenant"], claim["event_name"], claim["event_key"]] = claim
+            found[returned[1], returned[2], returned[3]] = tuple(returned)
     return found
 
 
@@ -146,7 +146,7 @@ def window_ms(tenant_id: str, default_ms: int) -> int:
 
 def _claim_fields(row: dict[str, Any], event_id: int) -> dict[str, Any]:
     """A claim's fields as ``row``, its first report, makes them."""
-    server = SOURCES[row["source_type"]].authenticated
+    server = _SERVER[row["source_type"]]
     value, currency = row.get("value_hundredths"), row.get("currency")
     return {"winner": event_id, "received_at_ms": row["received_at_ms"],
             "occurred_at_ms": row["occurred_at_ms"], "server": server, "browser": not server,
@@ -191,21 +191,22 @@ def _settle(claim: dict[str, Any], row: dict[str, Any], fields: dict[str, Any], 
 def _count(change: CoverageChange, tenant_id: str, name: str, fields: dict[str, Any],
            sign: int) -> None:
     """Add (``sign`` 1) or take back (-1) what a claim in state ``fields`` counts."""
-    both = fields["server"] and fields["browser"]
+    server, browser = bool(fields["server"]), bool(fields["browser"])
+    both = server and browser
     mismatch = both and ((fields["server_value"], fields["server_currency"])
                          != (fields["browser_value"], fields["browser_currency"]))
     hour = fields["occurred_at_ms"] // HOUR_MS * HOUR_MS
-    counts = change.setdefault((tenant_id, hour, name), Counter())
-    for field, counted in zip(COVERAGE_FIELDS, (fields["server"], fields["browser"], both,
-                                                mismatch), strict=True):
-        counts[field] += sign * int(bool(counted))
+    counts = change.setdefault((tenant_id, hour, name), [0] * len(COVERAGE_FIELDS))
+    counts[0] += sign * server
+    counts[1] += sign * browser
+    counts[2] += sign * both
+    counts[3] += sign * mismatch
 
 
 def _add_coverage(change: CoverageChange) -> None:
     rows = [{"tenant": tenant_id, "hour_start_ms": hour, "event_name": name,
-             **{field: counts[field] for field in COVERAGE_FIELDS}}
-            for (tenant_id, hour, name), counts in sorted(change.items())
-            if any(counts.values())]
+             **dict(zip(COVERAGE_FIELDS, counts, strict=True))}
+            for (tenant_id, hour, name), counts in sorted(change.items()) if any(counts)]
     if rows:
         rollups.add_coverage(rows)
 

@@ -48,10 +48,11 @@ def default_window_ms() -> int:
 
 
 def _insert_event(row: dict[str, Any], window_ms: int) -> tuple[int, bool]:
-    with database.atomic():  # a savepoint of the group's transaction: all or nothing
-        result = prepared.insert_event(row)
-        cross_channel.settle([row], [result], window_ms)
-        return result
+    # No savepoint of its own: a write that fails rolls its group's transaction back, and
+    # the group commit runs each of its writes again alone (``store.writer.commit``).
+    result = prepared.insert_event(row)
+    cross_channel.settle([row], [result], window_ms)
+    return result
 
 
 def _insert_batch(rows: list[dict[str, Any]], delivery: dict[str, Any] | None,

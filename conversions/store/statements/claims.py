@@ -15,13 +15,13 @@ from conversions.store.models import ConversionClaim, SupersededEvent
 from conversions.store.statements import Statement, columns, quoted, table
 
 IDENTITY = (ConversionClaim.tenant, ConversionClaim.event_name, ConversionClaim.event_key)
-FIELDS = tuple(field for field in ConversionClaim._meta.sorted_fields
-               if field is not ConversionClaim.id)
+# What settlement changes of a claim: every field but its id and identity.
+SETTLED = tuple(field for field in ConversionClaim._meta.sorted_fields
+                if field.name not in {"id", *(each.name for each in IDENTITY)})
+SETTLED_NAMES = tuple(field.name for field in SETTLED)
+FIELDS = (*IDENTITY, *SETTLED)
 CLAIMED = tuple(field.name for field in FIELDS)
-# What settlement changes of a claim: every field but its identity.
-SETTLED = tuple(field for field in FIELDS
-                if field.name not in {each.name for each in IDENTITY})
-# What a claim statement returns of each claim, new or stored.
+# What a claim statement returns of each claim, new or stored: its id, then ``CLAIMED``.
 RETURNED = ("id", *CLAIMED)
 
 
