@@ -24,6 +24,7 @@ from conversions.core import clock
 from conversions.core.periods import DAY_MS, HOUR_MS
 from conversions.core.sources import GOAL, SOURCES
 from conversions.store import generations, rollups
+from conversions.store.database import database, is_postgres
 from conversions.store.generations import ROLLUP_CHANGES
 from conversions.store.models import (
     AGGREGATE_CURSOR,
@@ -62,9 +63,9 @@ def settle(rows: Sequence[dict[str, Any]], results: Sequence[tuple[int, bool] | 
 
     Their conversions are claimed in identity order (two transactions claiming the same ones
     lock them in one order, so neither waits on the other while holding what it needs), a
-    statement per ``CHUNK``; a report of a conversion claimed already settles against its
-    claim, and the claims it changed and the reports that lost are written after, a
-    statement each for all.
+    statement for all on PostgreSQL, per ``CHUNK`` on SQLite; a report of a conversion
+    claimed already settles against its claim, and the claims it changed and the reports
+    that lost are written after, a statement each for all.
     """
     new: list[tuple[Identity, dict[str, Any], dict[str, Any]]] = []
     for row, result in zip(rows, results, strict=True):
@@ -107,7 +108,7 @@ def settle(rows: Sequence[dict[str, Any]], results: Sequence[tuple[int, bool] | 
 
 
 Identity = tuple[str, str, str]
-# Claims a statement takes at most (12 parameters each).
+# Claims a SQLite statement takes at most (12 parameters each).
 CHUNK = 100
 # Where a claim statement's row has the claim's winner.
 _WINNER = claims.RETURNED.index("winner")
@@ -127,13 +128,16 @@ def _claims(new: list[tuple[Identity, dict[str, Any], dict[str, Any]]]
         if identity not in first:
             first[identity] = [*identity, *_SETTLED(fields)]
     values = list(first.values())
-    found: dict[Identity, tuple[Any, ...] | dict[str, Any]] = {}
-    for start in range(0, len(values), CHUNK):
-        chunk = values[start:start + CHUNK]
-        cursor = claims.claim(len(chunk)).run_values([value for each in chunk for value in each])
-        for returned in cursor.fetchall():
-            found[returned[1], returned[2], returned[3]] = tuple(returned)
-    return found
+    if is_postgres():  # one statement, a column's values a parameter
+        arrays = [list(column) for column in zip(*values, strict=True)]
+        returned = database.execute_sql(claims.POSTGRES_CLAIM, arrays).fetchall()
+    else:
+        returned = []
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start:start + CHUNK]
+            returned += database.execute_sql(claims.sqlite_claim_rows(len(chunk)),
+                                             [value for each in chunk for value in each])
+    return {(claim[1], claim[2], claim[3]): tuple(claim) for claim in returned}
 
 
 def window_ms(tenant_id: str, default_ms: int) -> int:

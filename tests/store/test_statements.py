@@ -23,8 +23,6 @@ STATEMENTS = {
     for key, statement in (value.items() if isinstance(value, dict) else [(None, value)])
     if isinstance(statement, Statement)
 }
-# A statement made per number of rows: one of them.
-STATEMENTS["claims.claim(3)"] = claims.claim(3)
 
 
 def test_there_are_statements_to_check():
