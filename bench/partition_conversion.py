@@ -48,8 +48,9 @@ def main() -> None:
             tenants = [accounts.create(f"t{n}.example", f"b{n}")["tenant_id"]
                        for n in range(TENANTS)]
             # bench.scale's history, stored as version 3 stored it: plain inserts.
-            with mock.patch.object(prepared, "insert_new_events", lambda rows: EVENT_INSERT_PLAIN
-                                   .run_many_values([prepared._values(row) for row in rows])):
+            with mock.patch.object(prepared, "insert_new_events", lambda rows: (
+                    EVENT_INSERT_PLAIN.run_many_values([prepared._values(row) for row in rows])
+                    .rowcount, [])):
                 loaded = generate(tenants, events, clock.now_ms(), random.Random(16))
             database.execute_sql('ANALYZE "event"')
             before = size("event")

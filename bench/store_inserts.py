@@ -2,8 +2,8 @@
 
 ``python -m bench.store_inserts [--rounds N]`` makes a new database on ``DATABASE_URL``'s
 server (dropped after) and times single events, batches of 100, the same batches from 4
-threads (the group commit) and batches of duplicates, in events/s a round; docs/scaling.md
-quotes its figures.
+threads (the group commit), batches of duplicates and the bulk path (new conversions, then
+conversions a pixel reported first), in events/s a round; docs/scaling.md quotes its figures.
 """
 from __future__ import annotations
 
@@ -18,19 +18,25 @@ from typing import Any
 from app import create_app
 from bench.scale import store
 from conversions.store.database import connection
-from conversions.store.events import insert_batch, insert_event
+from conversions.store.events import insert_batch, insert_event, insert_new
 from conversions.tenants import accounts
 
 SINGLES = 2000
 BATCHES = 100
 BATCH = 100
 THREADS = 4
+BULK = 20_000
 
 
 def row(tenant_id: str, key: str, now_ms: int) -> dict[str, Any]:
     return {"tenant": tenant_id, "source_type": "webhook", "signed": True,
             "event_name": "purchase", "value_hundredths": 1250, "currency": "USD",
             "occurred_at_ms": now_ms - 1000, "received_at_ms": now_ms, "dedup_key": key}
+
+
+def bulk_rows(tenant_id: str, tag: str, now_ms: int, source: str) -> list[dict[str, Any]]:
+    return [{**row(tenant_id, f"id:{tag}-{n}", now_ms), "source_type": source,
+             "signed": source != "pixel"} for n in range(BULK)]
 
 
 def timed(work: Any) -> float:
@@ -62,6 +68,9 @@ def one_round(tenant_id: str, tag: str) -> dict[str, float]:
         for worker in workers:
             worker.join()
 
+    imported = bulk_rows(tenant_id, f"{tag}-i", now_ms, "import")
+    insert_new(bulk_rows(tenant_id, f"{tag}-o", now_ms, "pixel"))
+    over_pixels = bulk_rows(tenant_id, f"{tag}-o", now_ms, "import")
     return {
         "single events/s": SINGLES / timed(singles),
         "batches of 100, 1 thread, events/s": BATCHES * BATCH / timed(
@@ -69,6 +78,8 @@ def one_round(tenant_id: str, tag: str) -> dict[str, float]:
         "batches of 100, 4 threads, events/s": BATCHES * BATCH / timed(threaded),
         "duplicate batches, events/s": BATCHES * BATCH / timed(
             lambda: batches(f"{tag}-d", BATCHES, keys=f"{tag}-b")),
+        "bulk import, rows/s": BULK / timed(lambda: insert_new(imported)),
+        "bulk import over pixels, rows/s": BULK / timed(lambda: insert_new(over_pixels)),
     }
 
 

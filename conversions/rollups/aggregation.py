@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from peewee import SQL
 
@@ -70,14 +70,44 @@ def _recompute(touched: Sequence[Touched], received_before: int, horizon_ms: int
     """Recompute each rollup's touched hours from the events received before
     ``received_before``, then replace their rows (and drop the refresh requests
     ``refreshed``) in one transaction; returns the rows written."""
-    writes = [rollup.recomputed(hours, received_before, horizon_ms)
-              for rollup, hours in zip(ROLLUPS, touched, strict=True)]
     refreshed = list(refreshed)
-    with database.atomic():
-        _apply(writes)
+
+    def first() -> bool:
         if refreshed:
             RollupRefresh.delete().where(RollupRefresh.id.in_(refreshed)).execute()
-    return sum(write.rows for write in writes)
+        return True
+
+    writes = _apply_unchanged(
+        lambda: [rollup.recomputed(hours, received_before, horizon_ms)
+                 for rollup, hours in zip(ROLLUPS, touched, strict=True)], first)
+    return sum(write.rows for write in writes or ())
+
+
+def _apply_unchanged(compute: Callable[[], list[Write]], first: Callable[[], bool]
+                     ) -> list[Write] | None:
+    """Apply the writes ``compute`` makes from the events, in one transaction that runs
+    ``first`` first (False: nothing is written, and the answer is None); computed again
+    while a change of the rollups (``refresh_event``, a report taken out of them by
+    ``store.cross_channel``) was counted since.
+
+    Everything is read and computed outside the transaction, which holds the change counter
+    before it writes: a change being written is waited for and seen, one to come waits for
+    this commit (then applies to the rows written here). So the writes hold the write lock
+    for tens of milliseconds, not for the reads, and no change made meanwhile is lost.
+    """
+    while True:
+        changes = generations.current(ROLLUP_CHANGES)
+        writes = compute()
+        with database.atomic() as transaction:
+            if not first():
+                transaction.rollback()
+                return None
+            generations.hold(ROLLUP_CHANGES)
+            if generations.current(ROLLUP_CHANGES) != changes:
+                transaction.rollback()
+                continue
+            _apply(writes)
+        return writes
 
 
 def _apply(writes: Iterable[Write]) -> None:
@@ -102,27 +132,13 @@ def _add(start_ms: int, end_ms: int, horizon_ms: int | None) -> int | None:
     """Add the events received in ``[start_ms, end_ms)`` to the rollups (but those of
     periods before the prune horizon, which stay as they are) and move the cursor from
     ``start_ms`` to ``end_ms``, in one transaction; returns the rows written, or None if
-    another run had moved the cursor (nothing is written then).
-
-    Everything is read and computed first, outside the transaction. The transaction moves
-    the cursor, checks that no change was counted since (else the batch is read again), and
-    writes: an event counts once, the cursor moving with the rows it was added to.
-    """
-    while True:
-        changes = generations.current(ROLLUP_CHANGES)
-        writes = [rollup.added(start_ms, end_ms, horizon_ms) for rollup in ROLLUPS]
-        with database.atomic() as transaction:
-            if not _move_cursor(start_ms, end_ms):
-                transaction.rollback()
-                return None
-            # The counter's row held before it is read: a change being written is waited
-            # for and seen.
-            generations.hold(ROLLUP_CHANGES)
-            if generations.current(ROLLUP_CHANGES) != changes:
-                transaction.rollback()
-                continue
-            _apply(writes)
-        return sum(write.rows for write in writes)
+    another run had moved the cursor (nothing is written then). The cursor moves first in
+    that transaction, so an event counts once, the cursor moving with the rows it was added
+    to."""
+    writes = _apply_unchanged(
+        lambda: [rollup.added(start_ms, end_ms, horizon_ms) for rollup in ROLLUPS],
+        lambda: _move_cursor(start_ms, end_ms))
+    return None if writes is None else sum(write.rows for write in writes)
 
 
 def aggregate(end_ms: int, start_ms: int | None = None, budget_seconds: float | None = None
@@ -139,9 +155,9 @@ def aggregate(end_ms: int, start_ms: int | None = None, budget_seconds: float | 
     """
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     horizon_ms = retention.pruned_before_ms()
+    generations.start(ROLLUP_CHANGES)
     written = _refresh_requested(horizon_ms)
     JobCursor.insert(name=AGGREGATE_CURSOR, position_ms=0).on_conflict_ignore().execute()
-    generations.start(ROLLUP_CHANGES)
     cursor = cursor_ms()
     start = cursor if start_ms is None else start_ms
     while start < cursor and (deadline is None or time.monotonic() < deadline):

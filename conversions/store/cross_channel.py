@@ -7,24 +7,22 @@ docs/api.md ("One conversion, counted once"); the rollups: docs/scaling.md.
 """
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from conversions.core import clock
 from conversions.core.periods import DAY_MS, HOUR_MS
 from conversions.core.sources import GOAL, SOURCES
 from conversions.store import generations, rollups
-from conversions.store.database import is_postgres
+from conversions.store.database import database, is_postgres
 from conversions.store.generations import ROLLUP_CHANGES
 from conversions.store.models import (
     AGGREGATE_CURSOR,
-    ConversionClaim,
     DailyAggregate,
     Event,
     HourlyAggregate,
     JobCursor,
-    SupersededEvent,
     TenantSetting,
 )
 from conversions.store.statements import claims
@@ -33,8 +31,8 @@ from conversions.store.statements import rollups as sql
 # The per-tenant setting of the window (``tenants.settings`` parses and stores it).
 WINDOW_SETTING = "dedup_window_seconds"
 COVERAGE_FIELDS = ("server", "browser", "both", "value_mismatches")
-# (tenant, hour start, event name) -> the change of each of ``COVERAGE_FIELDS``
-CoverageChange = dict[tuple[str, int, str], Counter[str]]
+# (tenant, hour start, event name) -> the change of each of ``COVERAGE_FIELDS``, in order
+CoverageChange = dict[tuple[str, int, str], list[int]]
 
 
 def event_key(row: dict[str, Any]) -> str | None:
@@ -49,64 +47,88 @@ def event_key(row: dict[str, Any]) -> str | None:
     return key if key.startswith("id:") else None
 
 
-def takes_part(row: dict[str, Any]) -> bool:
-    """Whether a stored report is settled across channels: it has an ``event_id``."""
-    return event_key(row) is not None
-
-
 def settle(rows: Sequence[dict[str, Any]], results: Sequence[tuple[int, bool] | None],
            default_window_ms: int) -> None:
     """Settle each newly stored report of ``rows`` (``results``: ``(event id, duplicate)``
-    as the insert answered, None: not stored) in the caller's transaction."""
-    new = sorted(((row, result[0]) for row, result in zip(rows, results, strict=True)
-                  if result is not None and not result[1] and takes_part(row)),
-                 key=lambda item: _identity(item[0]))  # claims locked in one order
+    as the insert answered, None: not stored) in the caller's transaction.
+
+    Their conversions are claimed in identity order (two transactions claiming the same ones
+    lock them in one order, so neither waits on the other while holding what it needs), a
+    statement for all on PostgreSQL, per ``CHUNK`` on SQLite; a report of a conversion
+    claimed already settles against its claim, and the claims it changed and the reports
+    that lost are written after, a statement each for all.
+    """
+    new: list[tuple[Identity, dict[str, Any], dict[str, Any]]] = []
+    for row, result in zip(rows, results, strict=True):
+        if result is None or result[1]:
+            continue
+        key = event_key(row)
+        if key is not None:
+            new.append(((row["tenant"], row["event_name"], key), row,
+                        _claim_fields(row, result[0])))
     if not new:
         return
+    new.sort(key=itemgetter(0))
+    stored = _claims(new)
     change: CoverageChange = {}
+    lost: list[dict[str, Any]] = []
     taken_out: list[int] = []
-    claimed = _claim_new(new)
-    for row, event_id in new:
-        if _identity(row) in claimed:  # the first report of its conversion
-            claimed.discard(_identity(row))
-            _count(change, row["tenant"], row["event_name"], _claim_fields(row, event_id), 1)
-            continue
-        loser = _settle(row, event_id, default_window_ms, change)
+    settled: dict[int, dict[str, Any]] = {}  # claim id -> the claim as settled
+    windows: dict[str, int] = {}
+    for identity, row, fields in new:
+        claim = stored[identity]
+        if isinstance(claim, tuple):  # as the claim statement returned it
+            if claim[_WINNER] == fields["winner"]:  # the first report of its conversion
+                _count(change, row["tenant"], row["event_name"], fields, 1)
+                continue
+            claim = stored[identity] = dict(zip(claims.RETURNED, claim, strict=True))
+        tenant_id = row["tenant"]
+        if tenant_id not in windows:
+            windows[tenant_id] = window_ms(tenant_id, default_window_ms)
+        loser = _settle(claim, row, fields, windows[tenant_id], change, lost)
         if loser is not None:
             taken_out.append(loser)
+        settled[claim["id"]] = claim
+    if settled:
+        claims.UPDATE.run_many(list(settled.values()))
+    if lost:
+        claims.SUPERSEDE.run_many(lost)
     if taken_out:
         _take_out_of_rollups(taken_out)
     _add_coverage(change)
 
 
-def _identity(row: dict[str, Any]) -> tuple[str, str, str]:
-    return row["tenant"], row["event_name"], event_key(row)  # type: ignore[return-value]
-
-
-# Claims a statement inserts at most (14 columns each).
+Identity = tuple[str, str, str]
+# Claims a SQLite statement takes at most (12 parameters each).
 CHUNK = 100
+# Where a claim statement's row has the claim's winner.
+_WINNER = claims.RETURNED.index("winner")
+# A claim's fields but its identity, in the claim statement's order.
+_SETTLED = itemgetter(*claims.SETTLED_NAMES)
+# Whether a source's report is a server's (authenticated), by source name.
+_SERVER = {name: source.authenticated for name, source in SOURCES.items()}
 
 
-def _claim_new(new: list[tuple[dict[str, Any], int]]) -> set[tuple[str, str, str]]:
-    """Claim in a few statements the conversions of ``new`` that no report claimed yet; the
-    identities claimed (a bulk import's are nearly all new)."""
-    first: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row, event_id in new:
-        tenant_id, name, key = _identity(row)
-        first.setdefault((tenant_id, name, key), {
-            "tenant": tenant_id, "event_name": name, "event_key": key,
-            **_claim_fields(row, event_id)})
-    if len(first) == 1:  # one report (a pixel, a webhook): the prepared statement
-        ((identity, claim),) = first.items()
-        return {identity} if claims.CLAIM.run(claim).fetchall() else set()
-    claimed: set[tuple[str, str, str]] = set()
-    rows = list(first.values())
-    for start in range(0, len(rows), CHUNK):
-        claimed.update(ConversionClaim.insert_many(rows[start:start + CHUNK])
-                       .on_conflict_ignore()
-                       .returning(ConversionClaim.tenant, ConversionClaim.event_name,
-                                  ConversionClaim.event_key).tuples().execute())
-    return claimed
+def _claims(new: list[tuple[Identity, dict[str, Any], dict[str, Any]]]
+            ) -> dict[Identity, tuple[Any, ...] | dict[str, Any]]:
+    """Claim the conversions of ``new`` (in identity order; each report with its claim's
+    fields) that no report claimed yet; every one's claim, new or stored, by identity, as
+    the statement returned it (``claims.RETURNED``)."""
+    first: dict[Identity, list[Any]] = {}
+    for identity, _, fields in new:
+        if identity not in first:
+            first[identity] = [*identity, *_SETTLED(fields)]
+    values = list(first.values())
+    if is_postgres():  # one statement, a column's values a parameter
+        arrays = [list(column) for column in zip(*values, strict=True)]
+        returned = database.execute_sql(claims.POSTGRES_CLAIM, arrays).fetchall()
+    else:
+        returned = []
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start:start + CHUNK]
+            returned += database.execute_sql(claims.sqlite_claim_rows(len(chunk)),
+                                             [value for each in chunk for value in each])
+    return {(claim[1], claim[2], claim[3]): tuple(claim) for claim in returned}
 
 
 def window_ms(tenant_id: str, default_ms: int) -> int:
@@ -119,7 +141,7 @@ def window_ms(tenant_id: str, default_ms: int) -> int:
 
 def _claim_fields(row: dict[str, Any], event_id: int) -> dict[str, Any]:
     """A claim's fields as ``row``, its first report, makes them."""
-    server = SOURCES[row["source_type"]].authenticated
+    server = _SERVER[row["source_type"]]
     value, currency = row.get("value_hundredths"), row.get("currency")
     return {"winner": event_id, "received_at_ms": row["received_at_ms"],
             "occurred_at_ms": row["occurred_at_ms"], "server": server, "browser": not server,
@@ -129,25 +151,20 @@ def _claim_fields(row: dict[str, Any], event_id: int) -> dict[str, Any]:
             "browser_currency": None if server else currency}
 
 
-def _settle(row: dict[str, Any], event_id: int, default_window_ms: int,
-            change: CoverageChange) -> int | None:
-    """Claim or settle ``row``'s conversion; the event id of a report taken out of the
-    rollups (a pixel a server report took over), else None."""
-    tenant_id, name, key = _identity(row)
-    fields = _claim_fields(row, event_id)
-    query = ConversionClaim.select().where(ConversionClaim.tenant == tenant_id,
-                                           ConversionClaim.event_name == name,
-                                           ConversionClaim.event_key == key)
-    claim = (query.for_update() if is_postgres() else query).get()
-    before = {field: getattr(claim, field) for field in fields}
-    if abs(row["received_at_ms"] - claim.received_at_ms) > window_ms(tenant_id,
-                                                                    default_window_ms):
+def _settle(claim: dict[str, Any], row: dict[str, Any], fields: dict[str, Any], window: int,
+            change: CoverageChange, lost: list[dict[str, Any]]) -> int | None:
+    """Settle ``row`` (its claim's ``fields``), a later report of ``claim``'s conversion,
+    into ``claim``, changed in place; a report that lost goes to ``lost``. The event id of
+    a report to take out of the rollups (a pixel a server report took over), else None."""
+    tenant_id, name = row["tenant"], row["event_name"]
+    before = {field: claim[field] for field in fields}
+    if abs(row["received_at_ms"] - claim["received_at_ms"]) > window:
         # Outside the window: a new conversion, which the claim follows from now on.
-        _update(claim, fields)
+        claim.update(fields)
         _count(change, tenant_id, name, fields, 1)
         return None
     after = dict(before)
-    server = fields["server"]
+    server, event_id = fields["server"], fields["winner"]
     if server and not before["server"]:
         after.update(server=True, server_value=fields["server_value"],
                      server_currency=fields["server_currency"])
@@ -158,36 +175,33 @@ def _settle(row: dict[str, Any], event_id: int, default_window_ms: int,
     if server and not before["server"]:  # the authenticated report takes over
         loser, winner, lost_at = before["winner"], event_id, before["occurred_at_ms"]
         after.update(winner=event_id, occurred_at_ms=row["occurred_at_ms"])
-    SupersededEvent.insert(event=loser, tenant=tenant_id, occurred_at_ms=lost_at, by=winner,
-                           at_ms=clock.now_ms()).on_conflict_ignore().execute()
-    _update(claim, after)
+    lost.append({"event": loser, "tenant": tenant_id, "occurred_at_ms": lost_at, "by": winner,
+                 "at_ms": clock.now_ms()})
+    claim.update(after)
     _count(change, tenant_id, name, before, -1)
     _count(change, tenant_id, name, after, 1)
     return loser if loser != event_id else None
 
 
-def _update(claim: ConversionClaim, fields: dict[str, Any]) -> None:
-    ConversionClaim.update(**fields).where(ConversionClaim.id == claim.id).execute()
-
-
 def _count(change: CoverageChange, tenant_id: str, name: str, fields: dict[str, Any],
            sign: int) -> None:
     """Add (``sign`` 1) or take back (-1) what a claim in state ``fields`` counts."""
-    both = fields["server"] and fields["browser"]
+    server, browser = bool(fields["server"]), bool(fields["browser"])
+    both = server and browser
     mismatch = both and ((fields["server_value"], fields["server_currency"])
                          != (fields["browser_value"], fields["browser_currency"]))
     hour = fields["occurred_at_ms"] // HOUR_MS * HOUR_MS
-    counts = change.setdefault((tenant_id, hour, name), Counter())
-    for field, counted in zip(COVERAGE_FIELDS, (fields["server"], fields["browser"], both,
-                                                mismatch), strict=True):
-        counts[field] += sign * int(bool(counted))
+    counts = change.setdefault((tenant_id, hour, name), [0] * len(COVERAGE_FIELDS))
+    counts[0] += sign * server
+    counts[1] += sign * browser
+    counts[2] += sign * both
+    counts[3] += sign * mismatch
 
 
 def _add_coverage(change: CoverageChange) -> None:
     rows = [{"tenant": tenant_id, "hour_start_ms": hour, "event_name": name,
-             **{field: counts[field] for field in COVERAGE_FIELDS}}
-            for (tenant_id, hour, name), counts in sorted(change.items())
-            if any(counts.values())]
+             **dict(zip(COVERAGE_FIELDS, counts, strict=True))}
+            for (tenant_id, hour, name), counts in sorted(change.items()) if any(counts)]
     if rows:
         rollups.add_coverage(rows)
 
@@ -197,18 +211,23 @@ def _take_out_of_rollups(event_ids: list[int]) -> None:
 
     The rollup change counter is bumped first: a batch being written is waited for (then the
     cursor read here has passed its events), and one computed before this commits is
-    computed again (``aggregation._add``), so it cannot count a report taken out here.
+    computed again (``aggregation``), so it cannot count a report taken out here.
     """
     generations.bump(ROLLUP_CHANGES)
     cursor = (JobCursor.select(JobCursor.position_ms)
               .where(JobCursor.name == AGGREGATE_CURSOR).scalar() or 0)
-    reports = (Event.select(Event.tenant, Event.occurred_at_ms, Event.source_type,
-                            Event.event_name, Event.currency, Event.value_hundredths)
-               .where(Event.id.in_(event_ids), Event.received_at_ms < cursor).tuples())
-    for tenant_id, occurred_ms, source, name, currency, value in reports:
-        for model, size in ((HourlyAggregate, HOUR_MS), (DailyAggregate, DAY_MS)):
-            period = sql.PERIOD[model].name
-            rollups.add_counts(model, [{
-                "tenant": tenant_id, period: occurred_ms // size * size, "source_type": source,
-                "event_name": name, "currency": currency or "", "events": -1,
-                "value_hundredths": -(value or 0), "superseded": 1}])
+    reports = list(Event.select(Event.tenant, Event.occurred_at_ms, Event.source_type,
+                                Event.event_name, Event.currency, Event.value_hundredths)
+                   .where(Event.id.in_(event_ids), Event.received_at_ms < cursor).tuples())
+    for model, size in ((HourlyAggregate, HOUR_MS), (DailyAggregate, DAY_MS)):
+        period = sql.PERIOD[model].name
+        rows: dict[tuple[Any, ...], dict[str, Any]] = {}  # one a key: an upsert meets it once
+        for tenant_id, occurred_ms, source, name, currency, value in reports:
+            start = occurred_ms // size * size
+            counts = rows.setdefault((tenant_id, start, source, name, currency or ""), {
+                "tenant": tenant_id, period: start, "source_type": source, "event_name": name,
+                "currency": currency or "", "events": 0, "value_hundredths": 0, "superseded": 0})
+            counts["events"] -= 1
+            counts["value_hundredths"] -= value or 0
+            counts["superseded"] += 1
+        rollups.add_counts(model, list(rows.values()))

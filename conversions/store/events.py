@@ -48,10 +48,11 @@ def default_window_ms() -> int:
 
 
 def _insert_event(row: dict[str, Any], window_ms: int) -> tuple[int, bool]:
-    with database.atomic():  # a savepoint of the group's transaction: all or nothing
-        result = prepared.insert_event(row)
-        cross_channel.settle([row], [result], window_ms)
-        return result
+    # No savepoint of its own: a write that fails rolls its group's transaction back, and
+    # the group commit runs each of its writes again alone (``store.writer.commit``).
+    result = prepared.insert_event(row)
+    cross_channel.settle([row], [result], window_ms)
+    return result
 
 
 def _insert_batch(rows: list[dict[str, Any]], delivery: dict[str, Any] | None,
@@ -71,29 +72,10 @@ def insert_new(rows: list[dict[str, Any]]) -> int:
 
 
 def _insert_new(rows: list[dict[str, Any]], window_ms: int) -> int:
-    taking = [row for row in rows if cross_channel.takes_part(row)]
-    before: set[tuple[str, str, str]] = set()
-    for (tenant_id, source), keys in _keys_by_source(taking).items():
-        before.update((tenant_id, source, key) for key in stored_keys(tenant_id, source, keys))
-    count = prepared.insert_new_events(rows)
-    new: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in taking:
-        key = (row["tenant"], row["source_type"], row["dedup_key"])
-        if key not in before:
-            new.setdefault(key, row)
-    ids: dict[tuple[str, str, str], int] = {}
-    for (tenant_id, source), keys in _keys_by_source(list(new.values())).items():
-        ids.update(((tenant_id, source, key), event_id)
-                   for key, event_id in stored_ids(tenant_id, source, keys))
-    cross_channel.settle(list(new.values()), [(ids[key], False) for key in new], window_ms)
+    count, stored = prepared.insert_new_events(rows)
+    cross_channel.settle([row for row, _ in stored], [(event_id, False) for _, event_id in stored],
+                         window_ms)
     return count
-
-
-def _keys_by_source(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
-    found: dict[tuple[str, str], list[str]] = {}
-    for row in rows:
-        found.setdefault((row["tenant"], row["source_type"]), []).append(row["dedup_key"])
-    return found
 
 
 # The writes, by the names the writer process knows them by (``store.writer_process``).
@@ -107,15 +89,10 @@ def _write(name: str, *args: Any) -> Any:
 
 def stored_keys(tenant_id: str, source_type: str, keys: list[str]) -> set[str]:
     """Which of ``keys`` the tenant has already for ``source_type``."""
-    return {key for key, _ in stored_ids(tenant_id, source_type, keys)}
-
-
-def stored_ids(tenant_id: str, source_type: str, keys: list[str]) -> list[tuple[str, int]]:
-    """``(key, event id)`` of each of ``keys`` the tenant has already for ``source_type``."""
-    table, ident = (EventKey, EventKey.event_id) if is_postgres() else (Event, Event.id)
-    found: list[tuple[str, int]] = []
+    table = EventKey if is_postgres() else Event
+    found: set[str] = set()
     for start in range(0, len(keys), prepared.CHUNK * 10):
-        found.extend(table.select(table.dedup_key, ident).where(
+        found.update(key for (key,) in table.select(table.dedup_key).where(
             table.tenant == tenant_id, table.source_type == source_type,
             table.dedup_key.in_(keys[start:start + prepared.CHUNK * 10])).tuples())
     return found

@@ -64,13 +64,8 @@ def insert_events(rows: list[dict[str, Any]]) -> list[tuple[int, bool]]:
                         key=lambda i: (rows[i]["dedup_key"], i)):
         row = rows[index]
         first.setdefault((row["tenant"], row["source_type"], row["dedup_key"]), index)
-    stored: dict[tuple[Any, Any, Any], int] = {}
     keyed = list(first.items())
-    for start in range(0, len(keyed), CHUNK):
-        chunk = keyed[start:start + CHUNK]
-        params = [value for _, index in chunk for value in _values(rows[index])]
-        for event_id, *key in database.execute_sql(_multi_insert(len(chunk)), params):
-            stored[tuple(key)] = event_id  # type: ignore[index]
+    stored = _insert_keyed([rows[index] for _, index in keyed])
     for key, index in keyed:
         if key in stored:
             answer[index] = (stored[key], False)
@@ -83,6 +78,18 @@ def insert_events(rows: list[dict[str, Any]]) -> list[tuple[int, bool]]:
         answer[index] = (answer[first[key]][0], True) if key in first \
             else insert_event(row)  # type: ignore[index]
     return answer  # type: ignore[return-value]
+
+
+def _insert_keyed(rows: list[dict[str, Any]]) -> dict[tuple[Any, Any, Any], int]:
+    """Insert each of ``rows`` (their keys distinct) unless its key is stored,
+    ``CHUNK`` rows a statement; the event id of each key stored, by key."""
+    stored: dict[tuple[Any, Any, Any], int] = {}
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        params = [value for row in chunk for value in _values(row)]
+        for event_id, *key in database.execute_sql(_multi_insert(len(chunk)), params):
+            stored[tuple(key)] = event_id  # type: ignore[index]
+    return stored
 
 
 def record_delivery(delivery: dict[str, Any]) -> bool:
@@ -102,37 +109,44 @@ def _values(row: dict[str, Any]) -> list[Any]:
             for value, convert in zip(map(row.get, sql.NAMES), _CONVERTERS, strict=True)]
 
 
-def insert_new_events(rows: list[dict[str, Any]]) -> int:
-    """Insert the rows whose dedup key is not stored, in the caller's transaction; how many.
+# Rows stored, each with its event id.
+Stored = list[tuple[dict[str, Any], int]]
 
-    One statement run for every row (``executemany``): for a bulk import, rendering a query
-    per batch costs more than storing it. On PostgreSQL the first row of each key claims it
-    (a key statement run for every row, each returning the id it took, or nothing for a key
-    stored already), then the rows that claimed one are stored under those ids.
+
+def insert_new_events(rows: list[dict[str, Any]]) -> tuple[int, Stored]:
+    """Insert the rows whose dedup key is not stored, in the caller's transaction; how many,
+    and each row with a key stored, with its event id (what settlement needs, with no lookup).
+
+    Rows without a key: one statement run for every row (``executemany``). Keyed rows, in
+    their order (a history's ids follow its receive times): on PostgreSQL the first row of
+    each key claims it (a key statement run for every row, pipelined, each returning the id
+    it took, or nothing for a key stored already), then the rows that claimed one are stored
+    under those ids; on SQLite, ``CHUNK`` rows a statement returning those stored.
     """
     keyed: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
-    if is_postgres():
-        for row in rows:
-            if row.get("dedup_key") is not None:
-                keyed.setdefault((row["tenant"], row["source_type"], row["dedup_key"]), row)
-        rows = [row for row in rows if row.get("dedup_key") is None]
-    count = 0
-    if rows:
-        count += sql.EVENT_INSERT_PLAIN.run_many_values([_values(row) for row in rows]).rowcount
-    if keyed:
-        cursor = sql.EVENT_KEY_CLAIM.run_many(
-            [dict(zip(("tenant", "source_type", "dedup_key"), key, strict=True))
-             for key in keyed], returning=True)
-        claimed = []
-        for row in keyed.values():
-            taken = cursor.fetchone()
-            if taken is not None:
-                claimed.append([taken[0], *_values(row)])
-            cursor.nextset()
-        if claimed:
-            sql.EVENT_INSERT_WITH_ID.run_many_values(claimed)
-            count += len(claimed)
-    return count
+    plain = []
+    for row in rows:
+        if row.get("dedup_key") is None:
+            plain.append(row)
+        else:
+            keyed.setdefault((row["tenant"], row["source_type"], row["dedup_key"]), row)
+    count = sql.EVENT_INSERT_PLAIN.run_many_values(
+        [_values(row) for row in plain]).rowcount if plain else 0
+    if not is_postgres():
+        ids = _insert_keyed(list(keyed.values()))
+        stored: Stored = [(row, ids[key]) for key, row in keyed.items() if key in ids]
+        return count + len(stored), stored
+    cursor = sql.EVENT_KEY_CLAIM.run_many(keyed.values(), returning=True)
+    stored = []
+    for row in keyed.values():
+        taken = cursor.fetchone()
+        if taken is not None:
+            stored.append((row, taken[0]))
+        cursor.nextset()
+    if stored:
+        sql.EVENT_INSERT_WITH_ID.run_many_values(
+            [[event_id, *_values(row)] for row, event_id in stored])
+    return count + len(stored), stored
 
 
 def insert_with_ids(rows: list[dict[str, Any]]) -> set[int]:

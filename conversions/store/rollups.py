@@ -90,6 +90,8 @@ def _write(statement: Statement, model: Any, rows: Sequence[dict]) -> None:
     if is_postgres():
         statement.run({field.name: [row[field.name] for row in rows]
                        for field in sql.row_fields(model)})
+    elif len(rows) == 1:  # a pixel's coverage: a plain run costs less than ``executemany``
+        statement.run(rows[0])
     else:
         statement.run_many(rows)
 

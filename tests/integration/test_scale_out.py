@@ -41,7 +41,7 @@ def deployment(tmp_path_factory, redis_url):
     with connection():
         support.empty_database()
         created = {name: accounts.create(f"{name}.example.com", f"buyer-{name}")
-                   for name in ("shop", "limited", "stats")}
+                   for name in ("shop", "limited", "stats", "cross")}
         settings.put(created["limited"]["tenant_id"], "rate_limit", f"{LIMIT} per hour")
     env = {"DATABASE_URL": url, "RATELIMIT_STORAGE_URI": redis_url,
            # Counts of this run only, whatever else the shared Redis holds.
@@ -165,6 +165,44 @@ def test_a_webhook_id_replayed_to_both_at_once_is_stored_once(deployment):
                            for server in (a, b)])
         assert sorted(status for status, _ in answers) == [200, 202], (index, answers)
         assert stored(shop, event_name=name) == 3
+
+
+def test_a_pixel_and_a_webhook_for_one_id_at_once_on_two_instances_count_once(deployment):
+    """Each round the pixel goes to one instance and the server's webhook, with the same
+    ``event_id``, to the other, released together: every conversion counts once, the
+    webhook's, and coverage saw each on both channels."""
+    from conversions.rollups import figures
+    from conversions.store.database import connection
+
+    servers = deployment["servers"]
+    tenant = deployment["cross"]
+    rounds = 20
+    started_ms = int(time.time() * 1000)
+    for index in range(rounds):
+        key = f"cross-{index}"
+        body = body_of({"events": [event(index, event_id=key, event_value="10.00")]})
+        browser, server = servers if index % 2 else servers[::-1]
+        answers = at_once([
+            partial(pixel, browser, tenant["buyer_id"], event_id=key),
+            partial(webhook, server, tenant, package_headers(tenant["webhook_secret"], body),
+                    body)])
+        assert answers[0] == (200, "accepted"), (index, answers)
+        assert answers[1][0] == 202, (index, answers)
+    status, _, answer = http("GET", f"{servers[0].url}/api/conversions/coverage?"
+                             f"tenant_id={tenant['tenant_id']}")
+    assert status == 200, answer
+    total = json.loads(answer)["total"]
+    assert {name: total[name] for name in ("server", "browser", "both", "value_mismatches")} \
+        == {"server": rounds, "browser": rounds, "both": rounds, "value_mismatches": rounds}
+    with connection():
+        buckets = figures.by_period(tenant["tenant_id"], started_ms - 2 * 86_400_000,
+                                    started_ms + 86_400_000, "day", by_name=False)
+    counted: dict[str, list[int]] = {}
+    for key, (events, value, superseded) in buckets.items():
+        sums = counted.setdefault(key[1], [0, 0, 0])
+        for position, number in enumerate((events, value, superseded)):
+            sums[position] += number
+    assert counted == {"pixel": [0, 0, rounds], "webhook": [rounds, 1000 * rounds, 0]}
 
 
 def test_each_job_ran_once_per_interval_across_both_instances(deployment):

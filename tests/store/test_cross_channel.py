@@ -13,8 +13,9 @@ from conversions.core.periods import DAY_MS, HOUR_MS
 from conversions.core.sources import SOURCES
 from conversions.monitoring import coverage
 from conversions.rollups import aggregation, figures
-from conversions.store import cross_channel, prepared, retention
-from conversions.store.database import connection, database
+from conversions.store import cross_channel, events, prepared, retention, rollups
+from conversions.store.database import connection, database, is_postgres
+from conversions.store.event_keys import EventKey
 from conversions.store.models import (
     ConversionClaim,
     DailyAggregate,
@@ -81,6 +82,78 @@ def test_a_pixel_and_a_webhook_at_the_same_instant_count_once(app, tenant):
         assert (total["server"], total["browser"], total["both"]) == (pairs, pairs, pairs)
 
 
+def test_two_writes_claiming_the_same_conversions_in_opposite_orders_both_commit(app, tenant):
+    """A batch of pixels and an import of the same ids listed the other way round, each in
+    its own transaction and connection, released together: the claims are locked in one
+    order, so neither transaction waits on the other while holding what it waits for (on
+    PostgreSQL such a deadlock aborts one; nothing here retries it)."""
+    tenant_id = tenant["tenant_id"]
+    rounds, size = 10, 20
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def send(source: str, value: int, order: int) -> None:
+        try:
+            with app.app_context(), connection():
+                for n in range(rounds):
+                    rows = [row(tenant_id, source, f"r{n}-{i:02}", value, BASE, BASE + n)
+                            for i in range(size)][::order]
+                    start.wait(timeout=30)
+                    with database.atomic():
+                        if source == "pixel":
+                            cross_channel.settle(rows, prepared.insert_events(rows), WINDOW_MS)
+                        else:
+                            _, stored = prepared.insert_new_events(rows)
+                            cross_channel.settle([each for each, _ in stored],
+                                                 [(event_id, False) for _, event_id in stored],
+                                                 WINDOW_MS)
+        except BaseException as err:  # reported below
+            failures.append(err)
+            start.abort()
+
+    threads = [threading.Thread(target=send, args=args) for args in
+               (("pixel", 100, 1), ("import", 250, -1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    conversions = rounds * size
+    with app.app_context(), connection():
+        buckets = figures.by_period(tenant_id, *SPAN, "day", by_name=False)
+        assert {key[1]: value for key, value in buckets.items()} == {
+            "pixel": [0, 0, conversions], "import": [conversions, 250 * conversions, 0]}
+        total = coverage.coverage(tenant_id, *SPAN)["total"]
+        assert (total["server"], total["browser"], total["both"]) == (conversions,) * 3
+
+
+def test_a_pixel_taken_over_while_its_hour_is_recomputed_counts_nowhere(app, tenant,
+                                                                       monkeypatch):
+    """A recomputation (of an import's or a replay's hours) reads them outside its write: a
+    webhook taking over a pixel of those hours meanwhile has them read again."""
+    tenant_id = tenant["tenant_id"]
+    read_hours = rollups.hour_groups
+    reads = []
+
+    def takeover_meanwhile(*args: object) -> list:
+        groups = read_hours(*args)
+        if not reads:  # as a webhook on another instance would, received now
+            store([row(tenant_id, "webhook", "o-1", 250, BASE, BASE + 2 * HOUR_MS)])
+        reads.append(args)
+        return groups
+
+    with app.app_context(), connection():
+        store([row(tenant_id, "pixel", "o-1", 100, BASE, BASE)])
+        aggregation.aggregate(BASE + HOUR_MS)  # the pixel is in the rollups
+        aggregation.request_refresh(tenant_id, [BASE])  # as a replay behind the cursor does
+        monkeypatch.setattr(rollups, "hour_groups", takeover_meanwhile)
+        aggregation.aggregate(BASE + HOUR_MS)
+        buckets = figures.by_period(tenant_id, *SPAN, "day", by_name=False)
+    assert len(reads) == 2
+    assert {key[1]: value for key, value in buckets.items()} == {
+        "pixel": [0, 0, 1], "webhook": [1, 250, 0]}
+
+
 def brute(rows: list[dict]) -> tuple[dict, dict]:
     """The counted reports' periods (as ``figures.by_period`` by day) and coverage's total,
     recounted from the stored arrivals in receipt order (the rollups outlive a prune)."""
@@ -128,7 +201,8 @@ def brute(rows: list[dict]) -> tuple[dict, dict]:
 @st.composite
 def arrivals(draw):
     """Reports of a few conversions by the pixel, webhooks and postbacks, out of order, some
-    a window or more apart; aggregation runs between them at random, in small batches."""
+    a window or more apart, a source's consecutive reports perhaps stored together (the bulk
+    path); aggregation runs between them at random, in small batches."""
     count = draw(st.integers(1, 24))
     rows, runs = [], []
     for _ in range(count):
@@ -140,7 +214,22 @@ def arrivals(draw):
         rows.append(row("", source, event_id, draw(st.none() | st.sampled_from([100, 250])),
                         occurred, received, draw(st.sampled_from(["purchase", "lead"]))))
         runs.append(draw(st.booleans()))
-    return rows, runs, draw(st.integers(1, 5)), draw(st.booleans())
+    joins = draw(st.lists(st.booleans(), min_size=count, max_size=count))
+    return rows, runs, joins, draw(st.integers(1, 5)), draw(st.booleans())
+
+
+def writes(rows: list[dict], runs: list[bool], joins: list[bool]) -> list[tuple[list[dict], bool]]:
+    """The rows in receipt order as writes: a row joins the write before it when ``joins``
+    says so and that write's reports are of its source; each write with whether aggregation
+    runs after it."""
+    found: list[tuple[list[dict], bool]] = []
+    for each, run, join in sorted(zip(rows, runs, joins, strict=True),
+                                  key=lambda item: item[0]["received_at_ms"]):
+        if join and found and found[-1][0][0]["source_type"] == each["source_type"]:
+            found[-1] = (found[-1][0] + [each], run)
+        else:
+            found.append(([each], run))
+    return found
 
 
 @settings(max_examples=150, deadline=None,
@@ -148,7 +237,7 @@ def arrivals(draw):
 @given(history=arrivals())
 def test_figures_and_coverage_equal_a_recount(app, tenant, monkeypatch, history):
     note(repr(history))
-    rows, runs, batch, prune = history
+    rows, runs, joins, batch, prune = history
     monkeypatch.setattr(aggregation, "BATCH_EVENTS", batch)
     tenant_id = tenant["tenant_id"]
     rows = [{**each, "tenant": tenant_id} for each in rows]
@@ -156,17 +245,22 @@ def test_figures_and_coverage_equal_a_recount(app, tenant, monkeypatch, history)
         for model in (SupersededEvent, ConversionClaim, HourlyCoverage, Event, HourlyAggregate,
                       DailyAggregate, RollupRefresh, JobCursor):
             model.delete().execute()
-        # Stored in receipt order (as they arrive), each then perhaps aggregated up to now.
-        kept = []
-        for each, run in sorted(zip(rows, runs, strict=True),
-                                key=lambda pair: pair[0]["received_at_ms"]):
-            with database.atomic():  # a duplicate of its source is not stored again
-                result = prepared.insert_event(each)
-                cross_channel.settle([each], [result], WINDOW_MS)
-            if not result[1]:
-                kept.append(each)
-            if run:  # the events received before this one
-                aggregation.aggregate(each["received_at_ms"])
+        if is_postgres():  # the events' keys (store.event_keys), which go with the events
+            EventKey.delete().execute()
+        # Stored in receipt order (as they arrive): a report alone as the pixel and the
+        # webhooks store it, several as an import does, each write perhaps then aggregated.
+        kept, seen = [], set()
+        for stored, run in writes(rows, runs, joins):
+            if len(stored) == 1:
+                store(stored)
+            else:
+                events.insert_new(stored)
+            for each in stored:  # a duplicate of its source is not stored again
+                if (each["source_type"], each["dedup_key"]) not in seen:
+                    seen.add((each["source_type"], each["dedup_key"]))
+                    kept.append(each)
+            if run:  # the events received before the write's last
+                aggregation.aggregate(stored[-1]["received_at_ms"])
         if prune:
             aggregation.aggregate(BASE + 9 * DAY_MS)
             retention.prune_events(BASE + DAY_MS, aggregation.cursor_ms())

@@ -108,14 +108,19 @@ def test_a_key_is_stored_once_across_months_and_answers_with_the_first_event(app
         assert answer[0] == (first, True)
         assert answer[2] == (answer[1][0], True)
         assert [duplicate for _, duplicate in answer] == [True, False, True, False, False]
-        assert prepared.insert_new_events([event(tenant_id, "id:b", at(this, 7)),
-                                           event(tenant_id, "id:c", at(this, 7)),
-                                           event(tenant_id, "id:d", at(this, 8)),
-                                           event(tenant_id, "id:d", at(before, 8)),
-                                           event(tenant_id, None, at(this, 9))]) == 3
+        count, stored = prepared.insert_new_events([event(tenant_id, "id:b", at(this, 7)),
+                                                    event(tenant_id, "id:c", at(this, 7)),
+                                                    event(tenant_id, "id:d", at(this, 8)),
+                                                    event(tenant_id, "id:d", at(before, 8)),
+                                                    event(tenant_id, None, at(this, 9))])
+        assert count == 3
         assert Event.select().count() == 7
         assert keys() == {(e.tenant_id, e.source_type, e.dedup_key): e.id
                           for e in Event.select() if e.dedup_key is not None}
+        # The keyed rows stored, with the ids they were stored under (settlement's input).
+        assert [(row["dedup_key"], event_id) for row, event_id in stored] == [
+            (e.dedup_key, e.id) for e in Event.select().where(
+                Event.dedup_key.in_(["id:c", "id:d"])).order_by(Event.dedup_key)]
         assert stored_keys(tenant_id, "webhook", ["id:a", "id:b", "id:z"]) == {"id:a", "id:b"}
 
 

@@ -6,12 +6,19 @@ import re
 import pytest
 
 from conversions.store.models import Event
-from conversions.store.statements import Dialect, Statement, events, generations, rollups
+from conversions.store.statements import (
+    Dialect,
+    Statement,
+    claims,
+    events,
+    generations,
+    rollups,
+)
 
 STATEMENTS = {
     f"{module.__name__.rsplit('.', 1)[1]}.{name}{'' if key is None else '.' + key.__name__}":
         statement
-    for module in (events, generations, rollups)
+    for module in (claims, events, generations, rollups)
     for name, value in vars(module).items() if name.isupper()
     for key, statement in (value.items() if isinstance(value, dict) else [(None, value)])
     if isinstance(statement, Statement)

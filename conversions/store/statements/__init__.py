@@ -85,6 +85,12 @@ class Statement:
         return cursor
 
 
+# PostgreSQL's array type of each kind of column (Peewee's ``field_type``): a statement that
+# writes many rows at once takes each column's values as one array (``unnest``).
+ARRAY_TYPES = {"VARCHAR": "text[]", "TEXT": "text[]", "BIGINT": "bigint[]", "BLOB": "bytea[]",
+               "BOOL": "boolean[]"}
+
+
 def quoted(name: str) -> str:
     """An identifier as both databases take it."""
     return f'"{name}"'

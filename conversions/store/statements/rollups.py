@@ -21,7 +21,7 @@ from conversions.store.models import (
     HourlyCoverage,
     SupersededEvent,
 )
-from conversions.store.statements import Dialect, Statement, columns, quoted, table
+from conversions.store.statements import ARRAY_TYPES, Dialect, Statement, columns, quoted, table
 
 # A report another channel's report took over (``SupersededEvent``): it counts nowhere.
 SUPERSEDED = '"s"."event" IS NOT NULL'
@@ -120,8 +120,6 @@ def _attribution_rows_at(model: Any, d: Dialect) -> str:
     return head + f"{period} IN (SELECT value FROM json_each({d.param('starts')}))"
 
 
-# PostgreSQL's array type of each kind of rollup column (Peewee's ``field_type``).
-_ARRAY_TYPES = {"VARCHAR": "text[]", "TEXT": "text[]", "BIGINT": "bigint[]", "BLOB": "bytea[]"}
 # What a write does to a stored row of the same key: aggregates add, attribution replaces.
 _ON_CONFLICT = {
     "add": lambda t: f'"events" = {t}."events" + EXCLUDED."events", '
@@ -140,7 +138,7 @@ def _write(model: Any, conflict: str | None, d: Dialect) -> str:
     """Insert rows; on a row with the same key, ``conflict`` (``_ON_CONFLICT``) or fail."""
     fields = row_fields(model)
     if d.postgres:
-        arrays = ", ".join(f"{d.param(f.name)}::{_ARRAY_TYPES[f.field_type]}" for f in fields)
+        arrays = ", ".join(f"{d.param(f.name)}::{ARRAY_TYPES[f.field_type]}" for f in fields)
         rows = f"SELECT * FROM unnest({arrays})"
     else:
         rows = f"VALUES ({d.params(f.name for f in fields)})"
