@@ -7,7 +7,7 @@ Redis is killed at 35 % and comes back empty (limits fail open meanwhile); the d
 made unavailable at 50 % (SQLite: another process holds an exclusive lock; PostgreSQL:
 ``--postgres`` runs a throwaway cluster of its own and stops it, a DATABASE_URL naming one
 stops that cluster), during which another worker is killed mid-request; on SQLite the writer
-process is SIGKILLed at 75 %, writes in flight (store/writer_process.py). Then every event
+process is SIGKILLed at 75 %, writes in flight (store/writer/process.py). Then every event
 answered 2xx must be stored exactly once, every 5xx must be a 503 with Retry-After, and while
 the store was down the service must have answered 503, never 2xx or 500. Exits 1 otherwise.
 """

@@ -2,6 +2,7 @@
 gunicorn, goals sent and rows read through the real endpoints and store, the admin's side."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from conversions_client import sign_goal
 
+from conversions.store import settings
 from conversions.store.database import connection
 from conversions.store.models import (
     Event,
@@ -346,6 +348,11 @@ def seed_tenant(tenant_id: str, domain: str, pixel_secret_hex: str, created_at_m
         for key in webhook_keys:
             SigningKey.create(tenant=tenant_id, kind="webhook", secret=key,
                               created_at_ms=created_at_ms)
+
+
+def store_settings(**changes: Any) -> None:
+    """Change settings of the store (``store.settings``) the app under test was made with."""
+    settings.configure(dataclasses.replace(settings.current(), **changes))
 
 
 def rows(model) -> list:
