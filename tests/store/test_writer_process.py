@@ -97,7 +97,7 @@ class Writer:
 
     def client(self):
         """A connection to the writer as a worker's thread makes it."""
-        key = Path(link.key_path(self.socket)).read_bytes()
+        key = Path(supervisor.key_path(self.socket)).read_bytes()
         return Client(self.socket, "AF_UNIX", authkey=key)
 
     def kill(self) -> None:
@@ -203,7 +203,7 @@ def test_a_connection_without_the_key_is_refused(served):
     _, writer, _ = served
     with pytest.raises(AuthenticationError):
         Client(writer.socket, "AF_UNIX", authkey=b"not the key")
-    assert os.stat(link.key_path(writer.socket)).st_mode & 0o777 == 0o600
+    assert os.stat(supervisor.key_path(writer.socket)).st_mode & 0o777 == 0o600
 
 
 def test_writes_after_the_writer_died_run_in_process_with_one_warning(served, shop, caplog):

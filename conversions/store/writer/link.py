@@ -28,6 +28,7 @@ from peewee import InterfaceError
 
 from conversions.store.database import database
 from conversions.store.writer.group_commit import deadlines, group_commit
+from conversions.store.writer.supervisor import key_path
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,6 @@ _unreachable = False
 # timeout, and its handshake with a stopped writer would never end. A connection made after
 # its caller gave up is closed (``_close_unwanted``).
 _connector = futures.ThreadPoolExecutor(1, thread_name_prefix="writer-connect")
-
-
-def key_path(address: str) -> str:
-    """The file beside the writer's socket that holds its authentication key (mode 0600)."""
-    return address + ".key"
 
 
 def configure(address: str) -> None:

@@ -32,8 +32,8 @@ from typing import Any
 
 from conversions.observability import instruments
 from conversions.store.database import database, from_config
-from conversions.store.writer import link
 from conversions.store.writer.group_commit import MAX_GROUP, STORE_DOWN, Write, commit, deadlines
+from conversions.store.writer.supervisor import key_path
 
 # How often an idle writer checks that gunicorn's master, its parent, is still there.
 _IDLE_SECONDS = 1.0
@@ -144,7 +144,7 @@ def main() -> None:
     config = json.load(sys.stdin)
     database.initialize(from_config(config, pool_size=1))
     deadlines.configure(float(config["WRITE_TIMEOUT_SECONDS"]), 0)
-    with open(link.key_path(sys.argv[1]), "rb") as file:
+    with open(key_path(sys.argv[1]), "rb") as file:
         authkey = file.read()
     serve(sys.argv[1], authkey)
 

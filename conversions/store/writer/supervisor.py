@@ -6,7 +6,8 @@ Its socket is made in a private directory of its own (mode 0700) and named to th
 ``CONVERSIONS_SQLITE_WRITER_SOCKET``, which they inherit; beside it, a key drawn once per
 master (mode 0600, never logged) that the writer and each worker's connection prove they
 hold. PostgreSQL runs concurrent writers in parallel already and gets none, nor does a
-database in memory (each process its own).
+database in memory (each process its own). This module imports little of the service:
+gunicorn's master must make no Prometheus sample before it empties their directory.
 """
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from conversions.store.database import sqlite_file
-from conversions.store.writer.link import key_path
 
 SOCKET_ENV = "CONVERSIONS_SQLITE_WRITER_SOCKET"
 MODULE = "conversions.store.writer.process"
@@ -49,6 +49,11 @@ def wanted(config: Mapping[str, Any]) -> bool:
     if mode not in ("process", "inline"):
         raise ValueError(f"SQLITE_WRITER must be process or inline, not {mode}")
     return mode == "process" and bool(sqlite_file(str(config["DATABASE_URL"])))
+
+
+def key_path(address: str) -> str:
+    """The file beside the writer's socket that holds its authentication key (mode 0600)."""
+    return address + ".key"
 
 
 def private_address(directory: str) -> str:
