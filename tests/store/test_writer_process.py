@@ -240,27 +240,35 @@ def test_a_writer_killed_mid_write_answers_503_and_loses_nothing_answered(served
 
 def test_a_stopped_writer_fails_writes_after_the_deadline_and_they_are_stored_once(
         served, shop, monkeypatch):
-    """SIGSTOP: a write on a connection made before, and one needing a new connection (whose
-    handshake the writer cannot answer), each fail as a store failure once the deadline
-    passes; after SIGCONT, retried, each is stored once."""
+    """SIGSTOP: a batch larger than the socket takes, a write on a connection made before (its
+    answer awaited) and one needing a new connection (a handshake the writer cannot answer)
+    each fail as a store failure once the deadline passes; after SIGCONT, retried, each is
+    stored once."""
     _, writer, _ = served
     monkeypatch.setattr(deadlines, "seconds", 0.5)
     tenant_id = shop["tenant_id"]
-    assert insert_event(row(tenant_id, "id:1")) == (1, False)  # this thread's connection made
-    os.kill(writer.process.pid, signal.SIGSTOP)
-    try:
-        with pytest.raises(InterfaceError, match="did not answer"):
-            insert_event(row(tenant_id, "id:2"))
-        with (ThreadPoolExecutor(1) as pool,  # a thread with no connection yet
-              pytest.raises(InterfaceError, match="took no connection")):
-            pool.submit(insert_event, row(tenant_id, "id:3")).result(10)
-    finally:
-        os.kill(writer.process.pid, signal.SIGCONT)
-    retried = {key: insert_event(row(tenant_id, key)) for key in ("id:2", "id:3")}
+    batch = [row(tenant_id, f"id:{n:0190}") for n in range(4000)]  # about 1 MB pickled
+    with ThreadPoolExecutor(1) as other, ThreadPoolExecutor(1) as fresh:
+        assert insert_event(row(tenant_id, "id:1")) == (1, False)  # connections made
+        assert other.submit(insert_event, row(tenant_id, "id:2")).result(10) == (2, False)
+        os.kill(writer.process.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(InterfaceError, match="took no write"):
+                insert_batch(batch)
+            with pytest.raises(InterfaceError, match="did not answer"):
+                other.submit(insert_event, row(tenant_id, "id:3")).result(10)
+            with pytest.raises(InterfaceError, match="took no connection"):
+                fresh.submit(insert_event, row(tenant_id, "id:4")).result(10)
+        finally:
+            os.kill(writer.process.pid, signal.SIGCONT)
+    monkeypatch.setattr(deadlines, "seconds", 15.0)  # the batch takes a while on a busy machine
+    retried = {key: insert_event(row(tenant_id, key)) for key in ("id:3", "id:4")}
+    assert [duplicate for _, duplicate in insert_batch(batch)] == [False] * len(batch)
     rows = stored()
-    assert sorted(rows.values()) == ["id:1", "id:2", "id:3"]
-    assert {key: event_id for event_id, key in rows.items()} == {
-        "id:1": 1, **{key: event_id for key, (event_id, _) in retried.items()}}
+    assert sorted(rows.values()) == sorted(["id:1", "id:2", "id:3", "id:4",
+                                            *(event["dedup_key"] for event in batch)])
+    ids = {key: event_id for event_id, key in rows.items()}
+    assert all(ids[key] == event_id for key, (event_id, _) in retried.items())
 
 
 def test_the_supervisor_starts_the_writer_again_when_it_exits(tmp_path):
