@@ -62,11 +62,12 @@ def run(work: Callable[..., Any], *args: Any) -> Any:
 def _answer(conn: Connection) -> Any:
     """The result the writer answers on ``conn``, or the error it met, raised here."""
     try:
-        if not conn.poll(deadlines.seconds):
-            raise TimeoutError(f"no answer within {deadlines.seconds:g} s")
         ok, value = conn.recv()
-    except (OSError, EOFError) as err:  # TimeoutError included: a stopped writer
+    except (OSError, EOFError) as err:
         _forget()  # an answer coming later must not be read as the next write's
+        if isinstance(err, BlockingIOError):  # SO_RCVTIMEO expired: a stopped writer
+            raise InterfaceError("the writer process did not answer within "
+                                 f"{deadlines.seconds:g} s") from err
         raise InterfaceError(f"the writer process did not answer: {err}") from err
     if ok:
         return value
@@ -126,17 +127,19 @@ def _connection() -> Connection | None:
 
 
 def _connect(address: str, seconds: float) -> Connection:
-    """A connection to the writer on ``address``, whose sends fail (BlockingIOError) when the
-    writer takes nothing for ``seconds``: a stopped writer with a full socket buffer must not
-    hold the thread."""
+    """A connection to the writer on ``address`` whose sends and receives fail
+    (BlockingIOError) when the writer takes or answers nothing for ``seconds``: a stopped
+    writer must not hold the thread, whether its socket buffer is full or it owes an answer."""
     with open(key_path(address), "rb") as file:
         key = file.read()
     conn = Client(address, "AF_UNIX", authkey=key)
-    # The same socket under a second descriptor, to set the kernel's send timeout (a struct
-    # timeval) that Connection's blocking writes then obey.
+    # The same socket under a second descriptor, to set the kernel's timeouts (a struct
+    # timeval) that Connection's blocking reads and writes then obey; cheaper than a poll
+    # before every answer.
+    timeout = struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000))
     with socket.socket(fileno=os.dup(conn.fileno())) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
-                        struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000)))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout)
     return conn
 
 
