@@ -34,7 +34,6 @@ from conversions.operations import (
 )
 from conversions.rollups import tenant_series
 from conversions.settings_page import views as settings_page
-from conversions.store import schema
 from conversions.tenants import cli as tenant_cli
 from conversions.web import (
     errors,
@@ -46,6 +45,7 @@ from conversions.web import (
     rate_limits,
     secret_key,
     sessions,
+    store_binding,
 )
 
 BLUEPRINTS = (liveness.bp, goals.bp, pixel.bp, webhooks.bp, postbacks.bp, health.bp, stats.bp,
@@ -69,7 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     clock.use(app.config.get("CLOCK") or (
         clock.offset_file(app.config["CLOCK_FILE"]) if app.config.get("CLOCK_FILE") else None))
     protections.init_app(app)
-    schema.init_app(app)
+    store_binding.init_app(app)
     errors.register(app)
     secret_key.init_app(app)
     app.session_interface = sessions.LeanCookieSessions()

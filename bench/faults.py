@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.load import children
-from conversions.store import writer_supervisor
+from conversions.store.writer import supervisor
 
 # Holds an exclusive write lock on a SQLite file for HOLD seconds, reporting when.
 _LOCKER = """
@@ -26,7 +26,7 @@ db.execute("COMMIT")
 """
 
 
-WRITER_MODULE = writer_supervisor.MODULE.encode()
+WRITER_MODULE = supervisor.MODULE.encode()
 
 
 def _is_writer(pid: int) -> bool:

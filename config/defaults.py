@@ -10,15 +10,17 @@ SQLITE_SYNCHRONOUS = "NORMAL"
 # Durability of an acknowledged event: "normal" (survives a crash of the service) or "full"
 # (survives a power loss too: SQLite synchronous=FULL, PostgreSQL synchronous_commit=on).
 # Unset: SQLITE_SYNCHRONOUS for SQLite, the server's own setting (on) for PostgreSQL.
-# Concurrent requests share each commit (conversions/store/writer.py), so "full" costs little.
+# Concurrent requests share each commit (conversions/store/writer/group_commit.py), so "full"
+# costs little.
 DURABILITY = ""
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Who runs the event writes on a SQLite file: "process" (one writer process gunicorn's master
-# starts and restarts, fed by every worker over a Unix socket, conversions/store/writer_process.py)
+# starts and restarts, fed by every worker over a Unix socket, conversions/store/writer/process.py)
 # or "inline" (each worker's own group commit). config/gunicorn.conf.py makes "process" its
 # default; elsewhere (flask run, the tests) writes stay in process. PostgreSQL ignores it.
 SQLITE_WRITER = "inline"
-# The writer process's socket: set by gunicorn's master for its workers, not by hand.
+# The writer process's socket: set by gunicorn's master for its workers, not by hand (its key
+# is in a file beside it, readable by the service's user alone).
 SQLITE_WRITER_SOCKET = ""
 # A write waits at most this long for the writer process's answer or for the SQLite writer lock
 # (a process holding it may be stopped), then answers 503 store_unavailable with Retry-After: "it

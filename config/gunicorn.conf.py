@@ -5,18 +5,19 @@ import tempfile
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 # One process per core (the GIL limits each to one), each with threads: requests in flight
-# in a worker share one commit (conversions/store/writer.py), so durable writes stay cheap.
+# in a worker share one commit (conversions/store/writer/group_commit.py), so durable writes
+# stay cheap.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", 8))
 # At most this many threads of a worker wait for request bodies (wsgi_hmac.BodyDeadline):
 # two stay free for everything else, health checks included, whatever slow senders do.
 os.environ.setdefault("CONVERSIONS_BODY_READERS", str(max(1, threads - 2)))
-# Likewise for threads waiting on a write (conversions/store/writer.py): a stopped writer
-# process holds at most these, never the health checks' threads.
+# Likewise for threads waiting on a write (conversions/store/writer/group_commit.py): a stopped
+# writer process holds at most these, never the health checks' threads.
 os.environ.setdefault("CONVERSIONS_WRITE_WAITERS", str(max(1, threads - 2)))
 # On a SQLite file, one writer process started by this master runs every worker's event writes
-# (conversions/store/writer_process.py); CONVERSIONS_SQLITE_WRITER=inline keeps them in each worker.
+# (conversions/store/writer/process.py); CONVERSIONS_SQLITE_WRITER=inline keeps them in each worker.
 os.environ.setdefault("CONVERSIONS_SQLITE_WRITER", "process")
 # Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads connections
 # across them: on one shared socket the first worker to wake takes most keep-alive
@@ -49,9 +50,9 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 def on_starting(server):  # type: ignore[no-untyped-def]
     """Say at start-up when rate limits would be counted per worker (memory storage); start
-    the writer process before the workers, for a SQLite file (store/writer_supervisor.py)."""
+    the writer process before the workers, for a SQLite file (store/writer/supervisor.py)."""
     from config.checks import rate_limit_storage_warning
-    from conversions.store import writer_supervisor
+    from conversions.store.writer import supervisor
 
     _empty_metrics_directory()
     warning = rate_limit_storage_warning(server.cfg.workers)
@@ -59,9 +60,9 @@ def on_starting(server):  # type: ignore[no-untyped-def]
         server.log.warning(warning)
     config = _settings()
     _bind_metrics_port(server, config["METRICS_BIND"])
-    if writer_supervisor.start_if_wanted(config):
-        server.log.info("writer process listening at %s", os.environ[writer_supervisor.SOCKET_ENV])
-        writer_supervisor.exit_hooks.append(_writer_exited)
+    if supervisor.start_if_wanted(config):
+        server.log.info("writer process listening at %s", os.environ[supervisor.SOCKET_ENV])
+        supervisor.exit_hooks.append(_writer_exited)
 
 
 def when_ready(server):  # type: ignore[no-untyped-def]
@@ -140,9 +141,9 @@ def on_exit(server):  # type: ignore[no-untyped-def]
     made here."""
     import shutil
 
-    from conversions.store import writer_supervisor
+    from conversions.store.writer import supervisor
 
-    writer_supervisor.stop()
+    supervisor.stop()
     if _own_metrics_directory:
         shutil.rmtree(_own_metrics_directory, ignore_errors=True)
 

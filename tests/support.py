@@ -2,6 +2,7 @@
 gunicorn, goals sent and rows read through the real endpoints and store, the admin's side."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -26,6 +27,7 @@ import pytest
 from conversions_client import sign_goal
 from werkzeug.wrappers import Response
 
+from conversions.store import settings
 from conversions.store.database import connection
 from conversions.store.models import (
     Event,
@@ -383,6 +385,11 @@ def seed_tenant(tenant_id: str, domain: str, pixel_secret_hex: str, created_at_m
         for key in webhook_keys:
             SigningKey.create(tenant=tenant_id, kind="webhook", secret=key,
                               created_at_ms=created_at_ms)
+
+
+def store_settings(**changes: Any) -> None:
+    """Change settings of the store (``store.settings``) the app under test was made with."""
+    settings.configure(dataclasses.replace(settings.current(), **changes))
 
 
 def rows(model) -> list:

@@ -14,12 +14,12 @@ import pytest
 from tests.support import ROOT, openapi_document, texts, tracked_files
 
 EXTENSIONS = "py|md|txt|toml|cfg|ini|ya?ml|json|js|mjs|html|css|sh|svg|png|sql|csv|conf"
-# A path with at least one folder (``store/writer.py``, ``conversions/rollups/``), or a bare
+# A path with at least one folder (``store/writer/lock.py``, ``conversions/rollups/``), or a bare
 # Markdown file name (``README.md``); never the tail of a URL or of a longer path.
 PATH = re.compile(rf"(?<![\w./:@-])((?:[\w-]+/)+(?:[\w-]+(?:\.[\w-]+)*\.(?:{EXTENSIONS}))?"
                   rf"|[A-Za-z][\w-]*\.md)(?![\w/-]|\.\w)")
 PACKAGES = "core|store|tenants|rollups|web|ingest|monitoring|operations|jobs|settings_page"
-# A module or attribute of the service in backticks: ``store.writer.commit``.
+# A module or attribute of the service in backticks: ``store.writer.group_commit.commit``.
 DOTTED = re.compile(rf"`{{1,2}}(?:conversions\.)?((?:{PACKAGES})(?:\.\w+)+)")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 # The repository's folders and the service's packages, which a folder's name starts with.
@@ -53,7 +53,7 @@ def _generated(path: str) -> bool:
 
 def _missing_path(ref: str, files: set[str], folders: set[str]) -> bool:
     """Whether no file (or folder, for ``ref`` ending in ``/``) is ``ref`` or ends in it: a
-    path may be written from the repository, a package (``store/writer.py``) or a folder of
+    path may be written from the repository, a package (``store/writer/lock.py``) or a folder of
     templates or examples."""
     if PLACEHOLDERS.search(ref):
         return False
@@ -134,7 +134,7 @@ def test_openapi_text_names_only_existing_paths():
 
 
 @pytest.mark.parametrize(("ref", "missing"), [
-    ("store/writer.py", False), ("conversions/rollups/", False), ("docs/signing.md", False),
+    ("store/writer/lock.py", False), ("conversions/rollups/", False), ("docs/signing.md", False),
     ("GONE.md", True), ("ingest/csv_import.py", False), ("conversions/rules.py", True),
     ("bench/results/flame-NAME-SCENARIO.svg", False), ("hooks/in/", False),
 ])

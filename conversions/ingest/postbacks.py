@@ -22,7 +22,7 @@ from conversions.rollups import aggregation, tally
 from conversions.store import cross_channel, events, prepared
 from conversions.store.database import database
 from conversions.store.models import Event, Tenant
-from conversions.store.writer import group_commit
+from conversions.store.writer.group_commit import group_commit
 from conversions.tenants.postback_tokens import Found, address_allowed, token_cache
 from conversions.web import json_shape, openapi
 from conversions.web.errors import ApiError

@@ -124,7 +124,7 @@ def refused_by_middleware(error: str) -> None:
 
 
 def timed_commit(commit: Callable[[list[Any]], None]) -> Callable[[list[Any]], None]:
-    """Decorate ``store.writer.commit``: each group's size and commit time."""
+    """Decorate ``store.writer.group_commit.commit``: each group's size and commit time."""
 
     @wraps(commit)
     def timed(group: list[Any]) -> None:

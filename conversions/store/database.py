@@ -1,5 +1,5 @@
 """The database: made from ``DATABASE_URL`` at start-up, pooled; connections for work outside
-a request. ``schema.init_app`` binds it to the app."""
+a request. ``schema.configure`` binds it."""
 from __future__ import annotations
 
 import os

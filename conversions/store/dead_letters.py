@@ -11,11 +11,10 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app
 from peewee import PeeweeException, fn
 
 from conversions.core import budget, canonical, clock, rules
-from conversions.store import retention
+from conversions.store import retention, settings
 from conversions.store.database import connection
 from conversions.store.models import IngestionFailure
 
@@ -55,8 +54,8 @@ def keep(tenant_id: str, source: str, reason: str, status: int, payload: Any,
          detail: Any = None, delivery_id: str | None = None) -> int | None:
     """Keep a dead letter; returns its id. Never raises: when the store itself is down the
     sender's answer stands and the refusal is only counted (and logged here)."""
-    config = current_app.config
-    text, intact = stored_form(payload, int(config["FAILURES_MAX_PAYLOAD"]))
+    limits = settings.current()
+    text, intact = stored_form(payload, limits.failures_max_payload)
     now = clock.now_ms()
     row = {
         "tenant": tenant_id, "source_type": source, "reason": reason, "status": status,
@@ -67,8 +66,8 @@ def keep(tenant_id: str, source: str, reason: str, status: int, payload: Any,
     oldest = now - retention_ms()
     try:
         with connection():
-            return retention.insert_capped(IngestionFailure, row,
-                                           int(config["FAILURES_MAX_ROWS"]), oldest)
+            return retention.insert_capped(IngestionFailure, row, limits.failures_max_rows,
+                                           oldest)
     except (PeeweeException, ValueError) as err:  # the store is down, or refuses the text
         log.warning("dead letter not stored", extra={
             "tenant_id": tenant_id, "source": source, "reason": reason,
@@ -77,7 +76,7 @@ def keep(tenant_id: str, source: str, reason: str, status: int, payload: Any,
 
 
 def retention_ms() -> int:
-    return int(current_app.config["FAILURES_MAX_AGE_DAYS"]) * 86_400_000
+    return settings.current().failures_max_age_days * 86_400_000
 
 
 def prune_expired(now_ms: int) -> int:
@@ -126,7 +125,7 @@ def page(tenant_id: str | None, reason: str | None, from_ms: int | None, to_ms: 
         query = query.where(IngestionFailure.received_at_ms < to_ms)
     if cursor is not None:
         query = query.where(IngestionFailure.id < cursor)
-    budget_left = int(current_app.config["FAILURES_PAGE_MAX_BYTES"])
+    budget_left = settings.current().failures_page_max_bytes
     rows: list[IngestionFailure] = []
     for row in query.order_by(IngestionFailure.id.desc()).limit(limit + 1).iterator():
         budget_left -= len(row.payload.encode()) + len((row.detail or "").encode())

@@ -1,16 +1,13 @@
 """Writing accepted events: committed before the sender hears 2xx, duplicates stored once."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, has_app_context
-
-from config import defaults
-from conversions.store import cross_channel, prepared, writer_link
+from conversions.store import cross_channel, prepared, settings
 from conversions.store.database import database, is_postgres
 from conversions.store.event_keys import EventKey
 from conversions.store.models import Event
+from conversions.store.writer import link
 
 
 def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
@@ -18,10 +15,10 @@ def insert_event(row: dict[str, Any]) -> tuple[int, bool]:
 
     A row whose ``dedup_key`` the tenant already has for this source is not stored again:
     the unique index decides, so concurrent workers and instances agree. Concurrent writes
-    share one commit (``conversions/store/writer.py``, or the writer process); this returns
+    share one commit (``conversions/store/writer/``); this returns
     once its own is committed.
     """
-    return _write("event", row, default_window_ms())
+    return link.run(_insert_event, row, default_window_ms())
 
 
 def insert_batch(rows: list[dict[str, Any]],
@@ -33,23 +30,21 @@ def insert_batch(rows: list[dict[str, Any]],
     ``WebhookDelivery`` row) the batch is stored only if that delivery is new: when the
     tenant has the message id already, nothing is stored and the answer is None. The unique
     indexes decide both, so concurrent workers and instances agree. Concurrent batches
-    share one commit (``conversions/store/writer.py``, or the writer process); this returns
+    share one commit (``conversions/store/writer/``); this returns
     once its own is committed.
     """
-    return _write("batch", rows, delivery, default_window_ms())
+    return link.run(_insert_batch, rows, delivery, default_window_ms())
 
 
 def default_window_ms() -> int:
-    """The default window of cross-channel deduplication (``DEDUP_WINDOW_SECONDS``) as the
-    app has it (off an app, the configuration's default), for the writer."""
-    seconds = (current_app.config["DEDUP_WINDOW_SECONDS"] if has_app_context()
-               else defaults.DEDUP_WINDOW_SECONDS)
-    return int(seconds) * 1000
+    """The default window of cross-channel deduplication (``DEDUP_WINDOW_SECONDS``), for the
+    writer."""
+    return settings.current().dedup_window_seconds * 1000
 
 
 def _insert_event(row: dict[str, Any], window_ms: int) -> tuple[int, bool]:
     # No savepoint of its own: a write that fails rolls its group's transaction back, and
-    # the group commit runs each of its writes again alone (``store.writer.commit``).
+    # the group commit runs each of its writes again alone (``store.writer.group_commit.commit``).
     result = prepared.insert_event(row)
     cross_channel.settle([row], [result], window_ms)
     return result
@@ -68,7 +63,7 @@ def _insert_batch(rows: list[dict[str, Any]], delivery: dict[str, Any] | None,
 def insert_new(rows: list[dict[str, Any]]) -> int:
     """Store in one transaction the rows whose dedup key their tenant and source lack (every
     row with the same fields); returns how many were new. Committed when this returns."""
-    return _write("new", rows, default_window_ms())
+    return link.run(_insert_new, rows, default_window_ms())
 
 
 def _insert_new(rows: list[dict[str, Any]], window_ms: int) -> int:
@@ -76,15 +71,6 @@ def _insert_new(rows: list[dict[str, Any]], window_ms: int) -> int:
     cross_channel.settle([row for row, _ in stored], [(event_id, False) for _, event_id in stored],
                          window_ms)
     return count
-
-
-# The writes, by the names the writer process knows them by (``store.writer_process``).
-WRITES: dict[str, Callable[..., Any]] = {
-    "event": _insert_event, "batch": _insert_batch, "new": _insert_new}
-
-
-def _write(name: str, *args: Any) -> Any:
-    return writer_link.run(name, WRITES[name], args)
 
 
 def stored_keys(tenant_id: str, source_type: str, keys: list[str]) -> set[str]:

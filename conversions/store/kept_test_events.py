@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
 from conversions.core import clock
-from conversions.store import dead_letters, retention
+from conversions.store import dead_letters, retention, settings
 from conversions.store.database import connection
 from conversions.store.models import IngestionTestEvent
 
@@ -16,8 +14,8 @@ def keep(tenant_id: str, source: str, test_code: str, payload: Any,
          error: str | None = None, detail: Any = None) -> int:
     """Keep a test event's verdict (``error`` None: accepted); the newest few per tenant, each
     with the start of its payload (``TEST_EVENTS_MAX_PAYLOAD`` bytes) and its capped detail."""
-    config = current_app.config
-    text, _ = dead_letters.stored_form(payload, int(config["TEST_EVENTS_MAX_PAYLOAD"]))
+    limits = settings.current()
+    text, _ = dead_letters.stored_form(payload, limits.test_events_max_payload)
     row = {
         "tenant": tenant_id, "source_type": source, "test_code": test_code,
         "received_at_ms": clock.now_ms(), "verdict": "rejected" if error else "accepted",
@@ -25,5 +23,4 @@ def keep(tenant_id: str, source: str, test_code: str, payload: Any,
         "detail": dead_letters.detail_text(detail),
     }
     with connection():
-        return retention.insert_capped(IngestionTestEvent, row,
-                                       int(config["TEST_EVENTS_MAX_ROWS"]))
+        return retention.insert_capped(IngestionTestEvent, row, limits.test_events_max_rows)

@@ -11,6 +11,7 @@ from conversions.core import budget, clock
 from conversions.store.database import connection
 from conversions.store.models import IngestionFailure, IngestionTestEvent
 from conversions.tenants import postback_tokens
+from tests.support import store_settings
 from tests.webhook_senders import body_of, event, package_headers
 
 PIXEL = "/api/conversions/pixel"
@@ -113,7 +114,7 @@ def test_a_batch_of_many_bad_events_names_some_in_a_few_kilobytes(client, tenant
 
 
 def test_the_dead_letter_listing_is_paged_by_bytes_too(app, client, tenant):
-    app.config["FAILURES_PAGE_MAX_BYTES"] = 3000
+    store_settings(failures_page_max_bytes=3000)
     for n in range(3):  # each kept with about 1 KB of payload
         body = body_of(event(event_ts=int(clock.now()) - 60, currency="XXX1",
                              properties={"note": f"{n}" * 1000}))
@@ -122,7 +123,7 @@ def test_the_dead_letter_listing_is_paged_by_bytes_too(app, client, tenant):
     assert len(first["failures"]) == 2
     rest = client.get(f"/api/conversions/ingestion/failures?cursor={first['next_cursor']}").json
     assert (len(rest["failures"]), rest["next_cursor"]) == (1, None)
-    app.config["FAILURES_PAGE_MAX_BYTES"] = 10
+    store_settings(failures_page_max_bytes=10)
     assert len(client.get("/api/conversions/ingestion/failures").json["failures"]) == 1
 
 

@@ -9,7 +9,7 @@ from peewee import PostgresqlDatabase
 from conversions.core import clock
 from conversions.rollups import tally
 from conversions.store.database import connection, database
-from tests.support import dead_letters, events
+from tests.support import dead_letters, events, store_settings
 
 FAILURES = "/api/conversions/ingestion/failures"
 
@@ -114,7 +114,7 @@ def test_an_id_beyond_any_database_integer_is_not_found(client, action):
 
 
 def test_retention_bound_holds_under_a_flood_of_bad_signed_events(app, client, send_goal):
-    app.config["FAILURES_MAX_ROWS"] = 5
+    store_settings(failures_max_rows=5)
     for index in range(40):
         assert send_goal(value=20000, plan=f"p{index}").status_code == 400
     kept = dead_letters()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from conversions.rollups import tally
-from tests.support import GOAL, dead_letters, events, kept_test_events
+from tests.support import GOAL, dead_letters, events, kept_test_events, store_settings
 
 VIEW = "/api/conversions/test-events"
 
@@ -73,7 +73,7 @@ def test_malformed_test_code_is_refused(send_goal):
 
 
 def test_test_events_are_bounded_and_shown_newest_first(app, client, send_goal):
-    app.config["TEST_EVENTS_MAX_ROWS"] = 3
+    store_settings(test_events_max_rows=3)
     for index in range(6):
         send_goal(headers={"X-Conversions-Test": f"T{index}"})
     shown = client.get(VIEW).json["test_events"]

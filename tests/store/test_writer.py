@@ -12,7 +12,7 @@ from conversions.store.database import connection, database
 from conversions.store.events import insert_event
 from conversions.store.models import Event
 from conversions.store.schema import create_schema
-from conversions.store.writer import GroupCommit
+from conversions.store.writer.group_commit import GroupCommit
 from tests.support import until
 
 
@@ -206,7 +206,7 @@ def test_a_transaction_postgres_rolled_back_as_a_deadlock_runs_again(app):
     """A deadlock (SQLSTATE 40P01) is transient: the group runs again instead of a 503."""
     from peewee import OperationalError
 
-    from conversions.store.writer import GroupCommit
+    from conversions.store.writer.group_commit import GroupCommit
 
     class Deadlock(Exception):
         sqlstate = "40P01"
@@ -226,7 +226,7 @@ def test_a_transaction_postgres_rolled_back_as_a_deadlock_runs_again(app):
 def test_other_store_failures_are_not_retried(app):
     from peewee import OperationalError
 
-    from conversions.store.writer import GroupCommit
+    from conversions.store.writer.group_commit import GroupCommit
 
     calls = []
 

@@ -1,6 +1,6 @@
-"""The writer process (store.writer_process) on a real SQLite file: what a write is told is
-what is stored, once; nothing is answered before its commit, and a writer gone mid-write is a
-503, never a write run twice."""
+"""The writer process (store.writer.process) on a real SQLite file: what a write is told is
+what is stored, once; nothing is answered before its commit, a writer gone mid-write is a 503,
+never a write run twice, and a stopped one a 503 after the deadline."""
 from __future__ import annotations
 
 import fcntl
@@ -9,22 +9,25 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client
 from pathlib import Path
+from typing import Any
 
 import pytest
-from peewee import IntegrityError, OperationalError
+from peewee import IntegrityError, InterfaceError, OperationalError
 
 from app import create_app
-from conversions.store import wire, writer_link, writer_supervisor
+from conversions.store import events
 from conversions.store.database import connection, database, sqlite_file
 from conversions.store.events import insert_batch, insert_event
 from conversions.store.models import Event, WebhookDelivery
-from conversions.store.writer import deadlines, group_commit
+from conversions.store.writer import link, supervisor
+from conversions.store.writer.group_commit import deadlines, group_commit
 from conversions.tenants import accounts
 from tests import support
 from tests.support import until
@@ -79,19 +82,23 @@ def _read() -> dict[int, str | None]:
 
 
 class Writer:
-    """``python -m conversions.store.writer_process`` on a socket in a private directory."""
+    """``python -m conversions.store.writer.process`` on a socket in a private directory."""
 
-    def __init__(self, directory: Path, url: str) -> None:
+    def __init__(self, directory: Path, config: Mapping[str, Any]) -> None:
         directory.mkdir(mode=0o700, exist_ok=True)
-        self.socket = str(directory / "writer.sock")
-        self.env = {**os.environ, "DATABASE_URL": url}
+        self.socket = supervisor.private_address(str(directory))
+        self.config = config
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Writer:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", writer_supervisor.MODULE, self.socket], env=self.env)
+        self.process = supervisor.start(self.socket, self.config)
         until(lambda: connectable(self.socket), timeout=15)  # the file exists before listen()
         return self
+
+    def client(self):
+        """A connection to the writer as a worker's thread makes it."""
+        key = Path(supervisor.key_path(self.socket)).read_bytes()
+        return Client(self.socket, "AF_UNIX", authkey=key)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -109,15 +116,17 @@ def served(tmp_path):
     """An app whose event writes go to a real writer process; yields (app, writer, db path)."""
     db_path = str(tmp_path / "writer.db")
     url = f"sqlite:///{db_path}"
-    writer = Writer(tmp_path / "private", url)
+    address = str(tmp_path / "private" / "writer.sock")
     app = create_app({"TESTING": True, "DATABASE_URL": url, "LOG_FORMAT": "text",
-                      "SQLITE_WRITER_SOCKET": writer.socket})
+                      "SQLITE_WRITER_SOCKET": address})
+    writer = Writer(tmp_path / "private", app.config)
+    assert writer.socket == address
     writer.start()
     try:
         yield app, writer, db_path
     finally:
         writer.stop()
-        writer_link.configure("")
+        link.configure("")
         database.close_all()
 
 
@@ -169,33 +178,42 @@ def test_a_batch_with_its_delivery_is_all_or_nothing_and_a_redelivery_stores_not
 def test_one_bad_write_of_a_group_fails_alone(served, shop):
     _, writer, db_path = served
     tenant_id = shop["tenant_id"]
-    senders = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(3)]
-    for sender in senders:
-        sender.connect(writer.socket)
+    senders = [writer.client() for _ in range(3)]
+
+    def write(key: str, tenant: str = tenant_id):
+        return events._insert_event, (row(tenant, key), WINDOW_MS)
+
     with lock_held(db_path):
-        senders[0].sendall(wire.frame(("event", (row(tenant_id, "id:before"), WINDOW_MS))))
+        senders[0].send(write("id:before"))
         until(lambda: waiting_for_lock(writer.process.pid), timeout=15)
         # Both arrive while that commit waits: the next transaction takes them together.
-        senders[1].sendall(wire.frame(("event", (row(tenant_id, "id:good"), WINDOW_MS))))
-        senders[2].sendall(wire.frame(("event", (row("no-such-tenant", "id:bad"), WINDOW_MS))))
-    answers = [wire.receive(sender) for sender in senders]
+        senders[1].send(write("id:good"))
+        senders[2].send(write("id:bad", "no-such-tenant"))
+    answers = [sender.recv() for sender in senders]
     for sender in senders:
         sender.close()
-    assert wire.result(answers[0]) == (1, False)
-    assert wire.result(answers[1]) == (2, False)
-    with pytest.raises(IntegrityError):
-        wire.result(answers[2])
+    assert answers[:2] == [(True, (1, False)), (True, (2, False))]
+    ok, error = answers[2]
+    assert not ok
+    assert isinstance(error, IntegrityError)
     assert stored() == {1: "id:before", 2: "id:good"}
+
+
+def test_a_connection_without_the_key_is_refused(served):
+    _, writer, _ = served
+    with pytest.raises(AuthenticationError):
+        Client(writer.socket, "AF_UNIX", authkey=b"not the key")
+    assert os.stat(supervisor.key_path(writer.socket)).st_mode & 0o777 == 0o600
 
 
 def test_writes_after_the_writer_died_run_in_process_with_one_warning(served, shop, caplog):
     _, writer, _ = served
     assert insert_event(row(shop["tenant_id"], "id:1")) == (1, False)
     writer.kill()
-    with caplog.at_level(logging.WARNING, logger=writer_link.__name__):
+    with caplog.at_level(logging.WARNING, logger=link.__name__):
         assert insert_event(row(shop["tenant_id"], "id:2")) == (2, False)
         assert insert_event(row(shop["tenant_id"], "id:1")) == (1, True)
-    assert [r.message for r in caplog.records if r.name == writer_link.__name__] == [
+    assert [r.message for r in caplog.records if r.name == link.__name__] == [
         "writer process unreachable; writing in process"]
     assert stored() == {1: "id:1", 2: "id:2"}
 
@@ -220,45 +238,75 @@ def test_a_writer_killed_mid_write_answers_503_and_loses_nothing_answered(served
     assert sorted(stored().values()) == ["id:after", "id:before"]
 
 
+def test_a_stopped_writer_fails_writes_after_the_deadline_and_they_are_stored_once(
+        served, shop, monkeypatch):
+    """SIGSTOP: a batch larger than the socket takes, a write on a connection made before (its
+    answer awaited) and one needing a new connection (a handshake the writer cannot answer)
+    each fail as a store failure once the deadline passes; after SIGCONT, retried, each is
+    stored once."""
+    _, writer, _ = served
+    monkeypatch.setattr(deadlines, "seconds", 0.5)
+    tenant_id = shop["tenant_id"]
+    batch = [row(tenant_id, f"id:{n:0190}") for n in range(4000)]  # about 1 MB pickled
+    with ThreadPoolExecutor(1) as other, ThreadPoolExecutor(1) as fresh:
+        assert insert_event(row(tenant_id, "id:1")) == (1, False)  # connections made
+        assert other.submit(insert_event, row(tenant_id, "id:2")).result(10) == (2, False)
+        os.kill(writer.process.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(InterfaceError, match="took no write"):
+                insert_batch(batch)
+            with pytest.raises(InterfaceError, match="did not answer"):
+                other.submit(insert_event, row(tenant_id, "id:3")).result(10)
+            with pytest.raises(InterfaceError, match="took no connection"):
+                fresh.submit(insert_event, row(tenant_id, "id:4")).result(10)
+        finally:
+            os.kill(writer.process.pid, signal.SIGCONT)
+    monkeypatch.setattr(deadlines, "seconds", 15.0)  # the batch takes a while on a busy machine
+    retried = {key: insert_event(row(tenant_id, key)) for key in ("id:3", "id:4")}
+    assert [duplicate for _, duplicate in insert_batch(batch)] == [False] * len(batch)
+    rows = stored()
+    assert sorted(rows.values()) == sorted(["id:1", "id:2", "id:3", "id:4",
+                                            *(event["dedup_key"] for event in batch)])
+    ids = {key: event_id for event_id, key in rows.items()}
+    assert all(ids[key] == event_id for key, (event_id, _) in retried.items())
+
+
 def test_the_supervisor_starts_the_writer_again_when_it_exits(tmp_path):
     db_path = str(tmp_path / "writer.db")
     url = f"sqlite:///{db_path}"
-    create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})  # the schema
-    supervisor = writer_supervisor.Supervisor({**os.environ, "DATABASE_URL": url}).start()
+    app = create_app({"DATABASE_URL": url, "LOG_FORMAT": "text"})  # the schema
+    kept = supervisor.Supervisor(app.config).start()
     try:
-        assert supervisor.listening()
-        first = supervisor.process.pid
+        assert kept.listening()
+        first = kept.process.pid
         os.kill(first, signal.SIGKILL)
-        until(lambda: supervisor.process.pid != first and supervisor.process.poll() is None,
-              timeout=15)
-        until(lambda: connectable(supervisor.socket), timeout=15)
+        until(lambda: kept.process.pid != first and kept.process.poll() is None, timeout=15)
+        until(lambda: connectable(kept.socket), timeout=15)
         create_app({"DATABASE_URL": url, "LOG_FORMAT": "text",
-                    "SQLITE_WRITER_SOCKET": supervisor.socket})
+                    "SQLITE_WRITER_SOCKET": kept.socket})
         with connection():
             tenant_id = accounts.create("shop.example.com", "buyer-1")["tenant_id"]
         with ThreadPoolExecutor(1) as pool, lock_held(db_path):
             write = pool.submit(insert_event, row(tenant_id, "id:1"))
-            until(lambda: waiting_for_lock(supervisor.process.pid), timeout=15)
+            until(lambda: waiting_for_lock(kept.process.pid), timeout=15)
         assert write.result(10) == (1, False)
     finally:
-        supervisor.stop()
-        writer_link.configure("")
+        kept.stop()
+        link.configure("")
         database.close_all()
-    assert supervisor.process.poll() is not None
-    assert not os.path.exists(supervisor.directory)
+    assert kept.process.poll() is not None
+    assert not os.path.exists(kept.directory)
 
 
 def test_only_a_sqlite_file_asked_for_gets_a_writer():
-    assert writer_supervisor.wanted({"SQLITE_WRITER": "process",
-                                     "DATABASE_URL": "sqlite:////srv/c.db"})
-    assert not writer_supervisor.wanted({"SQLITE_WRITER": "inline",
-                                         "DATABASE_URL": "sqlite:////srv/c.db"})
-    assert not writer_supervisor.wanted({"SQLITE_WRITER": "process",
-                                         "DATABASE_URL": "sqlite:///:memory:"})
-    assert not writer_supervisor.wanted({"SQLITE_WRITER": "process",
-                                         "DATABASE_URL": "postgresql://db/c"})
+    assert supervisor.wanted({"SQLITE_WRITER": "process", "DATABASE_URL": "sqlite:////srv/c.db"})
+    assert not supervisor.wanted({"SQLITE_WRITER": "inline",
+                                  "DATABASE_URL": "sqlite:////srv/c.db"})
+    assert not supervisor.wanted({"SQLITE_WRITER": "process",
+                                  "DATABASE_URL": "sqlite:///:memory:"})
+    assert not supervisor.wanted({"SQLITE_WRITER": "process", "DATABASE_URL": "postgresql://db/c"})
     with pytest.raises(ValueError, match="SQLITE_WRITER"):
-        writer_supervisor.wanted({"SQLITE_WRITER": "thread", "DATABASE_URL": "sqlite:///c.db"})
+        supervisor.wanted({"SQLITE_WRITER": "thread", "DATABASE_URL": "sqlite:///c.db"})
 
 
 def lockable(db_path: str) -> bool:

@@ -1,15 +1,21 @@
-"""gunicorn's master keeps the writer process (``store.writer_process``) running: started
+"""gunicorn's master keeps the writer process (``store.writer.process``) running: started
 before the workers for a SQLite file when ``SQLITE_WRITER`` is "process", started again
 whenever it exits, stopped with the server (``config/gunicorn.conf.py``).
 
 Its socket is made in a private directory of its own (mode 0700) and named to the workers in
-``CONVERSIONS_SQLITE_WRITER_SOCKET``, which they inherit. PostgreSQL runs concurrent writers
-in parallel already and gets none, nor does a database in memory (each process its own).
+``CONVERSIONS_SQLITE_WRITER_SOCKET``, which they inherit; beside it, a key drawn once per
+master (mode 0600, never logged) that the writer and each worker's connection prove they
+hold. PostgreSQL runs concurrent writers in parallel already and gets none, nor does a
+database in memory (each process its own). This module imports little of the service:
+gunicorn's master must make no Prometheus sample before it empties their directory.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -22,7 +28,10 @@ from typing import Any
 from conversions.store.database import sqlite_file
 
 SOCKET_ENV = "CONVERSIONS_SQLITE_WRITER_SOCKET"
-MODULE = "conversions.store.writer_process"
+MODULE = "conversions.store.writer.process"
+# What the writer reads of the master's configuration (sent as JSON on its standard input).
+SETTINGS = ("DATABASE_URL", "SQLITE_SYNCHRONOUS", "SQLITE_BUSY_TIMEOUT_MS", "DURABILITY",
+            "WRITE_TIMEOUT_SECONDS")
 # How long the first start may take before the workers begin (they write in process meanwhile).
 START_SECONDS = 15.0
 # Between restarts of a writer that keeps exiting.
@@ -42,13 +51,38 @@ def wanted(config: Mapping[str, Any]) -> bool:
     return mode == "process" and bool(sqlite_file(str(config["DATABASE_URL"])))
 
 
+def key_path(address: str) -> str:
+    """The file beside the writer's socket that holds its authentication key (mode 0600)."""
+    return address + ".key"
+
+
+def private_address(directory: str) -> str:
+    """The writer's socket in ``directory`` (mode 0700), with a new key beside it."""
+    address = os.path.join(directory, "writer.sock")
+    descriptor = os.open(key_path(address), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(secrets.token_bytes(32))
+    return address
+
+
+def start(address: str, config: Mapping[str, Any]) -> subprocess.Popen[bytes]:
+    """Start a writer process on ``address`` (its key beside it) with ``config``'s settings."""
+    # A session of its own: a terminal's Ctrl-C reaches the master, which stops it.
+    process = subprocess.Popen(  # noqa: S603 (this interpreter)
+        [sys.executable, "-m", MODULE, address], stdin=subprocess.PIPE, start_new_session=True)
+    assert process.stdin is not None
+    with contextlib.suppress(BrokenPipeError), process.stdin:  # exited at once: restarted
+        process.stdin.write(json.dumps({name: config.get(name) for name in SETTINGS}).encode())
+    return process
+
+
 class Supervisor:
     """One writer process on a socket of its own, started again whenever it exits."""
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any]) -> None:
         self.directory = tempfile.mkdtemp(prefix="conversions-writer-")  # mode 0700
-        self.socket = os.path.join(self.directory, "writer.sock")
-        self.env = dict(os.environ if env is None else env)
+        self.socket = private_address(self.directory)
+        self.config = dict(config)
         self.process: subprocess.Popen[bytes] | None = None
         self._stopping = False
         self._lock = threading.Lock()  # no process started once stop() began
@@ -86,10 +120,7 @@ class Supervisor:
             with self._lock:
                 if self._stopping:
                     return
-                # A session of its own: a terminal's Ctrl-C reaches the master, which stops it.
-                process = self.process = subprocess.Popen(  # noqa: S603 (this interpreter)
-                    [sys.executable, "-m", MODULE, self.socket], env=self.env,
-                    start_new_session=True)
+                process = self.process = start(self.socket, self.config)
             code = process.wait()  # gunicorn's master may reap it first: then 0
             if self._stopping:
                 return
@@ -107,7 +138,7 @@ def start_if_wanted(config: Mapping[str, Any]) -> Supervisor | None:
     the environment the workers inherit."""
     global _running
     if _running is None and wanted(config):
-        _running = Supervisor().start()
+        _running = Supervisor(config).start()
         os.environ[SOCKET_ENV] = _running.socket
     return _running
 

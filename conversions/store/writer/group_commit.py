@@ -6,24 +6,16 @@ every queued write in a single transaction, commits once, and hands each its own
 A request is answered only after the commit that holds its write, so a 2xx still means
 committed, while the cost of a durable commit (``synchronous=FULL``, PostgreSQL's flush to
 disk) is shared by the whole group. Alone (a sync worker, a quiet moment) a write is simply
-its own transaction.
+its own transaction. The writer process (``store.writer.process``) commits its groups by
+``commit`` here.
 
-SQLite lets one process write at a time and makes the others poll with growing sleeps;
-the leaders of several worker processes queue on a file lock beside the database instead,
-which the kernel hands over as soon as it is free. Under gunicorn on a SQLite file the event
-writes go to one writer process instead (``store.writer_process``), which commits its groups
-by ``commit`` here, under the same lock.
-
-No write waits without a deadline: the lock is waited for at most ``WRITE_TIMEOUT_SECONDS``
-(a process holding it may be stopped), then the group fails as a store failure (503). Where
+No write waits without a deadline: the SQLite write lock (``store.writer.lock``) is waited
+for at most ``WRITE_TIMEOUT_SECONDS``, then the group fails as a store failure (503). Where
 the writes wait on the writer process, at most ``WRITE_WAITERS`` threads of a worker wait at
-once (``deadlines.waiting``), so a stopped writer cannot hold every thread (health checks
-answer meanwhile).
+once (``deadlines.waiting``), so a stopped writer cannot hold every thread.
 """
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +24,8 @@ from typing import Any, Generic, TypeVar
 from peewee import InterfaceError, OperationalError
 
 from conversions.observability import instruments
-from conversions.store.database import connection, database, sqlite_file
+from conversions.store.database import connection, database
+from conversions.store.writer.lock import writer_turn
 
 T = TypeVar("T")
 
@@ -188,86 +181,12 @@ def _transaction(works: list[Callable[[], Any]]) -> list[Any]:
     """Run ``works`` in one transaction, again if PostgreSQL rolled it back as a deadlock."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            with connection(), _writer_turn(), database.atomic():
+            with connection(), writer_turn(deadlines.seconds), database.atomic():
                 return [work() for work in works]
         except OperationalError as err:
             if attempt == ATTEMPTS or not _retryable(err):
                 raise
     raise AssertionError("unreachable")
-
-
-class LockFile:
-    """An exclusive ``flock`` on one file, waited for at most so long.
-
-    flock itself has no timeout, so a thread of its own blocks in it (the kernel still hands
-    the lock over the moment it is free) while the caller waits at most ``seconds`` for that
-    thread. A lock the thread gets after its caller gave up goes to the next caller still
-    waiting, else is released at once. One caller at a time a process (a group commit has
-    one leader; the writer process one thread), as flock shares a lock within a process.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        self._state = threading.Lock()
-        self._got: threading.Event | None = None  # a thread blocked in flock, set once it holds
-        self._wanted = False
-
-    def take(self, seconds: float) -> bool:
-        """Whether the lock is now held (False: not free within ``seconds``)."""
-        with self._state:
-            if self._got is None:
-                try:
-                    fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    self._got = threading.Event()
-                    threading.Thread(target=self._wait, args=(self._got,), daemon=True,
-                                     name="writer-lock").start()
-                else:
-                    return True
-            got, self._wanted = self._got, True
-        got.wait(seconds)
-        with self._state:
-            self._wanted = False
-            if got.is_set():
-                self._got = None
-                return True
-            return False
-
-    def release(self) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-
-    def _wait(self, got: threading.Event) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        with self._state:
-            if self._wanted:
-                got.set()
-            else:  # its caller gave up and no other waits
-                self._got = None
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
-
-
-_lock_files: dict[tuple[int, str], LockFile] = {}
-
-
-@contextmanager
-def _writer_turn() -> Iterator[None]:
-    """For a SQLite file, hold an exclusive lock beside it, shared by every process, waited
-    for at most ``WRITE_TIMEOUT_SECONDS``."""
-    path = sqlite_file(database.obj)
-    if not path:
-        yield
-        return
-    key = (os.getpid(), path)  # a descriptor inherited through fork would share the lock
-    if key not in _lock_files:
-        _lock_files[key] = LockFile(path + "-writer.lock")
-    lock = _lock_files[key]
-    if not lock.take(deadlines.seconds):
-        raise OperationalError(f"the store's write lock was not free within "
-                               f"{deadlines.seconds:g} s")
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 group_commit = GroupCommit()
